@@ -1,0 +1,129 @@
+"""Facts about public-key packets that the engine does not expose: algorithm, strength and a
+digest of the key material, so that one key under two certificates is recognised (TUF's
+"one key counted twice under two IDs" bug class) and weak keys are refused (verifier rule 9).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+ALGORITHMS = {
+    1: "RSA",
+    2: "RSA (encrypt-only)",
+    3: "RSA (sign-only)",
+    16: "ElGamal",
+    17: "DSA",
+    18: "ECDH",
+    19: "ECDSA",
+    22: "EdDSA",
+    25: "X25519",
+    26: "X448",
+    27: "Ed25519",
+    28: "Ed448",
+}
+_RSA = {1, 2, 3}
+
+# Curve OIDs (DER body, without tag/length) -> (name, bits).
+CURVES = {
+    bytes.fromhex("2b06010401da470f01"): ("Ed25519", 256),
+    bytes.fromhex("2b060104019755010501"): ("Curve25519", 256),
+    bytes.fromhex("2a8648ce3d030107"): ("NIST P-256", 256),
+    bytes.fromhex("2b81040022"): ("NIST P-384", 384),
+    bytes.fromhex("2b81040023"): ("NIST P-521", 521),
+    bytes.fromhex("2b2403030208010107"): ("brainpoolP256r1", 256),
+    bytes.fromhex("2b240303020801010b"): ("brainpoolP384r1", 384),
+    bytes.fromhex("2b240303020801010d"): ("brainpoolP512r1", 512),
+}
+_NATIVE_BITS = {25: 256, 26: 448, 27: 256, 28: 456}
+
+
+@dataclass(frozen=True)
+class KeyPacketInfo:
+    version: int
+    created: datetime
+    algorithm: str
+    algorithm_id: int
+    bits: int | None
+    curve: str | None
+    fingerprint: str  # uppercase hex, computed from the packet (v4: SHA-1, v6: SHA-256)
+    material: str  # sha256 over algorithm id and public key material: same key, same value
+
+    @property
+    def description(self) -> str:
+        if self.curve:
+            return f"{self.algorithm} ({self.curve})"
+        if self.bits:
+            return f"{self.algorithm}-{self.bits}"
+        return self.algorithm
+
+
+def _mpi_bits(data: bytes, pos: int) -> tuple[int, int]:
+    """Return (bit count, position after the MPI)."""
+    bits = int.from_bytes(data[pos : pos + 2], "big")
+    return bits, pos + 2 + (bits + 7) // 8
+
+
+def parse_key_packet(body: bytes) -> KeyPacketInfo:
+    """Parse the public part of a (public or secret) key packet body. Raises ValueError."""
+    if len(body) < 6:
+        raise ValueError("key packet too short")
+    version = body[0]
+    if version == 4:
+        algo = body[5]
+        material_start = 6
+        prefix = b"\x99" + len(body).to_bytes(2, "big")
+    elif version == 6:
+        if len(body) < 10:
+            raise ValueError("key packet too short")
+        algo = body[5]
+        material_start = 10
+        prefix = b"\x9b" + len(body).to_bytes(4, "big")
+    else:
+        raise ValueError(f"unsupported key packet version {version}")
+    created = datetime.fromtimestamp(int.from_bytes(body[1:5], "big"), tz=UTC)
+    bits: int | None = None
+    curve: str | None = None
+    pos = material_start
+    if algo in _RSA:
+        bits, pos = _mpi_bits(body, pos)
+        _, pos = _mpi_bits(body, pos)
+    elif algo in (18, 19, 22):
+        oid_len = body[pos]
+        oid = body[pos + 1 : pos + 1 + oid_len]
+        curve, bits = CURVES.get(oid, (f"unknown curve {oid.hex()}", None))
+        pos += 1 + oid_len
+        _, pos = _mpi_bits(body, pos)
+        if algo == 18:
+            pos += 1 + body[pos]
+    elif algo in _NATIVE_BITS:
+        bits = _NATIVE_BITS[algo]
+        pos = len(body)
+    elif algo == 17:
+        bits, pos = _mpi_bits(body, pos)
+        for _ in range(3):
+            _, pos = _mpi_bits(body, pos)
+    elif algo == 16:
+        bits, pos = _mpi_bits(body, pos)
+        for _ in range(2):
+            _, pos = _mpi_bits(body, pos)
+    else:
+        pos = len(body)
+    if pos > len(body):
+        raise ValueError("key packet truncated")
+    # Only the public part: for secret-key packets the secret fields follow and are ignored.
+    public = body[:pos]
+    digest = hashlib.sha1 if version == 4 else hashlib.sha256
+    fingerprint = digest(prefix[:1] + len(public).to_bytes(len(prefix) - 1, "big") + public)
+    material = hashlib.sha256(bytes([algo]) + body[material_start:pos]).hexdigest()
+    return KeyPacketInfo(
+        version=version,
+        created=created,
+        algorithm=ALGORITHMS.get(algo, f"algorithm {algo}"),
+        algorithm_id=algo,
+        bits=bits,
+        curve=curve,
+        fingerprint=fingerprint.hexdigest().upper(),
+        material=material,
+    )

@@ -1,0 +1,243 @@
+"""The Sequoia adapter: the only module that calls pysequoia (a 0.x API, pinned exactly).
+
+Sequoia's standard policy decides whether a signature is valid: subkey bindings and primary-key
+back-signatures, revocations (hard ones void everything, soft ones only later signatures),
+expiry judged at signing time, digest policy (MD5/SHA-1 rejected), critical subpackets.
+pysequoia reports every failure as a plain RuntimeError, so lockkeys explains refusals from the
+packet facts it reads itself (:mod:`lockkeys.openpgp.sigpacket`), never by matching strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
+
+import pysequoia
+
+from lockkeys.errors import InputError, UsageError
+from lockkeys.openpgp.armor import (
+    TAG_PUBLIC_KEY,
+    TAG_PUBLIC_SUBKEY,
+    TAG_SECRET_KEY,
+    TAG_SECRET_SUBKEY,
+    TAG_SIGNATURE,
+    TAG_USER_ID,
+    split_packets,
+)
+from lockkeys.openpgp.engine import CertFacts, EngineCert, GeneratedKey, KeyFacts, Verified
+from lockkeys.openpgp.keypacket import parse_key_packet
+from lockkeys.openpgp.sigpacket import SignatureFacts, parse_signature_packet
+
+ALGORITHMS = {
+    "ed25519": pysequoia.CipherSuite.Cv25519,
+    "rsa3072": pysequoia.CipherSuite.RSA3k,
+    "rsa4096": pysequoia.CipherSuite.RSA4k,
+}
+
+_CERT_SIG_TYPES = {0x10, 0x11, 0x12, 0x13, 0x1F}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _latest(sigs: list[SignatureFacts], types: set[int]) -> SignatureFacts | None:
+    chosen = [s for s in sigs if s.type_id in types]
+    if not chosen:
+        return None
+    return max(chosen, key=lambda s: s.created or datetime.min.replace(tzinfo=UTC))
+
+
+def _key_facts(
+    body: bytes,
+    sigs: list[SignatureFacts],
+    binding_types: set[int],
+    revocation_type: int,
+    expires: datetime | None,
+    use_binding_expiry: bool,
+) -> KeyFacts:
+    info = parse_key_packet(body)
+    binding = _latest(sigs, binding_types)
+    if use_binding_expiry and binding is not None and binding.key_expires_after is not None:
+        expires = info.created + binding.key_expires_after
+    revocation = _latest(sigs, {revocation_type})
+    return KeyFacts(
+        fingerprint=info.fingerprint,
+        algorithm=info.description,
+        bits=info.bits,
+        created=info.created,
+        expires=expires,
+        capabilities=binding.key_flags if binding is not None else frozenset(),
+        revoked=revocation is not None,
+        revocation_reason=revocation.revocation_reason if revocation else None,
+        material=info.material,
+        is_rsa=info.algorithm_id in (1, 2, 3),
+    )
+
+
+def cert_facts(binary: bytes, source: str, *, expires: datetime | None, revoked: bool) -> CertFacts:
+    """Describe a certificate from its (engine-canonicalized) packets."""
+    packets = split_packets(binary, source)
+    primary_body: bytes | None = None
+    primary_sigs: list[SignatureFacts] = []
+    user_ids: list[str] = []
+    subkeys: list[tuple[bytes, list[SignatureFacts]]] = []
+    has_secret = False
+    current: list[SignatureFacts] = primary_sigs
+    for packet in packets:
+        if packet.tag in (TAG_PUBLIC_KEY, TAG_SECRET_KEY) and primary_body is None:
+            primary_body = packet.body
+            has_secret = packet.tag == TAG_SECRET_KEY
+        elif packet.tag in (TAG_PUBLIC_SUBKEY, TAG_SECRET_SUBKEY):
+            subkeys.append((packet.body, []))
+            current = subkeys[-1][1]
+        elif packet.tag == TAG_USER_ID:
+            user_ids.append(packet.body.decode("utf-8", "replace"))
+            current = primary_sigs
+        elif packet.tag == TAG_SIGNATURE:
+            with contextlib.suppress(ValueError):
+                current.append(parse_signature_packet(packet.body))
+    if primary_body is None:
+        raise InputError("no primary key in the certificate", file=source)
+    primary = _key_facts(
+        primary_body, primary_sigs, _CERT_SIG_TYPES, 0x20, expires, use_binding_expiry=False
+    )
+    primary = KeyFacts(**{**primary.__dict__, "revoked": revoked or primary.revoked})
+    subkey_facts = []
+    for body, sigs in subkeys:
+        if not any(s.type_id == 0x18 for s in sigs):
+            continue  # no binding: not part of the certificate (verifier rule 12)
+        subkey_facts.append(
+            _key_facts(body, sigs, {0x18}, 0x28, None, use_binding_expiry=True)
+        )
+    return CertFacts(
+        fingerprint=primary.fingerprint,
+        user_ids=tuple(user_ids),
+        primary=primary,
+        subkeys=tuple(subkey_facts),
+        expires=expires,
+        revoked=revoked,
+        has_secret=has_secret,
+    )
+
+
+class SequoiaEngine:
+    """:class:`lockkeys.openpgp.engine.OpenPGPEngine` on pysequoia."""
+
+    name = "sequoia"
+
+    def load_certificate(self, binary: bytes, source: str) -> tuple[EngineCert, CertFacts]:
+        try:
+            cert = pysequoia.Cert.from_bytes(binary)
+        except RuntimeError as exc:
+            raise InputError(f"not a usable OpenPGP certificate: {_first_line(exc)}", file=source) from None
+        return cast(EngineCert, cert), self._facts(cert, source)
+
+    def load_secret_key(self, binary: bytes, source: str) -> tuple[EngineCert, CertFacts]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                tsk = pysequoia.Tsk.from_bytes(binary)
+        except RuntimeError as exc:
+            raise InputError(f"not a usable OpenPGP secret key: {_first_line(exc)}", file=source) from None
+        cert = tsk.extract_certificate()
+        facts = self._facts(cert, source)
+        return cast(EngineCert, tsk), CertFacts(**{**facts.__dict__, "has_secret": True})
+
+    def _facts(self, cert: pysequoia.Cert, source: str) -> CertFacts:
+        expiration = cert.expiration
+        return cert_facts(
+            bytes(cert),
+            source,
+            expires=expiration.astimezone(UTC) if expiration else None,
+            revoked=cert.is_revoked,
+        )
+
+    def verify_detached(
+        self, path: Path, signature: bytes, certificates: list[EngineCert]
+    ) -> Verified | str:
+        try:
+            sig = pysequoia.Sig.from_bytes(signature)
+        except RuntimeError as exc:
+            return f"unreadable signature: {_first_line(exc)}"
+        certs = [cast(pysequoia.Cert, c) for c in certificates]
+
+        def store(_key_ids: list[str]) -> list[pysequoia.Cert]:
+            return certs
+
+        try:
+            result = pysequoia.verify(file=os.fspath(path), signature=sig, store=store)
+        except RuntimeError as exc:
+            return _first_line(exc)
+        for valid in result.valid_sigs:
+            return Verified(
+                certificate=str(valid.certificate).upper(),
+                signing_key=str(valid.signing_key).upper(),
+            )
+        return "no valid signature"
+
+    def sign_detached(self, secret: EngineCert, path: Path, passphrase: str | None) -> bytes:
+        tsk = cast(pysequoia.Tsk, secret)
+        try:
+            signer = tsk.signer(passphrase) if passphrase is not None else tsk.signer()
+        except RuntimeError as exc:
+            message = _first_line(exc)
+            if passphrase is None:
+                raise UsageError(
+                    "the secret key is protected by a passphrase",
+                    found=message,
+                    fix="pass --passphrase-file FILE",
+                ) from None
+            raise UsageError(
+                "cannot unlock the secret key with the given passphrase",
+                found=message,
+                fix="check the passphrase file (its first line is the passphrase)",
+            ) from None
+        fd, tmp = tempfile.mkstemp(prefix=".lockkeys-sig-", suffix=".sig")
+        os.close(fd)
+        try:
+            pysequoia.sign_file(
+                signer,
+                os.fspath(path),
+                tmp,
+                mode=pysequoia.SignatureMode.DETACHED,
+                armor=False,
+            )
+            return Path(tmp).read_bytes()
+        except RuntimeError as exc:
+            raise UsageError(f"signing failed: {_first_line(exc)}", file=os.fspath(path)) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def generate(self, user_id: str, validity_seconds: int | None, algorithm: str) -> GeneratedKey:
+        suite = ALGORITHMS.get(algorithm)
+        if suite is None:
+            raise UsageError(
+                f"unknown key algorithm {algorithm!r}",
+                expected=" | ".join(sorted(ALGORITHMS)),
+            )
+        tsk = pysequoia.Tsk.generate(
+            user_id, cipher_suite=suite, validity_seconds=validity_seconds
+        )
+        cert = tsk.extract_certificate()
+        revocation = cert.revoke(tsk.certifier())
+        return GeneratedKey(
+            secret=bytes(tsk),
+            certificate=bytes(cert),
+            revocation=bytes(revocation),
+            fingerprint=cert.fingerprint.upper(),
+        )
+
+
+def default_engine() -> SequoiaEngine:
+    return SequoiaEngine()
+
+
+__all__ = ["ALGORITHMS", "SequoiaEngine", "cert_facts", "default_engine"]

@@ -1,0 +1,131 @@
+"""Signing key generation: NAME.asc, NAME.secret.asc (0600), NAME.revocation.asc."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from lockkeys.errors import InputError, UsageError
+from lockkeys.fsutil import atomic_write
+from lockkeys.openpgp.armor import armor
+from lockkeys.openpgp.engine import OpenPGPEngine
+from lockkeys.openpgp.sequoia import default_engine
+
+_DURATION = re.compile(r"^(\d+)\s*([dwmy])$")
+_UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class GeneratedFiles:
+    fingerprint: str
+    certificate: Path
+    secret: Path
+    revocation: Path
+    expires: datetime | None
+    protected: bool
+
+
+def parse_expiry(text: str | None, *, now: datetime | None = None) -> int | None:
+    """`2y`, `18m`, `6w`, `30d`, an ISO date, or `never`: seconds of validity, or None."""
+    if text is None or text.strip().lower() in ("", "never", "0"):
+        return None
+    now = now or datetime.now(UTC)
+    value = text.strip().lower()
+    m = _DURATION.match(value)
+    if m:
+        days = int(m.group(1)) * _UNITS[m.group(2)]
+        if days <= 0:
+            raise UsageError(f"--expires {text!r} must be in the future")
+        return days * 86400
+    try:
+        when = date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--expires {text!r} is not a duration or a date",
+            expected="e.g. 2y, 18m, 6w, 30d, 2028-12-31, or never",
+        ) from None
+    seconds = int((datetime(when.year, when.month, when.day, tzinfo=UTC) - now).total_seconds())
+    if seconds <= 0:
+        raise UsageError(f"--expires {text!r} is not in the future")
+    return seconds
+
+
+def read_passphrase(path: Path) -> str:
+    """The first line of the file, without its line ending. Empty is refused."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read passphrase file: {exc.strerror}", file=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("passphrase file is not UTF-8 text", file=str(path)) from None
+    lines = text.splitlines()
+    passphrase = lines[0] if lines else ""
+    if not passphrase:
+        raise InputError("passphrase file is empty", file=str(path), fix="write the passphrase on its first line")
+    return passphrase
+
+
+def generate_key(
+    name: str,
+    *,
+    out_dir: Path = Path("keys"),
+    user_id: str | None = None,
+    expires: str | None = None,
+    passphrase_file: Path | None = None,
+    algorithm: str = "ed25519",
+    engine: OpenPGPEngine | None = None,
+) -> GeneratedFiles:
+    """Generate a signing key and write its three files; never overwrite an existing one."""
+    if not _NAME.match(name):
+        raise UsageError(
+            f"key name {name!r} is not a plain file name",
+            expected="letters, digits, '.', '_' or '-', e.g. corp",
+        )
+    engine = engine or default_engine()
+    out_dir = Path(out_dir)
+    paths = (
+        out_dir / f"{name}.asc",
+        out_dir / f"{name}.secret.asc",
+        out_dir / f"{name}.revocation.asc",
+    )
+    existing = [str(p) for p in paths if p.exists()]
+    if existing:
+        raise UsageError(
+            "refusing to overwrite existing key files",
+            file=existing[0],
+            found=", ".join(existing),
+            fix="choose another NAME or --out-dir, or move the old files away",
+        )
+    passphrase = read_passphrase(passphrase_file) if passphrase_file else None
+    validity = parse_expiry(expires)
+    generated = engine.generate(user_id or f"{name} (lockkeys signing key)", validity, algorithm)
+    secret = generated.secret
+    if passphrase is not None:
+        from lockkeys.openpgp.protect import protect_secret_key
+
+        secret = protect_secret_key(secret, passphrase.encode("utf-8"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    public_path, secret_path, revocation_path = paths
+    atomic_write(secret_path, armor(secret, "PRIVATE KEY BLOCK").encode(), mode=0o600, overwrite=False)
+    atomic_write(public_path, armor(generated.certificate, "PUBLIC KEY BLOCK").encode(), overwrite=False)
+    revocation_text = (
+        "This is a revocation certificate for the key\n"
+        f"{generated.fingerprint}\n"
+        "Publishing it (importing it into a keyring, or replacing the certificate in a lock with\n"
+        "the certificate merged with it) permanently revokes the key. Keep it offline.\n\n"
+        + armor(generated.revocation, "SIGNATURE")
+    )
+    atomic_write(revocation_path, revocation_text.encode(), mode=0o600, overwrite=False)
+    return GeneratedFiles(
+        fingerprint=generated.fingerprint,
+        certificate=public_path,
+        secret=secret_path,
+        revocation=revocation_path,
+        expires=datetime.now(UTC) + timedelta(seconds=validity) if validity else None,
+        protected=passphrase is not None,
+    )

@@ -1,0 +1,323 @@
+"""n-of-m threshold evaluation over detached signatures.
+
+``evaluate_threshold`` returns a :class:`ThresholdResult` that explains itself: who counted
+(primary fingerprint and signing subkey) and, for every signature that did not count, why.
+``require_threshold`` raises :class:`VerificationError` on a shortfall. Reports and JSON output
+are built from the same result.
+
+The engine (Sequoia) decides whether a signature is cryptographically valid under its
+standard policy. lockkeys owns, on top (threat-model verifier rules):
+  2  distinct primary certificates and distinct key material, once each;
+  6  a tolerance for clock skew, and signature expiration, judged at ``now``;
+  8  MD5/SHA-1/RIPEMD-160 refused before the engine sees them;
+  9  RSA keys under 2048 bits refused;
+  10 critical notations/unknown critical subpackets refused;
+  11 only binary-document signatures (type 0x00) count;
+  13 strings from keys and signatures are escaped and never decide anything.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lockkeys.errors import UsageError, VerificationError
+from lockkeys.openpgp.engine import OpenPGPEngine, Verified
+from lockkeys.openpgp.sequoia import default_engine
+from lockkeys.openpgp.sigpacket import WEAK_HASHES
+from lockkeys.trust.certs import Certificate, Keyring
+from lockkeys.trust.signatures import DetachedSignature
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MIN_RSA_BITS = 2048
+
+
+class Reason(enum.StrEnum):
+    UNKNOWN_SIGNER = "unknown-signer"
+    BAD_SIGNATURE = "bad-signature"
+    REVOKED = "revoked"
+    EXPIRED_AT_SIGNING = "expired-at-signing"
+    WEAK_DIGEST = "weak-digest"
+    WEAK_KEY = "weak-key"
+    NOT_BINARY = "not-binary-document"
+    NOT_SIGNING_CAPABLE = "not-signing-capable"
+    FUTURE = "created-in-future"
+    SIGNATURE_EXPIRED = "signature-expired"
+    CRITICAL_UNKNOWN = "unknown-critical-subpacket"
+    DUPLICATE_SIGNER = "duplicate-signer"
+    DUPLICATE_SIGNATURE = "duplicate-signature"
+
+
+@dataclass(frozen=True)
+class CountedSigner:
+    fingerprint: str  # primary certificate
+    signing_key: str  # the (sub)key that made the signature
+    name: str | None
+    signature: str  # file#n
+    created: datetime | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "fingerprint": self.fingerprint,
+            "signing_key": self.signing_key,
+            "name": self.name,
+            "signature": self.signature,
+            "created": self.created.isoformat() if self.created else None,
+        }
+
+
+@dataclass(frozen=True)
+class Uncounted:
+    signature: str  # file#n
+    issuer: str | None
+    reason: Reason
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "signature": self.signature,
+            "issuer": self.issuer,
+            "reason": str(self.reason),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    file: str
+    threshold: int
+    trusted: tuple[str, ...]  # fingerprints of the m listed signers
+    counted: tuple[CountedSigner, ...]
+    uncounted: tuple[Uncounted, ...] = field(default_factory=tuple)
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def met(self) -> bool:
+        return len(self.counted) >= self.threshold
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        have = {c.fingerprint for c in self.counted}
+        return tuple(f for f in self.trusted if f not in have)
+
+    def label(self, fingerprint: str) -> str:
+        name = self.names.get(fingerprint)
+        return f"{name} ({fingerprint})" if name else fingerprint
+
+    def summary(self) -> str:
+        return f"{len(self.counted)} of {self.threshold} required signers (of {len(self.trusted)} trusted)"
+
+    def explain(self) -> list[str]:
+        lines = [f"signed by: {self.label(c.fingerprint)} with key {c.signing_key}" for c in self.counted]
+        lines += [
+            f"not counted: {u.signature}"
+            + (f" by {u.issuer}" if u.issuer else "")
+            + f": {u.reason}: {u.detail}"
+            for u in self.uncounted
+        ]
+        if not self.met:
+            lines.append("missing (any of): " + ", ".join(self.label(f) for f in self.missing))
+        return lines
+
+    def require(self, package: str | None = None) -> ThresholdResult:
+        if self.met:
+            return self
+        found = ", ".join(self.label(c.fingerprint) for c in self.counted) or "no valid trusted signature"
+        raise VerificationError(
+            f"signature threshold not met: {self.summary()}",
+            package=package,
+            file=self.file,
+            expected=f"valid signatures by at least {self.threshold} of: "
+            + ", ".join(self.label(f) for f in self.trusted),
+            found=found,
+            details=[line for line in self.explain() if not line.startswith("signed by")],
+            fix="have the missing signers sign the file (`lockkeys sign FILE --key SECRET` adds "
+            "to FILE.asc), or fetch their signatures into a signature store",
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "threshold": self.threshold,
+            "met": self.met,
+            "trusted": list(self.trusted),
+            "counted": [c.to_json() for c in self.counted],
+            "uncounted": [u.to_json() for u in self.uncounted],
+            "missing": list(self.missing),
+        }
+
+
+def check_threshold_range(threshold: int, signers: int, where: str = "threshold") -> None:
+    if signers < 1:
+        raise UsageError(
+            "no trusted signers given: a signature policy with no signers would accept nothing",
+            fix="name at least one signer certificate",
+        )
+    if not 1 <= threshold <= signers:
+        raise UsageError(
+            f"{where}: {threshold} is out of range for {signers} signer(s)",
+            expected=f"1 <= threshold <= {signers}",
+            found=str(threshold),
+        )
+
+
+def _classify_failure(
+    sig: DetachedSignature, candidates: list[Certificate], engine_reason: str
+) -> tuple[Reason, str]:
+    """Explain an engine refusal from the facts of the certificate and the signature."""
+    facts = sig.facts
+    created = facts.created
+    for cert in candidates:
+        key = cert.facts.key(facts.issuer_fingerprint or facts.issuer_key_id or "")
+        if cert.facts.revoked:
+            reason = cert.facts.primary.revocation_reason or "revoked"
+            return Reason.REVOKED, f"certificate {cert.label} is revoked ({reason})"
+        if key is not None and key.revoked:
+            reason = key.revocation_reason or "revoked"
+            return Reason.REVOKED, f"signing key {key.fingerprint} of {cert.label} is revoked ({reason})"
+        expiry = cert.facts.expires
+        if created is not None and expiry is not None and created >= expiry:
+            return Reason.EXPIRED_AT_SIGNING, (
+                f"made {created:%Y-%m-%d} after certificate {cert.label} expired {expiry:%Y-%m-%d}"
+            )
+        if key is not None and created is not None and key.expires is not None and created >= key.expires:
+            return Reason.EXPIRED_AT_SIGNING, (
+                f"made {created:%Y-%m-%d} after signing key {key.fingerprint} expired {key.expires:%Y-%m-%d}"
+            )
+        if key is None:
+            return Reason.BAD_SIGNATURE, (
+                f"issuer key is not a validly bound key of {cert.label}: {engine_reason}"
+            )
+        if key.capabilities and "sign" not in key.capabilities:
+            return Reason.NOT_SIGNING_CAPABLE, (
+                f"key {key.fingerprint} of {cert.label} may not sign data "
+                f"(capabilities: {', '.join(sorted(key.capabilities))})"
+            )
+    return Reason.BAD_SIGNATURE, (
+        "did not verify: the file differs from what was signed, or the signing key is not "
+        f"validly bound to a trusted certificate ({engine_reason})"
+    )
+
+
+def evaluate_threshold(
+    path: Path,
+    signatures: Sequence[DetachedSignature],
+    keyring: Keyring,
+    threshold: int,
+    *,
+    now: datetime | None = None,
+    engine: OpenPGPEngine | None = None,
+) -> ThresholdResult:
+    """Count distinct trusted signers over the file at ``path`` (read from disk, streamed)."""
+    engine = engine or default_engine()
+    now = now or datetime.now(UTC)
+    check_threshold_range(threshold, len(keyring))
+    counted: list[CountedSigner] = []
+    uncounted: list[Uncounted] = []
+    seen_packets: set[bytes] = set()
+    counted_material: dict[str, str] = {}
+
+    def refuse(sig: DetachedSignature, reason: Reason, detail: str) -> None:
+        uncounted.append(Uncounted(sig.where, sig.facts.issuer, reason, detail))
+
+    for sig in signatures:
+        facts = sig.facts
+        if sig.packet in seen_packets:
+            refuse(sig, Reason.DUPLICATE_SIGNATURE, "the same signature was given more than once")
+            continue
+        seen_packets.add(sig.packet)
+        if facts.type_id != 0x00:
+            refuse(sig, Reason.NOT_BINARY, f"a {facts.signature_type} signature, not a binary-document signature")
+            continue
+        if facts.hash_algorithm in WEAK_HASHES:
+            refuse(sig, Reason.WEAK_DIGEST, f"{facts.hash_algorithm} digest is not accepted")
+            continue
+        if facts.critical_unknown:
+            refuse(
+                sig,
+                Reason.CRITICAL_UNKNOWN,
+                "critical subpacket(s) lockkeys does not understand: "
+                + ", ".join(str(k) for k in facts.critical_unknown),
+            )
+            continue
+        candidates = keyring.candidates(facts.issuer_fingerprint, facts.issuer_key_id)
+        if not candidates:
+            refuse(
+                sig,
+                Reason.UNKNOWN_SIGNER,
+                f"issuer {facts.issuer or 'unknown'} is not among the trusted signers",
+            )
+            continue
+        weak = [
+            (c, k)
+            for c in candidates
+            for k in c.facts.keys()
+            if k.is_rsa and k.bits is not None and k.bits < MIN_RSA_BITS
+        ]
+        if weak:
+            cert, key = weak[0]
+            refuse(sig, Reason.WEAK_KEY, f"RSA-{key.bits} key {key.fingerprint} of {cert.label} is under {MIN_RSA_BITS} bits")
+            continue
+        if facts.created is not None and facts.created > now + FUTURE_TOLERANCE:
+            refuse(sig, Reason.FUTURE, f"created {facts.created.isoformat()}, in the future")
+            continue
+        if facts.expires is not None and facts.expires <= now:
+            refuse(sig, Reason.SIGNATURE_EXPIRED, f"the signature expired {facts.expires.isoformat()}")
+            continue
+        outcome = engine.verify_detached(path, sig.packet, [c.handle for c in candidates])
+        if not isinstance(outcome, Verified):
+            reason, detail = _classify_failure(sig, candidates, outcome)
+            refuse(sig, reason, detail)
+            continue
+        cert = keyring.get(outcome.certificate)
+        if cert is None:  # the engine may only return certificates we gave it
+            refuse(sig, Reason.UNKNOWN_SIGNER, f"verified by {outcome.certificate}, which is not trusted")
+            continue
+        key = cert.facts.key(outcome.signing_key)
+        material = key.material if key is not None else outcome.signing_key
+        if any(c.fingerprint == cert.fingerprint for c in counted):
+            refuse(sig, Reason.DUPLICATE_SIGNER, f"{cert.label} already counted once")
+            continue
+        if material in counted_material:
+            refuse(
+                sig,
+                Reason.DUPLICATE_SIGNER,
+                f"key material of {outcome.signing_key} already counted for {counted_material[material]}",
+            )
+            continue
+        counted_material[material] = cert.fingerprint
+        counted.append(
+            CountedSigner(
+                fingerprint=cert.fingerprint,
+                signing_key=outcome.signing_key,
+                name=cert.name,
+                signature=sig.where,
+                created=facts.created,
+            )
+        )
+    names = {c.fingerprint: c.name for c in keyring.certificates() if c.name}
+    return ThresholdResult(
+        file=str(path),
+        threshold=threshold,
+        trusted=tuple(keyring.fingerprints()),
+        counted=tuple(counted),
+        uncounted=tuple(uncounted),
+        names=names,
+    )
+
+
+def require_threshold(
+    path: Path,
+    signatures: Sequence[DetachedSignature],
+    keyring: Keyring,
+    threshold: int,
+    *,
+    package: str | None = None,
+    now: datetime | None = None,
+    engine: OpenPGPEngine | None = None,
+) -> ThresholdResult:
+    result = evaluate_threshold(path, signatures, keyring, threshold, now=now, engine=engine)
+    return result.require(package)
