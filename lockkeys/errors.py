@@ -78,10 +78,24 @@ class LockkeysError(Exception):
 
 
 class UsageError(LockkeysError):
-    """Bad usage or an invalid input file (config, lock, key, signature file): exit 2."""
+    """Bad usage or an invalid input file (config, lock, key, signature file): exit 2.
+
+    Rendered on one line: malformed input gets a one-line reason naming the file.
+    """
 
     exit_code = 2
     kind = "usage"
+
+    def diagnostics(self) -> str:
+        parts = [self.headline()]
+        if self.expected is not None:
+            parts.append(f"expected {self.expected}")
+        if self.found is not None:
+            parts.append(f"found {self.found}")
+        parts.extend(self.details)
+        if self.fix is not None:
+            parts.append(f"fix: {self.fix}")
+        return "; ".join(parts)
 
 
 class InputError(UsageError):

@@ -208,7 +208,8 @@ def _decode_armor(text: str, source: str) -> list[Block]:
             if end:
                 if end.group(1) != label:
                     raise InputError(
-                        f"armor ends with 'END PGP {end.group(1)}' but began with 'BEGIN PGP {label}'",
+                        f"armor ends with 'END PGP {end.group(1)}' "
+                        f"but began with 'BEGIN PGP {label}'",
                         file=source,
                     )
                 closed = True

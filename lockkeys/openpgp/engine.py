@@ -40,12 +40,12 @@ class CertFacts:
     revoked: bool
     has_secret: bool
 
-    def keys(self) -> tuple[KeyFacts, ...]:
+    def all_keys(self) -> tuple[KeyFacts, ...]:
         return (self.primary, *self.subkeys)
 
     def key(self, fingerprint_or_id: str) -> KeyFacts | None:
         wanted = fingerprint_or_id.upper()
-        for key in self.keys():
+        for key in self.all_keys():
             if key.fingerprint == wanted or key.fingerprint.endswith(wanted):
                 return key
         return None

@@ -113,9 +113,7 @@ def cert_facts(binary: bytes, source: str, *, expires: datetime | None, revoked:
     for body, sigs in subkeys:
         if not any(s.type_id == 0x18 for s in sigs):
             continue  # no binding: not part of the certificate (verifier rule 12)
-        subkey_facts.append(
-            _key_facts(body, sigs, {0x18}, 0x28, None, use_binding_expiry=True)
-        )
+        subkey_facts.append(_key_facts(body, sigs, {0x18}, 0x28, None, use_binding_expiry=True))
     return CertFacts(
         fingerprint=primary.fingerprint,
         user_ids=tuple(user_ids),
@@ -136,7 +134,9 @@ class SequoiaEngine:
         try:
             cert = pysequoia.Cert.from_bytes(binary)
         except RuntimeError as exc:
-            raise InputError(f"not a usable OpenPGP certificate: {_first_line(exc)}", file=source) from None
+            raise InputError(
+                f"not a usable OpenPGP certificate: {_first_line(exc)}", file=source
+            ) from None
         return cast(EngineCert, cert), self._facts(cert, source)
 
     def load_secret_key(self, binary: bytes, source: str) -> tuple[EngineCert, CertFacts]:
@@ -145,7 +145,9 @@ class SequoiaEngine:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 tsk = pysequoia.Tsk.from_bytes(binary)
         except RuntimeError as exc:
-            raise InputError(f"not a usable OpenPGP secret key: {_first_line(exc)}", file=source) from None
+            raise InputError(
+                f"not a usable OpenPGP secret key: {_first_line(exc)}", file=source
+            ) from None
         cert = tsk.extract_certificate()
         facts = self._facts(cert, source)
         return cast(EngineCert, tsk), CertFacts(**{**facts.__dict__, "has_secret": True})
@@ -223,9 +225,7 @@ class SequoiaEngine:
                 f"unknown key algorithm {algorithm!r}",
                 expected=" | ".join(sorted(ALGORITHMS)),
             )
-        tsk = pysequoia.Tsk.generate(
-            user_id, cipher_suite=suite, validity_seconds=validity_seconds
-        )
+        tsk = pysequoia.Tsk.generate(user_id, cipher_suite=suite, validity_seconds=validity_seconds)
         cert = tsk.extract_certificate()
         revocation = cert.revoke(tsk.certifier())
         return GeneratedKey(

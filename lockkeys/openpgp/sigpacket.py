@@ -96,8 +96,36 @@ class SignatureFacts:
 
 
 _KNOWN_SUBPACKETS = frozenset(
-    {2, 3, 4, 5, 6, 7, 9, 11, 12, 16, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
-     35, 37, 39}
+    {
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        9,
+        11,
+        12,
+        16,
+        20,
+        21,
+        22,
+        23,
+        24,
+        25,
+        26,
+        27,
+        28,
+        29,
+        30,
+        31,
+        32,
+        33,
+        34,
+        35,
+        37,
+        39,
+    }
 )
 
 
@@ -201,9 +229,7 @@ def parse_signature_packet(body: bytes) -> SignatureFacts:
                 rev_text = data[1:].decode("utf-8", "replace")
             elif kind == _SUB_EMBEDDED_SIGNATURE:
                 embedded = True
-            if is_hashed and critical and (
-                kind not in _KNOWN_SUBPACKETS or kind == _SUB_NOTATION
-            ):
+            if is_hashed and critical and (kind not in _KNOWN_SUBPACKETS or kind == _SUB_NOTATION):
                 critical_unknown.append(kind)
     if fpr and not key_id:
         key_id = fpr[-16:]

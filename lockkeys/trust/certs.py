@@ -7,7 +7,7 @@ TUF bug class of one key counted twice under two names).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +77,7 @@ def _single_key_block(data: bytes, source: str, *, want_secret: bool) -> bytes:
             file=source,
             expected="a public certificate (NAME.asc)",
             found="a secret key (never share or embed it)",
-            fix="use the public certificate written beside it, e.g. NAME.asc, "
-            "not NAME.secret.asc",
+            fix="use the public certificate written beside it, e.g. NAME.asc, not NAME.secret.asc",
         )
     if first.tag == TAG_PUBLIC_KEY and want_secret:
         raise InputError(
@@ -163,7 +162,7 @@ class Keyring:
                     + (f" as {escape(other.name)!r}" if other.name else ""),
                     fix="list each signer once",
                 )
-            for key in cert.facts.keys():
+            for key in cert.facts.all_keys():
                 owner = material_owner.get(key.material)
                 if owner is not None and owner.fingerprint != cert.fingerprint:
                     raise InputError(
@@ -176,8 +175,8 @@ class Keyring:
                 material_owner.setdefault(key.material, cert)
             self._by_fpr[cert.fingerprint] = cert
 
-    def __iter__(self) -> Iterable[Certificate]:  # type: ignore[override]
-        return iter(sorted(self._by_fpr.values(), key=lambda c: c.fingerprint))
+    def __iter__(self) -> Iterator[Certificate]:
+        return iter(self.certificates())
 
     def __len__(self) -> int:
         return len(self._by_fpr)
@@ -191,11 +190,13 @@ class Keyring:
     def get(self, fingerprint: str) -> Certificate | None:
         return self._by_fpr.get(fingerprint.upper())
 
-    def candidates(self, issuer_fingerprint: str | None, issuer_key_id: str | None) -> list[Certificate]:
+    def candidates(
+        self, issuer_fingerprint: str | None, issuer_key_id: str | None
+    ) -> list[Certificate]:
         """Certificates holding a key that matches the signature's issuer hint."""
         found = []
         for cert in self.certificates():
-            for key in cert.facts.keys():
+            for key in cert.facts.all_keys():
                 if issuer_fingerprint and key.fingerprint == issuer_fingerprint.upper():
                     found.append(cert)
                     break

@@ -66,7 +66,9 @@ def read_passphrase(path: Path) -> str:
     lines = text.splitlines()
     passphrase = lines[0] if lines else ""
     if not passphrase:
-        raise InputError("passphrase file is empty", file=str(path), fix="write the passphrase on its first line")
+        raise InputError(
+            "passphrase file is empty", file=str(path), fix="write the passphrase on its first line"
+        )
     return passphrase
 
 
@@ -111,8 +113,12 @@ def generate_key(
         secret = protect_secret_key(secret, passphrase.encode("utf-8"))
     out_dir.mkdir(parents=True, exist_ok=True)
     public_path, secret_path, revocation_path = paths
-    atomic_write(secret_path, armor(secret, "PRIVATE KEY BLOCK").encode(), mode=0o600, overwrite=False)
-    atomic_write(public_path, armor(generated.certificate, "PUBLIC KEY BLOCK").encode(), overwrite=False)
+    atomic_write(
+        secret_path, armor(secret, "PRIVATE KEY BLOCK").encode(), mode=0o600, overwrite=False
+    )
+    atomic_write(
+        public_path, armor(generated.certificate, "PUBLIC KEY BLOCK").encode(), overwrite=False
+    )
     revocation_text = (
         "This is a revocation certificate for the key\n"
         f"{generated.fingerprint}\n"

@@ -52,7 +52,9 @@ def parse_signatures(data: bytes, source: str) -> list[DetachedSignature]:
                 facts = parse_signature_packet(packet.body)
             except ValueError as exc:
                 raise InputError(f"malformed signature packet: {exc}", file=source) from None
-            out.append(DetachedSignature(packet=packet.raw, facts=facts, source=source, index=len(out)))
+            out.append(
+                DetachedSignature(packet=packet.raw, facts=facts, source=source, index=len(out))
+            )
     if not out:
         raise InputError("no signature in the file", file=source)
     return out

@@ -108,10 +108,13 @@ class ThresholdResult:
         return f"{name} ({fingerprint})" if name else fingerprint
 
     def summary(self) -> str:
-        return f"{len(self.counted)} of {self.threshold} required signers (of {len(self.trusted)} trusted)"
+        have, need = len(self.counted), self.threshold
+        return f"{have} of {need} required signers (of {len(self.trusted)} trusted)"
 
     def explain(self) -> list[str]:
-        lines = [f"signed by: {self.label(c.fingerprint)} with key {c.signing_key}" for c in self.counted]
+        lines = [
+            f"signed by: {self.label(c.fingerprint)} with key {c.signing_key}" for c in self.counted
+        ]
         lines += [
             f"not counted: {u.signature}"
             + (f" by {u.issuer}" if u.issuer else "")
@@ -125,7 +128,10 @@ class ThresholdResult:
     def require(self, package: str | None = None) -> ThresholdResult:
         if self.met:
             return self
-        found = ", ".join(self.label(c.fingerprint) for c in self.counted) or "no valid trusted signature"
+        found = (
+            ", ".join(self.label(c.fingerprint) for c in self.counted)
+            or "no valid trusted signature"
+        )
         raise VerificationError(
             f"signature threshold not met: {self.summary()}",
             package=package,
@@ -177,15 +183,24 @@ def _classify_failure(
             return Reason.REVOKED, f"certificate {cert.label} is revoked ({reason})"
         if key is not None and key.revoked:
             reason = key.revocation_reason or "revoked"
-            return Reason.REVOKED, f"signing key {key.fingerprint} of {cert.label} is revoked ({reason})"
+            return (
+                Reason.REVOKED,
+                f"signing key {key.fingerprint} of {cert.label} is revoked ({reason})",
+            )
         expiry = cert.facts.expires
         if created is not None and expiry is not None and created >= expiry:
             return Reason.EXPIRED_AT_SIGNING, (
                 f"made {created:%Y-%m-%d} after certificate {cert.label} expired {expiry:%Y-%m-%d}"
             )
-        if key is not None and created is not None and key.expires is not None and created >= key.expires:
+        if (
+            key is not None
+            and created is not None
+            and key.expires is not None
+            and created >= key.expires
+        ):
             return Reason.EXPIRED_AT_SIGNING, (
-                f"made {created:%Y-%m-%d} after signing key {key.fingerprint} expired {key.expires:%Y-%m-%d}"
+                f"made {created:%Y-%m-%d} after signing key {key.fingerprint} "
+                f"expired {key.expires:%Y-%m-%d}"
             )
         if key is None:
             return Reason.BAD_SIGNATURE, (
@@ -196,9 +211,10 @@ def _classify_failure(
                 f"key {key.fingerprint} of {cert.label} may not sign data "
                 f"(capabilities: {', '.join(sorted(key.capabilities))})"
             )
+    del engine_reason  # pysequoia gives the same text for every failure
     return Reason.BAD_SIGNATURE, (
         "did not verify: the file differs from what was signed, or the signing key is not "
-        f"validly bound to a trusted certificate ({engine_reason})"
+        "validly bound to a trusted certificate"
     )
 
 
@@ -230,7 +246,11 @@ def evaluate_threshold(
             continue
         seen_packets.add(sig.packet)
         if facts.type_id != 0x00:
-            refuse(sig, Reason.NOT_BINARY, f"a {facts.signature_type} signature, not a binary-document signature")
+            refuse(
+                sig,
+                Reason.NOT_BINARY,
+                f"a {facts.signature_type} signature, not a binary-document signature",
+            )
             continue
         if facts.hash_algorithm in WEAK_HASHES:
             refuse(sig, Reason.WEAK_DIGEST, f"{facts.hash_algorithm} digest is not accepted")
@@ -254,46 +274,58 @@ def evaluate_threshold(
         weak = [
             (c, k)
             for c in candidates
-            for k in c.facts.keys()
+            for k in c.facts.all_keys()
             if k.is_rsa and k.bits is not None and k.bits < MIN_RSA_BITS
         ]
         if weak:
             cert, key = weak[0]
-            refuse(sig, Reason.WEAK_KEY, f"RSA-{key.bits} key {key.fingerprint} of {cert.label} is under {MIN_RSA_BITS} bits")
+            refuse(
+                sig,
+                Reason.WEAK_KEY,
+                f"RSA-{key.bits} key {key.fingerprint} of {cert.label} "
+                f"is under {MIN_RSA_BITS} bits",
+            )
             continue
         if facts.created is not None and facts.created > now + FUTURE_TOLERANCE:
             refuse(sig, Reason.FUTURE, f"created {facts.created.isoformat()}, in the future")
             continue
         if facts.expires is not None and facts.expires <= now:
-            refuse(sig, Reason.SIGNATURE_EXPIRED, f"the signature expired {facts.expires.isoformat()}")
+            refuse(
+                sig, Reason.SIGNATURE_EXPIRED, f"the signature expired {facts.expires.isoformat()}"
+            )
             continue
         outcome = engine.verify_detached(path, sig.packet, [c.handle for c in candidates])
         if not isinstance(outcome, Verified):
             reason, detail = _classify_failure(sig, candidates, outcome)
             refuse(sig, reason, detail)
             continue
-        cert = keyring.get(outcome.certificate)
-        if cert is None:  # the engine may only return certificates we gave it
-            refuse(sig, Reason.UNKNOWN_SIGNER, f"verified by {outcome.certificate}, which is not trusted")
+        signer = keyring.get(outcome.certificate)
+        if signer is None:  # the engine may only return certificates we gave it
+            refuse(
+                sig,
+                Reason.UNKNOWN_SIGNER,
+                f"verified by {outcome.certificate}, which is not trusted",
+            )
             continue
-        key = cert.facts.key(outcome.signing_key)
-        material = key.material if key is not None else outcome.signing_key
-        if any(c.fingerprint == cert.fingerprint for c in counted):
-            refuse(sig, Reason.DUPLICATE_SIGNER, f"{cert.label} already counted once")
+        signing_key = signer.facts.key(outcome.signing_key)
+        material = signing_key.material if signing_key is not None else outcome.signing_key
+        if any(c.fingerprint == signer.fingerprint for c in counted):
+            refuse(sig, Reason.DUPLICATE_SIGNER, f"{signer.label} already counted once")
             continue
         if material in counted_material:
             refuse(
                 sig,
                 Reason.DUPLICATE_SIGNER,
-                f"key material of {outcome.signing_key} already counted for {counted_material[material]}",
+                f"key material of {outcome.signing_key} already counted "
+                f"for {counted_material[material]}",
             )
             continue
-        counted_material[material] = cert.fingerprint
+        counted_material[material] = signer.fingerprint
         counted.append(
             CountedSigner(
-                fingerprint=cert.fingerprint,
+                fingerprint=signer.fingerprint,
                 signing_key=outcome.signing_key,
-                name=cert.name,
+                name=signer.name,
                 signature=sig.where,
                 created=facts.created,
             )

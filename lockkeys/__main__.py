@@ -1,0 +1,5 @@
+import sys
+
+from lockkeys.cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""The `lockkeys` command: global options, sub-commands, and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lockkeys import __version__
+from lockkeys.cli import keys
+from lockkeys.cli.state import STATE, err
+from lockkeys.errors import LockkeysError
+
+EXIT_INTERNAL = 70
+
+app = typer.Typer(
+    name="lockkeys",
+    help="A requirements lock with pinned n-of-m signer keys, and an installer that enforces it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(keys.key_app, name="key")
+app.command("sign")(keys.sign)
+app.command("verify-signature")(keys.verify_signature)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"lockkeys {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def global_options(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="pyproject.toml or lockkeys.toml to use.")
+    ] = None,
+    lock: Annotated[
+        Path | None,
+        typer.Option("--lock", help="The lock file (default: from the config, else pylock.toml)."),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    STATE.config = config
+    STATE.lock = lock
+    STATE.verbose = verbose
+    STATE.quiet = quiet
+    logging.basicConfig(
+        level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and map errors to the documented exit codes."""
+    os.environ.setdefault("RUST_BACKTRACE", "0")
+    try:
+        result = app(args=argv, prog_name="lockkeys", standalone_mode=False)
+        if isinstance(result, int) and result:
+            return result
+    except LockkeysError as exc:
+        err.print(f"lockkeys: {exc.diagnostics()}", markup=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err.print("lockkeys: aborted", markup=False)
+        return 130
+    except KeyboardInterrupt:
+        err.print("lockkeys: interrupted", markup=False)
+        return 130
+    except Exception as exc:  # click usage errors and genuine bugs
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show(file=sys.stderr)
+            return exc.exit_code
+        if STATE.verbose:
+            traceback.print_exc()
+        err.print(
+            f"lockkeys: internal error: {type(exc).__name__}: {exc} "
+            "(a bug in lockkeys; run with -v for the traceback)",
+            markup=False,
+        )
+        return EXIT_INTERNAL
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""`lockkeys key generate|show`, `lockkeys sign`, `lockkeys verify-signature`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lockkeys.cli.state import note, out
+from lockkeys.errors import VerificationError, escape
+from lockkeys.openpgp.engine import CertFacts, KeyFacts
+from lockkeys.trust import verify_file
+from lockkeys.trust.certs import load_key_any
+from lockkeys.trust.keygen import generate_key
+from lockkeys.trust.signing import sign_files
+
+key_app = typer.Typer(help="Make and inspect signing keys.", no_args_is_help=True)
+
+
+@key_app.command("generate")
+def generate(
+    name: Annotated[
+        str, typer.Argument(help="File name stem: NAME.asc, NAME.secret.asc, NAME.revocation.asc.")
+    ],
+    uid: Annotated[
+        str | None,
+        typer.Option("--uid", help='User ID, e.g. "Corp Release <release@corp.example>".'),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the three files.")] = Path(
+        "keys"
+    ),
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="2y, 18m, 6w, 30d, a date, or never (default).")
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file", help="Protect the secret key with the first line of this file."
+        ),
+    ] = None,
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", help="ed25519 (default), rsa3072 or rsa4096.")
+    ] = "ed25519",
+) -> None:
+    """Generate a signing key (Ed25519 by default) and its revocation certificate."""
+    files = generate_key(
+        name,
+        out_dir=out_dir,
+        user_id=uid,
+        expires=expires,
+        passphrase_file=passphrase_file,
+        algorithm=algorithm,
+    )
+    out.print(files.fingerprint, markup=False)
+    note(f"certificate:  {files.certificate}  (share it; list it under [tool.lockkeys.signers])")
+    note(
+        f"secret key:   {files.secret}  (mode 0600, "
+        + ("passphrase-protected" if files.protected else "NOT passphrase-protected")
+        + "; keep it private)"
+    )
+    note(f"revocation:   {files.revocation}  (keep it offline; publishing it revokes the key)")
+    if files.expires:
+        note(f"expires:      {files.expires:%Y-%m-%d}")
+
+
+def _key_json(key: KeyFacts) -> dict[str, object]:
+    return {
+        "fingerprint": key.fingerprint,
+        "algorithm": key.algorithm,
+        "created": key.created.isoformat(),
+        "expires": key.expires.isoformat() if key.expires else None,
+        "capabilities": sorted(key.capabilities),
+        "revoked": key.revoked,
+        "revocation_reason": key.revocation_reason,
+    }
+
+
+def _cert_json(path: Path, facts: CertFacts) -> dict[str, object]:
+    return {
+        "file": str(path),
+        "fingerprint": facts.fingerprint,
+        "user_ids": list(facts.user_ids),
+        "secret": facts.has_secret,
+        "expires": facts.expires.isoformat() if facts.expires else None,
+        "revoked": facts.revoked,
+        "primary": _key_json(facts.primary),
+        "subkeys": [_key_json(k) for k in facts.subkeys],
+    }
+
+
+def _state(key: KeyFacts) -> str:
+    if key.revoked:
+        return f"revoked ({key.revocation_reason})" if key.revocation_reason else "revoked"
+    if key.expires:
+        return f"expires {key.expires:%Y-%m-%d}"
+    return "no expiry"
+
+
+@key_app.command("show")
+def show(
+    files: Annotated[
+        list[Path], typer.Argument(help="Armored or binary certificates or secret keys.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Show fingerprint, subkeys and capabilities, expiry and revocation state."""
+    shown = [(path, load_key_any(path)) for path in files]
+    if as_json:
+        print(json.dumps([_cert_json(p, f) for p, f in shown], indent=2, sort_keys=True))
+        return
+    for path, facts in shown:
+        kind = "secret key" if facts.has_secret else "certificate"
+        out.print(f"{escape(str(path))}: {kind}", markup=False)
+        out.print(f"  fingerprint  {facts.fingerprint}", markup=False)
+        for uid in facts.user_ids:
+            out.print(f"  user ID      {escape(uid)}", markup=False)
+        if facts.revoked:
+            out.print("  REVOKED: signatures by this certificate do not count", markup=False)
+        for label, key in [("primary", facts.primary)] + [("subkey", k) for k in facts.subkeys]:
+            can = ",".join(sorted(key.capabilities)) or "-"
+            out.print(
+                f"  {label:<8} {key.fingerprint}  {key.algorithm:<18} {can:<16} {_state(key)}",
+                markup=False,
+            )
+
+
+def sign(
+    files: Annotated[list[Path], typer.Argument(help="Files to sign.")],
+    key: Annotated[Path, typer.Option("--key", help="The secret key (NAME.secret.asc).")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Write FILE.asc here instead of beside FILE.")
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option("--passphrase-file", help="Passphrase for the secret key (first line)."),
+    ] = None,
+) -> None:
+    """Write a detached armored signature FILE.asc, adding to one that exists."""
+    for signed in sign_files(files, key, out_dir=out_dir, passphrase_file=passphrase_file):
+        out.print(f"{signed.signature_file}", markup=False)
+        note(
+            f"signed {signed.file} with {signed.signer}"
+            + (
+                f" ({signed.signatures_in_file} signatures in the file now)"
+                if signed.signatures_in_file > 1
+                else ""
+            )
+        )
+
+
+def verify_signature(
+    file: Annotated[Path, typer.Argument(help="The signed file.")],
+    signer: Annotated[
+        list[Path], typer.Option("--signer", help="A trusted certificate (repeat for m signers).")
+    ],
+    signature: Annotated[
+        list[Path] | None, typer.Option("--signature", help="Signature file(s); default FILE.asc.")
+    ] = None,
+    threshold: Annotated[
+        int, typer.Option("--threshold", help="How many distinct signers must have signed.")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Exit 0 when at least N distinct trusted signers validly signed FILE."""
+    result = verify_file(file, signer, signatures=signature or (), threshold=threshold)
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    elif result.met:
+        out.print(f"OK: {escape(str(file))}: {result.summary()}", markup=False)
+        for line in result.explain():
+            out.print(f"  {escape(line)}", markup=False)
+    else:
+        out.print(f"REFUSED: {escape(str(file))}: {result.summary()}", markup=False)
+    if not result.met:
+        if as_json:
+            raise typer.Exit(VerificationError.exit_code)
+        result.require()
