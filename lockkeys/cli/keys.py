@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from lockkeys.cli.state import note, out
+from lockkeys.cli.state import STATE, err, note, out
 from lockkeys.errors import VerificationError, escape
 from lockkeys.openpgp.engine import CertFacts, KeyFacts
-from lockkeys.trust import verify_file
+from lockkeys.trust import verify_files
 from lockkeys.trust.certs import load_key_any
 from lockkeys.trust.keygen import generate_key
 from lockkeys.trust.signing import sign_files
@@ -151,29 +151,43 @@ def sign(
 
 
 def verify_signature(
-    file: Annotated[Path, typer.Argument(help="The signed file.")],
+    files: Annotated[list[Path], typer.Argument(help="The signed file(s).")],
     signer: Annotated[
         list[Path], typer.Option("--signer", help="A trusted certificate (repeat for m signers).")
     ],
     signature: Annotated[
-        list[Path] | None, typer.Option("--signature", help="Signature file(s); default FILE.asc.")
+        list[Path] | None,
+        typer.Option("--signature", help="Signature file(s) for a single FILE; default FILE.asc."),
     ] = None,
     threshold: Annotated[
         int, typer.Option("--threshold", help="How many distinct signers must have signed.")
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
-    """Exit 0 when at least N distinct trusted signers validly signed FILE."""
-    result = verify_file(file, signer, signatures=signature or (), threshold=threshold)
+    """Exit 0 when at least N distinct trusted signers validly signed each FILE."""
+    results = verify_files(files, signer, signatures=signature or (), threshold=threshold)
+    refused = [r for r in results if not r.met]
     if as_json:
-        print(json.dumps(result.to_json(), indent=2, sort_keys=True))
-    elif result.met:
-        out.print(f"OK: {escape(str(file))}: {result.summary()}", markup=False)
-        for line in result.explain():
-            out.print(f"  {escape(line)}", markup=False)
+        document: object = (
+            results[0].to_json() if len(results) == 1 else [r.to_json() for r in results]
+        )
+        print(json.dumps(document, indent=2, sort_keys=True))
     else:
-        out.print(f"REFUSED: {escape(str(file))}: {result.summary()}", markup=False)
-    if not result.met:
+        for result in results:
+            name = escape(result.file)
+            if result.met:
+                out.print(f"OK: {name}: {result.summary()}", markup=False)
+                if len(results) == 1 or STATE.verbose:
+                    for line in result.explain():
+                        out.print(f"  {escape(line)}", markup=False)
+            else:
+                out.print(f"REFUSED: {name}: {result.summary()}", markup=False)
+    if refused:
         if as_json:
             raise typer.Exit(VerificationError.exit_code)
-        result.require()
+        for result in refused[1:]:
+            try:
+                result.require()
+            except VerificationError as exc:
+                err.print(f"lockkeys: {exc.diagnostics()}", markup=False)
+        refused[0].require()

@@ -12,6 +12,40 @@ from lockkeys.trust.signing import signature_path
 from lockkeys.trust.threshold import ThresholdResult, evaluate_threshold
 
 
+def verify_files(
+    files: Sequence[Path],
+    signers: Sequence[Path],
+    *,
+    signatures: Sequence[Path] = (),
+    threshold: int = 1,
+    now: datetime | None = None,
+) -> list[ThresholdResult]:
+    """Verify several files against one set of signers, loading the certificates once.
+
+    Each file's signatures come from ``FILE.asc`` unless ``signatures`` are given, which is
+    only allowed for a single file.
+    """
+    from lockkeys.errors import UsageError
+
+    if signatures and len(files) != 1:
+        raise UsageError(
+            "--signature can only be given with a single FILE",
+            fix="drop --signature to read FILE.asc beside each file",
+        )
+    keyring = Keyring(load_certificate(path, name=Path(path).name) for path in signers)
+    results = []
+    for file in files:
+        file = Path(file)
+        sig_files = list(signatures) or [signature_path(file, None)]
+        sigs: list[DetachedSignature] = []
+        for sig_file in sig_files:
+            sigs.extend(load_signatures(Path(sig_file)))
+        if not file.is_file():
+            raise UsageError("no such file to verify", file=str(file))
+        results.append(evaluate_threshold(file, sigs, keyring, threshold, now=now))
+    return results
+
+
 def verify_file(
     file: Path,
     signers: Sequence[Path],
@@ -25,16 +59,14 @@ def verify_file(
     With no ``signatures``, ``FILE.asc`` beside the file is read. The same signature file
     named twice is read twice; its signatures count once (duplicates are reported).
     """
-    keyring = Keyring(load_certificate(path, name=Path(path).name) for path in signers)
-    sig_files = list(signatures) or [signature_path(Path(file), None)]
-    sigs: list[DetachedSignature] = []
-    for sig_file in sig_files:
-        sigs.extend(load_signatures(Path(sig_file)))
-    if not Path(file).is_file():
-        from lockkeys.errors import UsageError
-
-        raise UsageError("no such file to verify", file=str(file))
-    return evaluate_threshold(Path(file), sigs, keyring, threshold, now=now)
+    return verify_files([file], signers, signatures=signatures, threshold=threshold, now=now)[0]
 
 
-__all__ = ["Keyring", "ThresholdResult", "evaluate_threshold", "load_certificate", "verify_file"]
+__all__ = [
+    "Keyring",
+    "ThresholdResult",
+    "evaluate_threshold",
+    "load_certificate",
+    "verify_file",
+    "verify_files",
+]
