@@ -32,7 +32,6 @@ def sample_lock() -> Lock:
         {
             "lock-version": "1",
             "inputs-digest": "sha256:" + "1" * 64,
-            "resolver": "pip-tools",
             "requirements": ["foo>=1"],
             "sources": [LockSource(name="public", url="http://127.0.0.1:1/simple/")],
             "signers": {

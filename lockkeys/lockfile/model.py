@@ -45,6 +45,7 @@ class LockSource(_Frozen):
     name: str
     url: str | None = None
     path: str | None = None
+    mirrors: tuple[str, ...] = ()
 
 
 class LockTool(_Frozen):
@@ -52,7 +53,6 @@ class LockTool(_Frozen):
 
     lock_version: str = Field(alias="lock-version")
     inputs_digest: str = Field(alias="inputs-digest")
-    resolver: Literal["pip-tools", "uv"]
     requirements: tuple[str, ...] = ()
     sources: tuple[LockSource, ...] = ()
     signature_stores: tuple[str, ...] = Field(default=(), alias="signature-stores")
@@ -207,7 +207,8 @@ class Lock:
         doc["packages"] = [p.to_toml() for p in sorted(self.packages, key=lambda p: p.name)]
         tool = self.tool.model_dump(by_alias=True, exclude_none=True)
         tool["sources"] = [
-            {k: v for k, v in s.items() if v is not None} for s in tool.get("sources", [])
+            {k: v for k, v in s.items() if v is not None and v != ()}
+            for s in tool.get("sources", [])
         ]
         tool["signers"] = {name: tool["signers"][name] for name in sorted(tool["signers"])}
         doc["tool"] = {
@@ -216,7 +217,6 @@ class Lock:
                 (
                     "lock-version",
                     "inputs-digest",
-                    "resolver",
                     "requirements",
                     "sources",
                     "signature-stores",
