@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from lockkeys import __version__
-from lockkeys.cli import keys
+from lockkeys.cli import deploy, keys, lockcmd
 from lockkeys.cli.state import STATE, err
 from lockkeys.errors import LockkeysError
 
@@ -29,6 +29,12 @@ app = typer.Typer(
 app.add_typer(keys.key_app, name="key")
 app.command("sign")(keys.sign)
 app.command("verify-signature")(keys.verify_signature)
+app.command("lock")(lockcmd.lock)
+app.command("verify")(deploy.verify)
+app.command("download")(deploy.download)
+app.command("install")(deploy.install)
+app.command("export")(lockcmd.export)
+app.command("why")(lockcmd.why)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,164 @@
+"""`lockkeys verify`, `lockkeys download`, `lockkeys install`: the deploy gate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from lockkeys.cli.state import STATE, err, out
+from lockkeys.errors import VerificationError, escape
+from lockkeys.install import pipeline
+from lockkeys.install.report import Report, Status
+from lockkeys.lockfile.io import read_lock
+from lockkeys.lockfile.locate import find_lockfile
+
+_STYLE = {
+    Status.VERIFIED_HASH: "green",
+    Status.VERIFIED_SIGNATURES: "green",
+    Status.VERIFIED_BOTH: "green",
+    Status.UNVERIFIED: "yellow",
+    Status.REFUSED: "red",
+    Status.SKIPPED: "dim",
+}
+
+
+def lock_path() -> Path:
+    if STATE.lock is not None:
+        return STATE.lock
+    return find_lockfile(STATE.config)
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool) -> Iterator[Callable[[str, str], None]]:
+    if not enabled or not err.is_terminal:
+        yield lambda _pkg, _stage: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("verifying", total=total)
+
+        def update(package: str, stage: str) -> None:
+            if stage == "done":
+                bar.advance(task)
+            elif stage == "install":
+                bar.update(task, description="installing")
+            else:
+                bar.update(task, description=f"{stage} {package}")
+
+        yield update
+
+
+def render(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        table = Table(title=None, show_header=True, header_style="bold", box=None)
+        for column in ("package", "version", "policy", "status", "detail"):
+            table.add_column(column, overflow="fold")
+        for pkg in report.packages:
+            table.add_row(
+                escape(pkg.name),
+                escape(pkg.version),
+                pkg.policy,
+                f"[{_STYLE[pkg.status]}]{pkg.status}[/]",
+                escape(pkg.summary()),
+            )
+        out.print(table)
+    for pkg in report.unverified:
+        err.print(
+            f"lockkeys: warning: {pkg.name} {pkg.version} was accepted UNVERIFIED "
+            "(policy 'none' in the lock)",
+            markup=False,
+        )
+
+
+def fail_if_refused(report: Report, as_json: bool) -> None:
+    if report.ok:
+        return
+    for pkg in report.refused:
+        lines = [f"lockkeys: {pkg.name} {pkg.version}: refused: {pkg.reason}"]
+        lines += [f"  {escape(d)}" for d in pkg.details]
+        if pkg.fix:
+            lines.append(f"  fix: {pkg.fix}")
+        err.print("\n".join(lines), markup=False)
+    if not as_json:
+        err.print(
+            f"lockkeys: {len(report.refused)} of {len(report.packages)} package(s) refused; "
+            "nothing was installed",
+            markup=False,
+        )
+    raise typer.Exit(VerificationError.exit_code)
+
+
+def verify(
+    wheelhouse: Annotated[
+        Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
+    ] = None,
+    python: Annotated[
+        str | None, typer.Option("--python", help="Target interpreter (default: this one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+) -> None:
+    """Fetch (or read from DIR) and verify every locked package; install nothing."""
+    path = lock_path()
+    total = len(read_lock(path).packages)
+    with progress_bar(total, not as_json and not STATE.quiet) as progress:
+        report = pipeline.verify(path, wheelhouse=wheelhouse, python=python, progress=progress)
+    render(report, as_json)
+    fail_if_refused(report, as_json)
+
+
+def download(
+    dest: Annotated[Path, typer.Option("--dest", help="Folder to keep the verified files in.")],
+    python: Annotated[
+        str | None, typer.Option("--python", help="Target interpreter (default: this one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+) -> None:
+    """Fetch and verify every file this environment needs; keep only verified files."""
+    path = lock_path()
+    total = len(read_lock(path).packages)
+    with progress_bar(total, not as_json and not STATE.quiet) as progress:
+        report = pipeline.download(path, dest, python=python, progress=progress)
+    render(report, as_json)
+    fail_if_refused(report, as_json)
+
+
+def install(
+    python: Annotated[
+        str | None, typer.Option("--python", help="Target interpreter (default: this one).")
+    ] = None,
+    installer: Annotated[str, typer.Option("--installer", help="pip (default) or uv.")] = "pip",
+    wheelhouse: Annotated[
+        Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+) -> None:
+    """Verify everything, then install exactly the locked set into the target environment."""
+    path = lock_path()
+    total = len(read_lock(path).packages)
+    with progress_bar(total, not as_json and not STATE.quiet) as progress:
+        report = pipeline.install(
+            path, python=python, installer=installer, wheelhouse=wheelhouse, progress=progress
+        )
+    render(report, as_json)
+    fail_if_refused(report, as_json)
+    if not as_json and not STATE.quiet:
+        installed = sum(1 for p in report.packages if p.local_path is not None)
+        err.print(
+            f"lockkeys: installed {installed} verified package(s) into {report.python} "
+            f"with {report.installer}",
+            markup=False,
+        )

@@ -1,0 +1,88 @@
+"""`lockkeys lock`, `lockkeys export`, `lockkeys why`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lockkeys.cli.state import STATE, note, out
+from lockkeys.errors import UsageError, escape
+from lockkeys.fsutil import atomic_write
+from lockkeys.lockfile.io import read_lock
+from lockkeys.lockfile.locate import find_lockfile
+from lockkeys.lockfile.views import export_pylock, export_requirements
+from lockkeys.lockfile.views import why as why_view
+
+EXIT_STALE = 1
+
+
+def lock(
+    resolver: Annotated[
+        str | None, typer.Option("--resolver", help="pip-tools (default from config) or uv.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if the lock is missing or stale.")
+    ] = False,
+    upgrade_package: Annotated[
+        list[str] | None,
+        typer.Option("--upgrade-package", "-P", help="Let this package move to a newer version."),
+    ] = None,
+) -> None:
+    """Resolve the requirements and write the lock with hashes and signer pins."""
+    from lockkeys.lockfile.locker import lock as do_lock
+
+    outcome = do_lock(
+        STATE.config,
+        resolver=resolver,
+        lock_path=STATE.lock,
+        upgrade=upgrade_package or (),
+        check=check,
+    )
+    if check:
+        out.print(f"{outcome.path}: {outcome.message}", markup=False)
+        if outcome.stale:
+            note("run `lockkeys lock` to update it")
+            raise typer.Exit(EXIT_STALE)
+        return
+    out.print(outcome.message, markup=False)
+
+
+def export(
+    format: Annotated[
+        str, typer.Option("--format", help="requirements or pylock.")
+    ] = "requirements",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+    ] = None,
+) -> None:
+    """Export the lock as a --require-hashes requirements file or a plain PEP 751 lock."""
+    lock_file = STATE.lock or find_lockfile(STATE.config)
+    current = read_lock(lock_file)
+    if format == "requirements":
+        text = export_requirements(current)
+    elif format == "pylock":
+        text = export_pylock(current)
+    else:
+        raise UsageError(f"unknown export format {format!r}", expected="requirements or pylock")
+    if output is None:
+        print(text, end="")
+    else:
+        atomic_write(output, text.encode("utf-8"))
+        note(f"wrote {output}")
+
+
+def why(
+    name: Annotated[str, typer.Argument(help="A locked package.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Why a package is in the lock: who needs it, its source, signers, threshold, reason."""
+    lock_file = STATE.lock or find_lockfile(STATE.config)
+    answer = why_view(read_lock(lock_file), name)
+    if as_json:
+        print(json.dumps(answer.to_json(), indent=2, sort_keys=True))
+        return
+    for line in answer.lines():
+        out.print(escape(line), markup=False)

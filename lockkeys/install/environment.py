@@ -1,0 +1,101 @@
+"""What the target interpreter is: its wheel tags and marker environment.
+
+For `--python PATH` the facts come from that interpreter, not from the one running lockkeys:
+it runs a short script with only the `packaging` package made importable (isolated mode, a
+private folder holding a link to it), so the target needs nothing installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import packaging
+from packaging.markers import Marker
+from packaging.tags import Tag, parse_tag
+
+from lockkeys.errors import UsageError
+
+_PROBE = r"""
+import json, sys
+from packaging import markers, tags
+print(json.dumps({
+    "tags": [str(t) for t in tags.sys_tags()],
+    "markers": markers.default_environment(),
+    "executable": sys.executable,
+    "prefix": sys.prefix,
+}))
+"""
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    python: str
+    tags: tuple[Tag, ...]  # most preferred first
+    markers: dict[str, str]
+
+    def tag_rank(self, filename_tags: frozenset[Tag]) -> int | None:
+        """The rank of the best supported tag among a wheel's tags (lower is better)."""
+        best: int | None = None
+        for rank, tag in enumerate(self.tags):
+            if tag in filename_tags:
+                best = rank
+                break
+        return best
+
+    def marker_applies(self, marker: str | None, extra: str = "") -> bool:
+        if not marker:
+            return True
+        env = dict(self.markers)
+        env["extra"] = extra
+        return Marker(marker).evaluate(env)
+
+
+def probe(python: str | None = None) -> TargetEnvironment:
+    """Ask the target interpreter for its tags and markers (the current one by default)."""
+    executable = python or sys.executable
+    if python is not None and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        raise UsageError(
+            "--python does not name an executable interpreter",
+            file=python,
+            fix="pass the path of the target environment's python, e.g. .venv/bin/python",
+        )
+    with tempfile.TemporaryDirectory(prefix="lockkeys-probe-") as tmp:
+        os.symlink(Path(packaging.__file__).parent, Path(tmp) / "packaging")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env["PYTHONPATH"] = tmp
+        try:
+            proc = subprocess.run(
+                [
+                    executable,
+                    "-E",
+                    "-s",
+                    "-c",
+                    f"import sys; sys.path.insert(0, {tmp!r})\n" + _PROBE,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=env,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise UsageError(f"cannot run the target interpreter: {exc}", file=executable) from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(
+            "the target interpreter could not report its environment",
+            file=executable,
+            found=last,
+            fix="the target must be Python 3.8 or newer",
+        )
+    data = json.loads(proc.stdout)
+    tags: list[Tag] = []
+    for text in data["tags"]:
+        tags.extend(parse_tag(text))
+    return TargetEnvironment(python=data["executable"], tags=tuple(tags), markers=data["markers"])

@@ -1,0 +1,124 @@
+"""A verified wheel must say what the lock says: its METADATA Name and Version equal the lock
+entry (threat-model rows 5 and 6, also under a signatures-only policy), and every
+Requires-Dist that applies to the target names a locked package (row 4)."""
+
+from __future__ import annotations
+
+import email.parser
+import zipfile
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.version import InvalidVersion, Version
+
+from lockkeys.errors import VerificationError
+from lockkeys.install.environment import TargetEnvironment
+
+MAX_METADATA = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WheelMetadata:
+    name: str
+    version: str
+    requires_dist: tuple[str, ...]
+
+
+def read_wheel_metadata(path: Path, *, package: str) -> WheelMetadata:
+    """Read ``*.dist-info/METADATA`` from a wheel; exactly one dist-info folder is allowed."""
+
+    def refuse(message: str, found: str) -> VerificationError:
+        return VerificationError(message, package=package, file=path.name, found=found)
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            candidates = [
+                info
+                for info in archive.infolist()
+                if info.filename.count("/") == 1 and info.filename.endswith(".dist-info/METADATA")
+            ]
+            if len(candidates) != 1:
+                raise refuse(
+                    "the wheel must hold exactly one .dist-info/METADATA",
+                    f"{len(candidates)} METADATA files",
+                )
+            info = candidates[0]
+            if info.file_size > MAX_METADATA:
+                raise refuse("METADATA is implausibly large", f"{info.file_size} bytes")
+            raw = archive.read(info)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise refuse("not a readable wheel (zip) file", str(exc)) from None
+    message = email.parser.BytesParser().parsebytes(raw)
+    name = message.get("Name")
+    version = message.get("Version")
+    if not name or not version:
+        raise refuse("METADATA lacks Name or Version", "incomplete METADATA")
+    return WheelMetadata(
+        name=str(name).strip(),
+        version=str(version).strip(),
+        requires_dist=tuple(str(v).strip() for v in message.get_all("Requires-Dist") or []),
+    )
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return canonicalize_version(a) == canonicalize_version(b)
+
+
+def check_metadata(
+    path: Path,
+    *,
+    name: str,
+    version: str,
+    locked: Collection[str],
+    env: TargetEnvironment,
+) -> WheelMetadata:
+    """Raise VerificationError when the wheel's METADATA disagrees with the lock."""
+    meta = read_wheel_metadata(path, package=name)
+    if canonicalize_name(meta.name) != canonicalize_name(name):
+        raise VerificationError(
+            "the wheel's METADATA names another project (wrong software)",
+            package=name,
+            file=path.name,
+            expected=f"Name: {name}",
+            found=f"Name: {meta.name}",
+            fix="the source served a different project under this file name; do not install it",
+        )
+    if not _same_version(meta.version, version):
+        raise VerificationError(
+            "the wheel's METADATA has another version (version swap or rollback)",
+            package=name,
+            file=path.name,
+            expected=f"Version: {version}",
+            found=f"Version: {meta.version}",
+            fix="the source served another release under this file name; do not install it",
+        )
+    locked_names = {canonicalize_name(n) for n in locked}
+    for line in meta.requires_dist:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            raise VerificationError(
+                "unparseable Requires-Dist in METADATA",
+                package=name,
+                file=path.name,
+                found=line,
+            ) from None
+        if req.marker is not None and not env.marker_applies(str(req.marker)):
+            continue
+        if canonicalize_name(req.name) not in locked_names:
+            raise VerificationError(
+                f"the wheel requires {req.name!r}, which is not in the lock (extraneous "
+                "dependency)",
+                package=name,
+                file=path.name,
+                expected="every dependency of a locked package is locked too",
+                found=f"Requires-Dist: {line}",
+                fix="re-lock if this dependency is expected; otherwise the file was altered",
+            )
+    return meta

@@ -1,0 +1,103 @@
+"""The verification report: one entry per locked package; the table and --json come from it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lockkeys.trust.threshold import CountedSigner, ThresholdResult
+
+
+class Status(enum.StrEnum):
+    VERIFIED_HASH = "verified-by-hash"
+    VERIFIED_SIGNATURES = "verified-by-signatures"
+    VERIFIED_BOTH = "verified-by-hash-and-signatures"
+    UNVERIFIED = "allowed-unverified"
+    REFUSED = "refused"
+    SKIPPED = "not-for-this-environment"
+
+
+@dataclass(frozen=True)
+class PackageReport:
+    name: str
+    version: str
+    policy: str
+    status: Status
+    file: str | None = None
+    sha256: str | None = None
+    source: str | None = None
+    threshold: int | None = None
+    signers: tuple[CountedSigner, ...] = ()
+    reason: str | None = None
+    details: tuple[str, ...] = ()
+    fix: str | None = None
+    local_path: Path | None = field(default=None, compare=False)
+    signature_files: tuple[Path, ...] = field(default=(), compare=False)
+    threshold_result: ThresholdResult | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not Status.REFUSED
+
+    def summary(self) -> str:
+        if self.status is Status.REFUSED:
+            return f"refused: {self.reason}"
+        if self.status in (Status.VERIFIED_SIGNATURES, Status.VERIFIED_BOTH):
+            names = ", ".join(s.name or s.fingerprint[-16:] for s in self.signers)
+            prefix = "hash and " if self.status is Status.VERIFIED_BOTH else ""
+            return f"{prefix}{len(self.signers)} of {self.threshold} signatures ({names})"
+        if self.status is Status.VERIFIED_HASH:
+            return "sha256 matches the lock"
+        if self.status is Status.UNVERIFIED:
+            return "NOT VERIFIED (policy 'none')"
+        return "skipped: marker does not apply"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "policy": self.policy,
+            "status": str(self.status),
+            "file": self.file,
+            "sha256": self.sha256,
+            "source": self.source,
+            "threshold": self.threshold,
+            "signers": [s.to_json() for s in self.signers],
+            "reason": self.reason,
+            "details": list(self.details),
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    lock: str
+    python: str
+    packages: tuple[PackageReport, ...]
+    offline: bool
+    installed: bool = False
+    installer: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.packages)
+
+    @property
+    def refused(self) -> tuple[PackageReport, ...]:
+        return tuple(p for p in self.packages if not p.ok)
+
+    @property
+    def unverified(self) -> tuple[PackageReport, ...]:
+        return tuple(p for p in self.packages if p.status is Status.UNVERIFIED)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "lock": self.lock,
+            "python": self.python,
+            "offline": self.offline,
+            "ok": self.ok,
+            "installed": self.installed,
+            "installer": self.installer,
+            "packages": [p.to_json() for p in self.packages],
+        }

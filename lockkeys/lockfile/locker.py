@@ -1,0 +1,454 @@
+"""`lockkeys lock`: abstract dependencies by name -> a pylock.toml with n-of-m signer pins.
+
+1. read the config and the requirements; load and check the signer certificates;
+2. resolve names to versions (pip-tools or uv, isolated from the user's pip configuration),
+   keeping existing pins unless asked to upgrade, pinning substitutes;
+3. for each pin, list every file of that release from the ONE source it comes from (its
+   configured `source`, else the first source offering it), with size and sha256;
+4. where the policy includes signatures, every file must already meet its threshold;
+5. write the lock deterministically and atomically (same inputs, same bytes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from lockkeys.config import LockkeysConfig, PackagePolicy, load_config
+from lockkeys.errors import InputError, ResolutionError, SourceError, UsageError, VerificationError
+from lockkeys.install.metadata import read_wheel_metadata
+from lockkeys.lockfile.io import read_lock, write_lock
+from lockkeys.lockfile.model import (
+    LOCK_VERSION,
+    Lock,
+    LockedFile,
+    LockedPackage,
+    LockSigner,
+    LockSource,
+    LockTool,
+    PackageTool,
+)
+from lockkeys.requirements import read_requirement_files
+from lockkeys.resolve.base import Pin, ResolveRequest, get_resolver
+from lockkeys.sources import list_files
+from lockkeys.sources.fetch import fetch_optional_text, fetch_to
+from lockkeys.sources.model import RemoteFile, Source
+from lockkeys.trust.certs import Certificate, Keyring, load_certificate
+from lockkeys.trust.signatures import DetachedSignature, parse_signatures
+from lockkeys.trust.threshold import evaluate_threshold
+
+log = logging.getLogger("lockkeys.lock")
+
+MAX_LOCK_DOWNLOAD = 2 * 1024**3
+ROOT = "<root>"
+
+
+@dataclass(frozen=True)
+class LockOutcome:
+    path: Path
+    lock: Lock | None
+    written: bool
+    stale: bool  # for --check: the lock is missing or its inputs changed
+    message: str
+
+
+def load_signers(config: LockkeysConfig) -> dict[str, Certificate]:
+    prefix = config.key_prefix
+    certs: dict[str, Certificate] = {}
+    for name, path in sorted(config.signers.items()):
+        try:
+            certs[name] = load_certificate(Path(path), name=name)
+        except InputError as exc:
+            raise InputError(
+                f"{prefix}signers.{name}: {exc.message}",
+                file=str(config.config_path),
+                found=exc.file,
+                fix=exc.fix,
+            ) from None
+    try:
+        Keyring(certs.values())
+    except InputError as exc:
+        dup = next((n for n, c in certs.items() if c.source == exc.file), None)
+        raise InputError(
+            f"{prefix}signers.{dup or '?'}: {exc.message}",
+            file=str(config.config_path),
+            found=exc.found,
+            fix=exc.fix,
+        ) from None
+    return certs
+
+
+def requirement_lines(config: LockkeysConfig) -> tuple[list[str], list[str]]:
+    if config.requirements:
+        reqs = read_requirement_files([Path(p) for p in config.requirements])
+        return list(reqs.requirements), list(reqs.constraints)
+    if config.project_dependencies:
+        return list(config.project_dependencies), []
+    raise UsageError(
+        "nothing to lock: no requirements",
+        file=str(config.config_path),
+        fix="list requirement files in `requirements = [...]` or add [project].dependencies",
+    )
+
+
+def _relative(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="lockkeys-lock-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Locker:
+    def __init__(
+        self,
+        config: LockkeysConfig,
+        *,
+        resolver: str | None = None,
+        lock_path: Path | None = None,
+        upgrade: Sequence[str] = (),
+    ) -> None:
+        self.config = config
+        self.resolver_name = resolver or config.resolver
+        self.lock_path = Path(lock_path) if lock_path else Path(config.lockfile)
+        self.upgrade = {canonicalize_name(n) for n in upgrade}
+        self.sources = [
+            Source(name=s.name, url=s.url, path=Path(s.path) if s.path else None)
+            for s in config.sources
+        ]
+        self.by_name = {s.name: s for s in self.sources}
+
+    # ---- inputs -------------------------------------------------------------------------
+    def digest(self, lines: Sequence[str]) -> str:
+        return self.config.inputs_digest(lines)
+
+    def check(self) -> LockOutcome:
+        reqs, constraints = requirement_lines(self.config)
+        digest = self.digest([*reqs, *(f"-c {c}" for c in constraints)])
+        if not self.lock_path.exists():
+            return LockOutcome(self.lock_path, None, False, True, "the lock is missing")
+        lock = read_lock(self.lock_path)
+        if lock.tool.inputs_digest != digest:
+            return LockOutcome(
+                self.lock_path, lock, False, True, "the lock is stale: its inputs changed"
+            )
+        return LockOutcome(self.lock_path, lock, False, False, "the lock is up to date")
+
+    # ---- locking ------------------------------------------------------------------------
+    def lock(self) -> LockOutcome:
+        config = self.config
+        certs = load_signers(config)
+        reqs, user_constraints = requirement_lines(config)
+        digest = self.digest([*reqs, *(f"-c {c}" for c in user_constraints)])
+        policies = {name: config.policy(name) for name in config.packages}
+        previous = self._previous()
+        pins = self._resolve(reqs, user_constraints, policies, previous)
+        with _scratch() as scratch:
+            packages = [
+                self._lock_package(pin, config.policy(pin.name), certs, scratch) for pin in pins
+            ]
+            # Substitution facts need every dependent's wheel: only now are they all here.
+            packages = [
+                self._with_substitution(pkg, config.policy(pkg.name), pin, scratch)
+                for pkg, pin in zip(packages, pins, strict=True)
+            ]
+        used = sorted({fpr for p in packages for fpr in p.tool.signers})
+        signers = {
+            name: LockSigner(fingerprint=cert.fingerprint, certificate=cert.armored())
+            for name, cert in certs.items()
+            if cert.fingerprint in used
+        }
+        lock_dir = self.lock_path.resolve().parent
+        tool = LockTool.model_validate(
+            {
+                "lock-version": LOCK_VERSION,
+                "inputs-digest": digest,
+                "requirements": tuple(reqs),
+                "sources": tuple(
+                    LockSource(
+                        name=s.name,
+                        url=s.url,
+                        path=_relative(s.path, lock_dir) if s.path else None,
+                    )
+                    for s in self.sources
+                ),
+                "signature-stores": tuple(
+                    s if s.startswith(("http://", "https://")) else _relative(Path(s), lock_dir)
+                    for s in config.signature_stores
+                ),
+                "signers": signers,
+            }
+        )
+        lock = Lock(tool=tool, packages=tuple(sorted(packages, key=lambda p: p.name)))
+        written = write_lock(self.lock_path, lock)
+        return LockOutcome(
+            self.lock_path,
+            lock,
+            written,
+            False,
+            f"{'wrote' if written else 'unchanged:'} {self.lock_path} ({len(packages)} packages)",
+        )
+
+    def _previous(self) -> Lock | None:
+        if not self.lock_path.exists():
+            return None
+        try:
+            return read_lock(self.lock_path)
+        except InputError as exc:
+            log.warning("ignoring the existing lock, it is unreadable: %s", exc.headline())
+            return None
+
+    def _resolve(
+        self,
+        reqs: list[str],
+        user_constraints: list[str],
+        policies: dict[str, PackagePolicy],
+        previous: Lock | None,
+    ) -> list[Pin]:
+        substitutes = {
+            name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
+        }
+        uses_uv = self.resolver_name == "uv"
+        keep: list[str] = []
+        if previous is not None:
+            changed = {Requirement(r).name for r in set(reqs) ^ set(previous.tool.requirements)}
+            changed = {canonicalize_name(n) for n in changed}
+            for pkg in previous.packages:
+                if pkg.name in self.upgrade or pkg.name in changed or pkg.name in substitutes:
+                    continue
+                keep.append(f"{pkg.name}=={pkg.version}")
+        base = ResolveRequest(
+            requirements=tuple(reqs),
+            indexes=tuple(s.url for s in self.sources if s.url),
+            find_links=tuple(s.path for s in self.sources if s.path),
+            constraints=tuple(user_constraints) + (() if uses_uv else tuple(substitutes.values())),
+            overrides=tuple(substitutes.values()) if uses_uv else (),
+            upgrade=bool(self.upgrade),
+        )
+        resolver = get_resolver(self.resolver_name)
+        try:
+            if keep:
+                try:
+                    return resolver.resolve(
+                        ResolveRequest(
+                            **{**base.__dict__, "constraints": base.constraints + tuple(keep)}
+                        )
+                    )
+                except ResolutionError:
+                    log.info("existing pins no longer resolve together; resolving afresh")
+            return resolver.resolve(base)
+        except ResolutionError as exc:
+            if substitutes and not uses_uv:
+                exc.fix = ((exc.fix + "; ") if exc.fix else "") + (
+                    "if a substitute (" + ", ".join(substitutes.values()) + ") lies outside what "
+                    "a dependent asks for, it must be applied as an override, which needs "
+                    'resolver = "uv"'
+                )
+            raise
+
+    def _candidate_sources(self, pin: Pin, policy: PackagePolicy) -> list[Source]:
+        if policy.source:
+            source = self.by_name.get(policy.source)
+            if source is None:
+                raise InputError(
+                    f"{self.config.key_prefix}packages.{pin.name}.source: unknown source "
+                    f"{policy.source!r}",
+                    file=str(self.config.config_path),
+                )
+            return [source]
+        return self.sources
+
+    def _lock_package(
+        self,
+        pin: Pin,
+        policy: PackagePolicy,
+        certs: dict[str, Certificate],
+        scratch: Path,
+    ) -> LockedPackage:
+        files: list[RemoteFile] = []
+        chosen: Source | None = None
+        for source in self._candidate_sources(pin, policy):
+            files = [f for f in list_files(source, pin.name, pin.version) if not f.yanked]
+            if files:
+                chosen = source
+                break
+        if chosen is None:
+            where = f"source {policy.source!r}" if policy.source else "any configured source"
+            raise ResolutionError(
+                f"{pin.name} {pin.version} was resolved but is not offered by {where}",
+                package=pin.name,
+                expected=f"{pin.name} {pin.version} on {where}",
+                found="no files",
+                fix="a package pinned to a source is only taken from it: publish that version "
+                "there, or pin another version with `substitute`",
+            )
+        lock_dir = self.lock_path.resolve().parent
+        keyring = Keyring(certs[n] for n in policy.signers) if policy.signers else None
+        locked_files: list[LockedFile] = []
+        shortfalls: list[str] = []
+        for remote in sorted(files, key=lambda f: f.filename):
+            local, size, sha256 = self._measure(remote, scratch, pin.name)
+            if keyring is not None and policy.threshold is not None:
+                sigs = self._signatures(remote, chosen)
+                result = evaluate_threshold(local, sigs, keyring, policy.threshold)
+                if not result.met:
+                    shortfalls.append(f"{remote.filename}: {result.summary()}")
+                    shortfalls += [f"  {line}" for line in result.explain()]
+            is_wheel = remote.filename.endswith(".whl")
+            path = None
+            url: str | None = remote.url
+            if chosen.path is not None:
+                path = _relative(Path(url2pathname(urlsplit(remote.url).path)), lock_dir)
+                url = None
+            locked_files.append(
+                LockedFile(
+                    filename=remote.filename,
+                    size=size,
+                    hashes={"sha256": sha256},
+                    url=url,
+                    path=path,
+                    kind="wheel" if is_wheel else "sdist",
+                )
+            )
+        if shortfalls:
+            raise VerificationError(
+                f"{pin.name} {pin.version} cannot be locked: its files lack enough valid "
+                "signatures",
+                package=pin.name,
+                expected=f"{policy.threshold} of {', '.join(policy.signers)} on every file",
+                details=shortfalls,
+                fix="sign each file (`lockkeys sign FILE --key SECRET` writes FILE.asc), put the "
+                "signatures beside the files or in a signature store, then lock again",
+            )
+        wheels = tuple(f for f in locked_files if f.kind == "wheel")
+        sdists = [f for f in locked_files if f.kind == "sdist"]
+        fingerprints = tuple(sorted(certs[n].fingerprint for n in policy.signers))
+        tool = PackageTool.model_validate(
+            {
+                "verify": policy.verify,
+                "signers": fingerprints,
+                "threshold": policy.threshold,
+                "source": chosen.name,
+                "required-by": tuple(sorted(pin.via)),
+                "reason": policy.reason,
+                "allow-sdist": policy.allow_sdist,
+            }
+        )
+        return LockedPackage(
+            name=pin.name,
+            version=pin.version,
+            index=chosen.url,
+            wheels=wheels,
+            sdist=sdists[0] if sdists else None,
+            tool=tool,
+        )
+
+    def _measure(self, remote: RemoteFile, scratch: Path, package: str) -> tuple[Path, int, str]:
+        dest = scratch / remote.filename
+        if not dest.exists():
+            result = fetch_to(remote.url, dest, max_size=MAX_LOCK_DOWNLOAD)
+            if remote.sha256 and remote.sha256 != result.sha256:
+                dest.unlink()
+                raise SourceError(
+                    "the index's sha256 for a file does not match its bytes",
+                    package=package,
+                    file=remote.url,
+                    expected=remote.sha256,
+                    found=result.sha256,
+                )
+        from lockkeys.install.verify import file_hashes
+
+        return dest, dest.stat().st_size, file_hashes(dest)["sha256"]
+
+    def _signatures(self, remote: RemoteFile, source: Source) -> list[DetachedSignature]:
+        urls = [f"{remote.url}.asc"]
+        for store in self.config.signature_stores:
+            if store.startswith(("http://", "https://")):
+                urls.append(f"{store.rstrip('/')}/{remote.filename}.asc")
+            else:
+                urls.append((Path(store) / f"{remote.filename}.asc").resolve().as_uri())
+        sigs: list[DetachedSignature] = []
+        for url in urls:
+            data = fetch_optional_text(url, max_size=1024 * 1024)
+            if data is None:
+                continue
+            try:
+                sigs.extend(parse_signatures(data, url))
+            except InputError as exc:
+                log.warning("ignoring an unreadable signature file: %s", exc.headline())
+        del source
+        return sigs
+
+    def _with_substitution(
+        self, package: LockedPackage, policy: PackagePolicy, pin: Pin, scratch: Path
+    ) -> LockedPackage:
+        if not policy.substitute:
+            return package
+        substitutes, requested_by, override = self._substitution(pin, scratch)
+        tool = package.tool.model_copy(
+            update={
+                "substitutes": substitutes or f"{pin.name}=={policy.substitute}",
+                "substitute_requested_by": requested_by,
+                "override": override,
+            }
+        )
+        return replace(package, tool=tool)
+
+    def _substitution(self, pin: Pin, scratch: Path) -> tuple[str | None, tuple[str, ...], bool]:
+        """What the dependents asked for, who asked, and whether the pin overrides them."""
+        asked: list[tuple[str, SpecifierSet]] = []
+        for dependent in sorted(set(pin.via) - {ROOT}):
+            wheel = next(scratch.glob(f"{dependent.replace('-', '_')}-*.whl"), None)
+            if wheel is None:
+                continue
+            try:
+                meta = read_wheel_metadata(wheel, package=dependent)
+            except VerificationError:
+                continue
+            for line in meta.requires_dist:
+                req = Requirement(line)
+                if canonicalize_name(req.name) == pin.name:
+                    asked.append((dependent, req.specifier))
+        if not asked:
+            return None, (), False
+        combined = SpecifierSet()
+        for _, spec in asked:
+            combined &= spec
+        version = Version(pin.version)
+        override = any(not spec.contains(version, prereleases=True) for _, spec in asked)
+        return f"{pin.name}{combined}", tuple(d for d, _ in asked), override
+
+
+def lock(
+    config_path: Path | None = None,
+    *,
+    resolver: str | None = None,
+    lock_path: Path | None = None,
+    upgrade: Sequence[str] = (),
+    check: bool = False,
+) -> LockOutcome:
+    """Lock (or, with ``check``, only compare the inputs digest). Library entry point."""
+    config = load_config(config_path)
+    locker = Locker(config, resolver=resolver, lock_path=lock_path, upgrade=upgrade)
+    return locker.check() if check else locker.lock()
+
+
+__all__ = ["LockOutcome", "Locker", "lock"]

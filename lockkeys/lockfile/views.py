@@ -1,0 +1,141 @@
+"""Read-only views of a lock: `export` (requirements or plain PEP 751) and `why NAME`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from packaging.utils import canonicalize_name
+
+from lockkeys.errors import UsageError
+from lockkeys.lockfile.io import HEADER
+from lockkeys.lockfile.model import Lock, LockedPackage
+from lockkeys.lockfile.toml import dumps
+
+ROOT = "<root>"
+
+
+def export_requirements(lock: Lock) -> str:
+    """A `--require-hashes` requirements file: every locked file's hash, all platforms."""
+    lines = [
+        "# Exported from a lockkeys lock: hashes only; signer pins are NOT enforced by pip.",
+        "# Install with: pip install --no-deps --require-hashes -r THIS_FILE",
+    ]
+    for pkg in sorted(lock.packages, key=lambda p: p.name):
+        hashes = sorted({f.sha256 for f in pkg.files})
+        parts = [f"{pkg.name}=={pkg.version}"]
+        if pkg.marker:
+            parts[0] += f" ; {pkg.marker}"
+        parts += [f"    --hash=sha256:{h}" for h in hashes]
+        lines.append(" \\\n".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def export_pylock(lock: Lock) -> str:
+    """The same PEP 751 lock without lockkeys' tables."""
+    doc = lock.to_toml()
+    doc.pop("tool", None)
+    for pkg in doc["packages"]:
+        pkg.pop("tool", None)
+    header = HEADER.splitlines()[0].replace("lockkeys lock", "lockkeys export --format pylock")
+    return header + "\n" + dumps(doc)
+
+
+@dataclass(frozen=True)
+class Why:
+    package: LockedPackage
+    chains: list[list[str]]
+    signers: list[tuple[str | None, str]] = field(default_factory=list)
+    source_location: str | None = None
+    direct_requirements: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        pkg = self.package
+        tool = pkg.tool
+        out = [f"{pkg.name} {pkg.version}"]
+        if self.direct_requirements:
+            out.append("  requested directly: " + ", ".join(self.direct_requirements))
+        for chain in self.chains:
+            if len(chain) > 1:
+                out.append("  required by: " + " -> ".join(chain))
+        out.append(
+            f"  source: {tool.source}"
+            + (f" ({self.source_location})" if self.source_location else "")
+            + " (fetched only from this source)"
+        )
+        if tool.verify in ("signatures", "hashes+signatures"):
+            out.append(f"  verify: {tool.verify}, {tool.threshold} of {len(tool.signers)} signers:")
+            for name, fpr in self.signers:
+                out.append(f"    {name or '(unnamed)'} {fpr}")
+        else:
+            out.append(f"  verify: {tool.verify}")
+        if tool.substitutes:
+            asked = ", ".join(tool.substitute_requested_by) or "the requirements"
+            out.append(
+                f"  substitute: {pkg.version} replaces {tool.substitutes} (asked for by {asked})"
+                + (
+                    "; applied as an OVERRIDE: it lies outside what a dependent asks"
+                    if tool.override
+                    else ""
+                )
+            )
+        if tool.reason:
+            out.append(f"  reason: {tool.reason}")
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        tool = self.package.tool
+        return {
+            "name": self.package.name,
+            "version": self.package.version,
+            "requested-directly": self.direct_requirements,
+            "required-by-chains": self.chains,
+            "source": tool.source,
+            "source-location": self.source_location,
+            "verify": tool.verify,
+            "threshold": tool.threshold,
+            "signers": [{"name": n, "fingerprint": f} for n, f in self.signers],
+            "substitutes": tool.substitutes,
+            "substitute-requested-by": list(tool.substitute_requested_by),
+            "override": tool.override,
+            "reason": tool.reason,
+        }
+
+
+def why(lock: Lock, name: str) -> Why:
+    wanted = canonicalize_name(name)
+    pkg = lock.package(wanted)
+    if pkg is None:
+        raise UsageError(
+            f"{name!r} is not in the lock",
+            expected="one of: " + ", ".join(p.name for p in lock.packages),
+        )
+    parents = {
+        p.name: [canonicalize_name(v) if v != ROOT else ROOT for v in p.tool.required_by]
+        for p in lock.packages
+    }
+    chains: list[list[str]] = []
+
+    def walk(current: str, path: list[str]) -> None:
+        if len(chains) >= 10:
+            return
+        ups = parents.get(current, [])
+        if not ups or ROOT in ups:
+            chains.append(list(reversed(path)))
+        for up in ups:
+            if up != ROOT and up not in path:
+                walk(up, [*path, up])
+
+    walk(pkg.name, [pkg.name])
+    direct = []
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for line in lock.tool.requirements:
+        try:
+            if canonicalize_name(Requirement(line).name) == pkg.name:
+                direct.append(line)
+        except InvalidRequirement:
+            continue
+    source = next((s for s in lock.tool.sources if s.name == pkg.tool.source), None)
+    location = (source.url or source.path) if source else None
+    signers = [(lock.signer_name(f), f) for f in pkg.tool.signers]
+    return Why(pkg, sorted(chains), signers, location, direct)
