@@ -148,7 +148,8 @@ def main() -> int:
         run("install", "--python", python, cwd=app, expect=1)
         print(f"  broken in the environment (unchanged): {installed(python)}")
         print(
-            "\ndemo complete: the patched build was installed by signer, and a tampered one was refused"
+            "\ndemo complete: the patched build was installed because corp signed it, "
+            "and a tampered one was refused"
         )
         return 0
     finally:

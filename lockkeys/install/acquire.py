@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
@@ -154,8 +155,9 @@ def gather_signatures(
             continue
         if data is None:
             continue
+        label = url2pathname(urlsplit(url).path) if url.startswith("file:") else url
         try:
-            sigs = parse_signatures(data, url)
+            sigs = parse_signatures(data, label)
         except InputError as exc:
             notes.append(f"ignored unreadable signature file: {exc.headline()}")
             continue
