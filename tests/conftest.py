@@ -1,0 +1,38 @@
+"""Shared pytest fixtures. Keep each concern in its own section."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # so that `fixtures.*` and `tests.support.*` import
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.pypiserver import serve_index  # noqa: E402
+
+# --- fixture data (fixtures/generate.py) -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fixture_data() -> Path:
+    """The committed fixtures: ``public/`` and ``private/`` folders of distributions."""
+    return REPO_ROOT / "fixtures" / "data"
+
+
+# --- package indexes (pypiserver on 127.0.0.1) ----------------------------------------------
+
+
+@pytest.fixture
+def pypiserver_factory() -> Iterator[Callable[[Path], str]]:
+    """``start(directory) -> simple index URL``; every server started is stopped afterwards."""
+    with contextlib.ExitStack() as stack:
+
+        def start(directory: Path) -> str:
+            return stack.enter_context(serve_index(directory))
+
+        yield start
