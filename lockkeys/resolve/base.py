@@ -1,0 +1,84 @@
+"""The resolver interface: abstract requirements in, exact pins (with who asked for them) out.
+
+Two implementations run an external resolver as a subprocess, because neither offers a stable
+Python API: :mod:`lockkeys.resolve.piptools` (``pip-compile``) and :mod:`lockkeys.resolve.uv`
+(``uv pip compile``). Both run isolated from the user's pip and uv configuration and are given
+every package source explicitly, so the same request gives the same pins with either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from lockkeys.errors import UsageError
+
+#: How a top-level requirement (a ``-r requirements`` line) appears in :attr:`Pin.via`.
+ROOT = "<root>"
+
+#: The resolver names :func:`get_resolver` accepts, as written in ``resolver = "..."``.
+RESOLVER_NAMES = ("pip-tools", "uv")
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """What to resolve, and from where. Nothing else (no user configuration) is consulted."""
+
+    requirements: tuple[str, ...]
+    """Requirement lines in pip (PEP 508) syntax, already flattened (no ``-r``, no options)."""
+    indexes: tuple[str, ...] = ()
+    """PEP 503 simple index URLs, highest priority first; empty means no index at all."""
+    find_links: tuple[Path, ...] = ()
+    """Local folders of distributions."""
+    constraints: tuple[str, ...] = ()
+    """Version limits that add no package, e.g. existing pins or ``broken==1.0+corp.1``."""
+    overrides: tuple[str, ...] = ()
+    """Replace what dependencies declare for these packages (uv only)."""
+    python_version: str | None = None
+    """Target Python, e.g. ``"3.11"``; None means the running interpreter's."""
+    upgrade: bool = False
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One resolved package."""
+
+    name: str
+    """Normalized name (``packaging.utils.canonicalize_name``)."""
+    version: str
+    """The version as resolved, e.g. ``"1.0+corp.1"``."""
+    via: tuple[str, ...]
+    """Sorted normalized names of the packages that require it; :data:`ROOT` for the
+    top-level requirements. Constraints and overrides are not listed: they add no edge."""
+
+
+class Resolver(Protocol):
+    """Resolves a :class:`ResolveRequest` to pins sorted by name.
+
+    Raises :class:`~lockkeys.errors.ResolutionError` when the requirements cannot be satisfied,
+    :class:`~lockkeys.errors.SourceError` when a package source could not be reached, and
+    :class:`~lockkeys.errors.UsageError` for requests it cannot serve or a missing resolver.
+    """
+
+    name: str
+
+    def resolve(self, request: ResolveRequest) -> list[Pin]: ...
+
+
+def get_resolver(name: str) -> Resolver:
+    """The resolver called ``name`` ("pip-tools" or "uv"), with default settings."""
+    if name == "pip-tools":
+        from lockkeys.resolve.piptools import PipToolsResolver
+
+        return PipToolsResolver()
+    if name == "uv":
+        from lockkeys.resolve.uv import UvResolver
+
+        return UvResolver()
+    raise UsageError(
+        f"unknown resolver {name!r}",
+        expected=" or ".join(repr(n) for n in RESOLVER_NAMES),
+        found=repr(name),
+        fix='set resolver = "pip-tools" or resolver = "uv"',
+    )

@@ -1,0 +1,244 @@
+"""The pip-tools resolver: ``pip-compile`` run as a subprocess.
+
+pip-tools has no supported Python API (its internals import ``pip._internal`` throughout), so the
+command line is the interface. It runs isolated from the user's pip configuration: measured,
+pip-compile otherwise copies configured extra index URLs and find-links into its result, so a
+machine's pip.conf would silently become a package source of the lock.
+
+Flags, and why:
+
+- ``--no-config``: ignore ``[tool.pip-tools]`` / ``.pip-tools.toml`` defaults.
+- ``PIP_CONFIG_FILE=os.devnull`` (pip then reads no configuration file at all), every ``PIP_*``
+  variable of the user removed: sources come only from the request.
+- ``--index-url``/``--extra-index-url`` for the request's indexes, ``--no-index`` without any,
+  ``--find-links`` for its folders. pip treats every index alike (best version wins); it has no
+  first-index strategy, which is one reason uv is the better choice with several indexes.
+- ``--no-emit-index-url --no-emit-find-links --no-emit-trusted-host --no-header``: the output is
+  parsed for pins only, and must not carry sources either.
+- ``--strip-extras`` explicitly (its default changes in pip-tools 8), ``--allow-unsafe`` (pin
+  setuptools/pip too: a lock must be complete), ``--resolver=backtracking``.
+- ``--annotate --annotation-style=line``: one ``# via`` comment per pin, read into
+  :attr:`Pin.via`.
+- ``--cache-dir``: a fresh private folder per run unless the caller passes one; pip-tools caches
+  dependency metadata by name and version, which would survive a rebuilt distribution. pip's own
+  cache (``PIP_CACHE_DIR``) goes beside it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from lockkeys.errors import ResolutionError, UsageError
+from lockkeys.resolve.base import Pin, ResolveRequest
+from lockkeys.resolve.common import (
+    DEFAULT_TIMEOUT,
+    DETAIL_LINES,
+    clean_lines,
+    failure,
+    find_executable,
+    isolated_env,
+    meaningful_lines,
+    parse_compiled,
+    requirement_names,
+    run_resolver,
+    running_python,
+)
+
+_FIX_MISSING = "pip install pip-tools"
+
+_UNSATISFIED = (
+    re.compile(r"satisfies the requirement (\S+)"),
+    re.compile(r"No matching distribution found for (\S+)"),
+    re.compile(r"RequirementInformation\(requirement=\w+\('([^']+)'\), parent=None\)"),
+)
+_INFO = re.compile(
+    r"RequirementInformation\(requirement=\w+\('([^']*)'\), "
+    r"parent=(None|\w+\((?:[^()]|\([^()]*\))*\))\)"
+)
+
+
+def find_pip_compile() -> list[str] | None:
+    """The command for pip-compile of the running interpreter's environment, if any.
+
+    Beside ``sys.executable`` first, then ``python -m piptools compile`` (same interpreter,
+    so markers are evaluated for this Python), then ``pip-compile`` on PATH.
+    """
+    beside = find_executable("pip-compile")
+    if beside is not None and Path(beside).parent == Path(sys.executable).parent:
+        return [beside]
+    if importlib.util.find_spec("piptools") is not None:
+        return [sys.executable, "-m", "piptools", "compile"]
+    return [beside] if beside is not None else None
+
+
+class PipToolsResolver:
+    """Resolves with ``pip-compile`` (pip-tools)."""
+
+    name: str = "pip-tools"
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str] | None = None,
+        cache_dir: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """``command`` replaces the discovered pip-compile; ``cache_dir`` keeps a cache across
+        runs (default: a fresh one per run)."""
+        self.command = list(command) if command is not None else None
+        self.cache_dir = cache_dir
+        self.timeout = timeout
+
+    def resolve(self, request: ResolveRequest) -> list[Pin]:
+        if request.overrides:
+            names = ", ".join(requirement_names(clean_lines("override", request.overrides)))
+            raise UsageError(
+                f'overriding what dependencies declare ({names}) needs resolver = "uv"; '
+                "pip-tools cannot override",
+                package=names if "," not in names else None,
+                fix='set resolver = "uv" (or run with --resolver uv)',
+            )
+        self._check_python(request.python_version)
+        requirements = clean_lines("requirement", request.requirements)
+        constraints = clean_lines("constraint", request.constraints)
+        if not requirements:
+            return []
+        command = self.command if self.command is not None else find_pip_compile()
+        if command is None:
+            raise UsageError(
+                "the pip-tools resolver is not installed: pip-compile not found",
+                fix=_FIX_MISSING,
+            )
+        with tempfile.TemporaryDirectory(
+            prefix="lockkeys-pip-compile-", ignore_cleanup_errors=True
+        ) as tmp:
+            work = Path(tmp)
+            cache = self.cache_dir if self.cache_dir is not None else work / "cache"
+            lines = list(requirements)
+            if constraints:
+                (work / "constraints.txt").write_text("\n".join(constraints) + "\n", "utf-8")
+                lines.append("-c constraints.txt")
+            (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
+            argv = [*command, *self._options(request, cache)]
+            argv += ["--output-file", "requirements.txt", "requirements.in"]
+            env = isolated_env(
+                ("PIP_",),
+                {
+                    "PIP_CONFIG_FILE": os.devnull,
+                    "PIP_NO_INPUT": "1",
+                    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                    "PIP_CACHE_DIR": str(Path(cache) / "pip"),
+                    "PYTHONIOENCODING": "utf-8",
+                },
+            )
+            done = run_resolver(
+                self.name,
+                argv,
+                env=env,
+                cwd=work,
+                timeout=self.timeout,
+                fix_missing=_FIX_MISSING,
+            )
+            if done.returncode != 0:
+                details = _explain(meaningful_lines(done.stderr, limit=1000))
+                raise failure(self.name, done.stderr, request, _UNSATISFIED, details)
+            output = work / "requirements.txt"
+            if not output.is_file():
+                raise ResolutionError(
+                    "pip-compile succeeded but wrote no output",
+                    details=meaningful_lines(done.stderr),
+                )
+            return parse_compiled(output.read_text("utf-8"), self.name)
+
+    def _options(self, request: ResolveRequest, cache: Path) -> list[str]:
+        argv = [
+            "--no-config",
+            "--no-emit-index-url",
+            "--no-emit-find-links",
+            "--no-emit-trusted-host",
+            "--strip-extras",
+            "--no-header",
+            "--annotate",
+            "--annotation-style=line",
+            "--allow-unsafe",
+            "--resolver=backtracking",
+            "--cache-dir",
+            str(cache),
+        ]
+        if request.indexes:
+            argv += ["--index-url", request.indexes[0]]
+            for url in request.indexes[1:]:
+                argv += ["--extra-index-url", url]
+        else:
+            argv.append("--no-index")
+        for folder in request.find_links:
+            argv += ["--find-links", str(Path(folder).absolute())]
+        if request.upgrade:
+            argv.append("--upgrade")
+        return argv
+
+    @staticmethod
+    def _check_python(version: str | None) -> None:
+        """pip-compile resolves for the interpreter it runs on, and only that one."""
+        if version is None:
+            return
+        running = running_python()
+        parts = version.strip().split(".")
+        if 2 <= len(parts) <= 3 and running.split(".")[: len(parts)] == parts:
+            return
+        raise UsageError(
+            f"pip-tools resolves only for the running Python ({running}), not {version}",
+            expected=f"python_version {'.'.join(running.split('.')[:2])} or none",
+            found=version,
+            fix='set resolver = "uv" to resolve for another Python version',
+        )
+
+
+def _explain(lines: list[str]) -> list[str]:
+    """Spell out pip's ``ResolutionImpossible: [RequirementInformation(...)]`` line."""
+    out: list[str] = []
+    spelled_out = any(_INFO.search(line) for line in lines)
+    for line in lines:
+        if spelled_out and "RequirementsConflicted:" in line:
+            continue  # the same requirement again, as ResolutionImpossible lists it
+        infos = _INFO.findall(line)
+        if not infos:
+            out.append(line)
+            continue
+        for requirement, parent in infos:
+            explained = f"{requirement} (asked by {_parent(parent)})"
+            if explained not in out:
+                out.append(explained)
+    return out[-DETAIL_LINES:]
+
+
+def _parent(parent: str) -> str:
+    if parent == "None":
+        return "the requirements"
+    quoted = re.search(r"'([^']+)'", parent)
+    if quoted is None:
+        return parent
+    filename = quoted.group(1).rstrip("/").rsplit("/", 1)[-1]
+    try:
+        name, version, _, _ = parse_wheel_filename(filename)
+        return f"{name} {version}"
+    except InvalidWheelFilename:
+        pass
+    try:
+        name, version = parse_sdist_filename(filename)
+        return f"{name} {version}"
+    except InvalidSdistFilename:
+        return quoted.group(1)

@@ -1,0 +1,167 @@
+"""The uv resolver: ``uv pip compile`` run as a subprocess.
+
+Isolated like pip-compile: the user's ``UV_*`` and ``PIP_*`` variables are removed,
+``UV_NO_CONFIG=1`` and ``--no-config`` keep ``uv.toml`` / ``pyproject.toml`` settings out, and
+every source comes from the request.
+
+Flags, and why:
+
+- Indexes: the request lists them highest priority first. uv searches ``--index`` entries in the
+  order given, then ``--default-index``, so the first ``n-1`` go to ``--index`` and the last to
+  ``--default-index`` (which must always be set, else uv adds the public index). No index at all:
+  ``--no-index`` and ``--offline`` (local folders only, so the network is never touched).
+- ``--index-strategy first-index``: a package is taken only from the first index that has it.
+  With ``unsafe-best-match`` an attacker publishing a higher version of a private package's name
+  on another index would win (dependency confusion). It is uv's default; it is passed anyway so
+  no setting can change it.
+- ``--find-links`` for local folders; ``--constraint FILE``, ``--override FILE`` as given.
+- ``--python sys.executable``: markers are evaluated for the running interpreter, as pip-compile
+  does; ``--python-version`` when the request names another target. ``--no-python-downloads``.
+- ``--no-header --annotation-style line``: one ``# via`` comment per pin, read into
+  :attr:`Pin.via`; uv emits no index URLs or find-links unless asked and strips extras and
+  markers by default.
+- ``--cache-dir``: a fresh private folder per run unless the caller passes one.
+- ``--no-progress --color never``: plain stderr, read for failure details.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from lockkeys.errors import ResolutionError, UsageError
+from lockkeys.resolve.base import Pin, ResolveRequest
+from lockkeys.resolve.common import (
+    DEFAULT_TIMEOUT,
+    clean_lines,
+    failure,
+    find_executable,
+    isolated_env,
+    meaningful_lines,
+    parse_compiled,
+    run_resolver,
+)
+
+_FIX_MISSING = "pip install uv"
+
+_UNSATISFIED = (
+    re.compile(r"you require (.+?)(?:, we can conclude|\.?$)", re.MULTILINE),
+    re.compile(r"Because (\S+) was not found"),
+    re.compile(r"there is no version of (\S+?)(?:,|\s|$)"),
+)
+
+
+def find_uv() -> list[str] | None:
+    """``uv`` beside ``sys.executable``, else on PATH, else ``python -m uv``."""
+    found = find_executable("uv")
+    if found is not None:
+        return [found]
+    if importlib.util.find_spec("uv") is not None:
+        return [sys.executable, "-m", "uv"]
+    return None
+
+
+class UvResolver:
+    """Resolves with ``uv pip compile``."""
+
+    name: str = "uv"
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str] | None = None,
+        cache_dir: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """``command`` replaces the discovered uv; ``cache_dir`` keeps a cache across runs
+        (default: a fresh one per run)."""
+        self.command = list(command) if command is not None else None
+        self.cache_dir = cache_dir
+        self.timeout = timeout
+
+    def resolve(self, request: ResolveRequest) -> list[Pin]:
+        requirements = clean_lines("requirement", request.requirements)
+        constraints = clean_lines("constraint", request.constraints)
+        overrides = clean_lines("override", request.overrides)
+        if request.python_version is not None and not re.fullmatch(
+            r"\d+\.\d+(\.\d+)?", request.python_version.strip()
+        ):
+            raise UsageError(
+                f"invalid Python version {request.python_version!r}",
+                expected="major.minor, e.g. 3.11",
+                found=request.python_version,
+            )
+        if not requirements:
+            return []
+        command = self.command if self.command is not None else find_uv()
+        if command is None:
+            raise UsageError("the uv resolver is not installed: uv not found", fix=_FIX_MISSING)
+        with tempfile.TemporaryDirectory(prefix="lockkeys-uv-", ignore_cleanup_errors=True) as tmp:
+            work = Path(tmp)
+            cache = self.cache_dir if self.cache_dir is not None else work / "cache"
+            (work / "requirements.in").write_text("\n".join(requirements) + "\n", "utf-8")
+            argv = [*command, "pip", "compile", "requirements.in"]
+            argv += ["--output-file", "requirements.txt", *self._options(request, cache)]
+            if constraints:
+                (work / "constraints.txt").write_text("\n".join(constraints) + "\n", "utf-8")
+                argv += ["--constraint", "constraints.txt"]
+            if overrides:
+                (work / "overrides.txt").write_text("\n".join(overrides) + "\n", "utf-8")
+                argv += ["--override", "overrides.txt"]
+            env = isolated_env(
+                ("UV_", "PIP_"),
+                {"UV_NO_CONFIG": "1", "NO_COLOR": "1"},
+            )
+            done = run_resolver(
+                self.name,
+                argv,
+                env=env,
+                cwd=work,
+                timeout=self.timeout,
+                fix_missing=_FIX_MISSING,
+            )
+            if done.returncode != 0:
+                details = meaningful_lines(done.stderr)
+                raise failure(self.name, done.stderr, request, _UNSATISFIED, details)
+            output = work / "requirements.txt"
+            if not output.is_file():
+                raise ResolutionError(
+                    "uv pip compile succeeded but wrote no output",
+                    details=meaningful_lines(done.stderr),
+                )
+            return parse_compiled(output.read_text("utf-8"), self.name)
+
+    def _options(self, request: ResolveRequest, cache: Path) -> list[str]:
+        argv = [
+            "--no-config",
+            "--no-header",
+            "--annotation-style",
+            "line",
+            "--index-strategy",
+            "first-index",
+            "--cache-dir",
+            str(cache),
+            "--no-progress",
+            "--color",
+            "never",
+            "--python",
+            sys.executable,
+            "--no-python-downloads",
+        ]
+        if request.python_version is not None:
+            argv += ["--python-version", request.python_version.strip()]
+        if request.indexes:
+            for url in request.indexes[:-1]:
+                argv += ["--index", url]
+            argv += ["--default-index", request.indexes[-1]]
+        else:
+            argv += ["--no-index", "--offline"]
+        for folder in request.find_links:
+            argv += ["--find-links", str(Path(folder).absolute())]
+        if request.upgrade:
+            argv.append("--upgrade")
+        return argv
