@@ -139,11 +139,23 @@ class SourceConfig(BaseModel):
     name: StrictStr
     url: StrictStr | None = None
     path: Path | None = None
+    # Other servers with the same layout as `url` (same paths, another host): a file that
+    # fails to download or verify from one is tried from the next. Never another version.
+    mirrors: list[StrictStr] = []
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return _check_name(value, "source")
+
+    @field_validator("mirrors")
+    @classmethod
+    def _mirrors(cls, value: list[str]) -> list[str]:
+        for mirror in value:
+            parts = urlsplit(mirror)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise _problem(f"mirror {mirror!r} is not an http(s) URL")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -169,6 +181,8 @@ class SourceConfig(BaseModel):
             )
         if self.path is not None and not str(self.path).strip():
             raise _problem("`path` is empty", "path")
+        if self.mirrors and self.url is None:
+            raise _problem("`mirrors` apply to an index source (`url`), not a folder")
         return self
 
 
@@ -585,16 +599,16 @@ class LockkeysConfig(BaseModel):
         """``sha256:<hex>`` of the normalized inputs that determine the lock.
 
         Covers the requirement lines (normalized; ``-c REQ`` lines are constraints), the
-        resolver, the sources, the signature stores, each signer's name and the sha256 of its
+        sources (with mirrors), the signature stores, each signer's name and the sha256 of its
         certificate file, and the default and package policies with effective values. Paths are
         relative to the config folder, with ``/``: the digest is the same on every machine.
+        The resolver is not an input: both resolvers must give the same lock, byte for byte.
         """
         document = {
             "digest-version": DIGEST_VERSION,
             "requirements": [_normalize_line(line) for line in requirement_lines],
-            "resolver": self.resolver,
             "sources": [
-                {"name": s.name, "url": s.url}
+                {"name": s.name, "url": s.url, "mirrors": list(s.mirrors)}
                 if s.url is not None
                 else {"name": s.name, "path": _relative(s.path or Path(), self.root)}
                 for s in self.sources

@@ -677,7 +677,6 @@ def test_digest_ignores_formatting_and_spelling(tmp_path: Path) -> None:
         ("8081", "8082"),
         ('path = "wheels"', 'path = "wheels2"'),
         ('signature-stores = ["signatures"]', 'signature-stores = ["sigs"]'),
-        ('requirements = ["requirements.in"]', 'resolver = "uv"'),
         ("threshold = 1", 'threshold = 1\nsubstitute = "1.0+corp.1"'),
         ("threshold = 1", 'threshold = 1\nreason = "why"'),
         ("threshold = 1", "threshold = 1\nallow-sdist = true"),
@@ -689,6 +688,16 @@ def test_digest_changes_with_inputs(tmp_path: Path, old: str, new: str) -> None:
     base = digest_of(tmp_path, DIGEST_BODY)
     assert old in DIGEST_BODY
     assert digest_of(tmp_path, DIGEST_BODY.replace(old, new)) != base
+
+
+def test_digest_ignores_the_resolver(tmp_path: Path) -> None:
+    # Both resolvers must write the same lock, byte for byte: the resolver is not an input.
+    base = digest_of(tmp_path, DIGEST_BODY)
+    with_uv = DIGEST_BODY.replace(
+        'requirements = ["requirements.in"]', 'requirements = ["requirements.in"]\nresolver = "uv"'
+    )
+    assert with_uv != DIGEST_BODY
+    assert digest_of(tmp_path, with_uv) == base
 
 
 def test_digest_changes_with_requirements_and_certificates(tmp_path: Path) -> None:

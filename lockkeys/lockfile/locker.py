@@ -135,6 +135,7 @@ class Locker:
             for s in config.sources
         ]
         self.by_name = {s.name: s for s in self.sources}
+        self.mirrors = {s.name: list(s.mirrors) for s in config.sources}
 
     # ---- inputs -------------------------------------------------------------------------
     def digest(self, lines: Sequence[str]) -> str:
@@ -187,6 +188,7 @@ class Locker:
                         name=s.name,
                         url=s.url,
                         path=_relative(s.path, lock_dir) if s.path else None,
+                        mirrors=tuple(self.mirrors.get(s.name, ())),
                     )
                     for s in self.sources
                 ),
