@@ -16,7 +16,12 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class KeyFacts:
-    """One key of a certificate (primary or subkey), as read from its packets."""
+    """One key of a certificate (primary or subkey), as read from its packets.
+
+    These are the certificate's claims (bindings issued by its own primary), read to explain
+    decisions and to display keys; they are not cryptographically checked here. Whether a key
+    may make a signature that counts is decided by the engine when it verifies.
+    """
 
     fingerprint: str  # uppercase hex
     algorithm: str  # e.g. "EdDSA (Ed25519)", "RSA-3072"
@@ -28,6 +33,7 @@ class KeyFacts:
     revocation_reason: str | None
     material: str  # digest of the public key material
     is_rsa: bool
+    valid_from: datetime | None = None  # the oldest self-signature binding this key
 
 
 @dataclass(frozen=True)

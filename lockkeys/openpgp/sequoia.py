@@ -54,6 +54,22 @@ def _latest(sigs: list[SignatureFacts], types: set[int]) -> SignatureFacts | Non
     return max(chosen, key=lambda s: s.created or datetime.min.replace(tzinfo=UTC))
 
 
+def _own(sigs: list[SignatureFacts], primary_fpr: str) -> list[SignatureFacts]:
+    """Self-signatures only: those issued by the certificate's own primary key.
+
+    A binding issued by another key (a subkey grafted from another certificate, with that
+    certificate's binding) can never validate here, so it is not part of this certificate.
+    """
+    own = []
+    for sig in sigs:
+        if sig.issuer_fingerprint is not None:
+            if sig.issuer_fingerprint == primary_fpr:
+                own.append(sig)
+        elif sig.issuer_key_id is not None and primary_fpr.endswith(sig.issuer_key_id):
+            own.append(sig)
+    return own
+
+
 def _key_facts(
     body: bytes,
     sigs: list[SignatureFacts],
@@ -67,6 +83,7 @@ def _key_facts(
     if use_binding_expiry and binding is not None and binding.key_expires_after is not None:
         expires = info.created + binding.key_expires_after
     revocation = _latest(sigs, {revocation_type})
+    dates = [s.created for s in sigs if s.type_id in binding_types and s.created is not None]
     return KeyFacts(
         fingerprint=info.fingerprint,
         algorithm=info.description,
@@ -78,6 +95,7 @@ def _key_facts(
         revocation_reason=revocation.revocation_reason if revocation else None,
         material=info.material,
         is_rsa=info.algorithm_id in (1, 2, 3),
+        valid_from=min(dates) if dates else None,
     )
 
 
@@ -105,12 +123,15 @@ def cert_facts(binary: bytes, source: str, *, expires: datetime | None, revoked:
                 current.append(parse_signature_packet(packet.body))
     if primary_body is None:
         raise InputError("no primary key in the certificate", file=source)
+    primary_fpr = parse_key_packet(primary_body).fingerprint
+    primary_sigs = _own(primary_sigs, primary_fpr)
     primary = _key_facts(
         primary_body, primary_sigs, _CERT_SIG_TYPES, 0x20, expires, use_binding_expiry=False
     )
     primary = KeyFacts(**{**primary.__dict__, "revoked": revoked or primary.revoked})
     subkey_facts = []
-    for body, sigs in subkeys:
+    for body, all_sigs in subkeys:
+        sigs = _own(all_sigs, primary_fpr)
         if not any(s.type_id == 0x18 for s in sigs):
             continue  # no binding: not part of the certificate (verifier rule 12)
         subkey_facts.append(_key_facts(body, sigs, {0x18}, 0x28, None, use_binding_expiry=True))
@@ -153,12 +174,22 @@ class SequoiaEngine:
         return cast(EngineCert, tsk), CertFacts(**{**facts.__dict__, "has_secret": True})
 
     def _facts(self, cert: pysequoia.Cert, source: str) -> CertFacts:
-        expiration = cert.expiration
+        # Sequoia's policy refuses to evaluate some certificates at all (e.g. an RSA-1024
+        # primary): they still load, their facts come from the packets, and no signature by
+        # them will ever verify.
+        try:
+            expiration = cert.expiration
+        except RuntimeError:
+            expiration = None
+        try:
+            revoked = cert.is_revoked
+        except RuntimeError:
+            revoked = False
         return cert_facts(
             bytes(cert),
             source,
             expires=expiration.astimezone(UTC) if expiration else None,
-            revoked=cert.is_revoked,
+            revoked=revoked,
         )
 
     def verify_detached(

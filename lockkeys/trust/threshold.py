@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lockkeys.errors import UsageError, VerificationError
+from lockkeys.errors import UsageError, VerificationError, escape
 from lockkeys.openpgp.engine import OpenPGPEngine, Verified
 from lockkeys.openpgp.sequoia import default_engine
 from lockkeys.openpgp.sigpacket import WEAK_HASHES
@@ -43,6 +43,7 @@ class Reason(enum.StrEnum):
     WEAK_DIGEST = "weak-digest"
     WEAK_KEY = "weak-key"
     NOT_BINARY = "not-binary-document"
+    NOT_VALID_AT_SIGNING = "not-valid-at-signing-time"
     NOT_SIGNING_CAPABLE = "not-signing-capable"
     FUTURE = "created-in-future"
     SIGNATURE_EXPIRED = "signature-expired"
@@ -105,7 +106,7 @@ class ThresholdResult:
 
     def label(self, fingerprint: str) -> str:
         name = self.names.get(fingerprint)
-        return f"{name} ({fingerprint})" if name else fingerprint
+        return f"{escape(name)} ({fingerprint})" if name else fingerprint
 
     def summary(self) -> str:
         have, need = len(self.counted), self.threshold
@@ -202,6 +203,17 @@ def _classify_failure(
                 f"made {created:%Y-%m-%d} after signing key {key.fingerprint} "
                 f"expired {key.expires:%Y-%m-%d}"
             )
+        oldest = max(
+            (k.valid_from for k in (cert.facts.primary, key) if k is not None and k.valid_from),
+            default=None,
+        )
+        if created is not None and oldest is not None and created < oldest:
+            return Reason.NOT_VALID_AT_SIGNING, (
+                f"made {created:%Y-%m-%d}, but the oldest self-signature of {cert.label} is "
+                f"dated {oldest:%Y-%m-%d}, so the key cannot be shown valid when it signed "
+                "(`gpg --quick-set-expire` replaces older self-signatures); use a certificate "
+                "export that keeps them, or have the file signed again"
+            )
         if key is None:
             return Reason.BAD_SIGNATURE, (
                 f"issuer key is not a validly bound key of {cert.label}: {engine_reason}"
@@ -271,11 +283,13 @@ def evaluate_threshold(
                 f"issuer {facts.issuer or 'unknown'} is not among the trusted signers",
             )
             continue
+        # Key strength of the keys that matter: each candidate's primary and the key the
+        # signature names as its issuer (not unrelated components the certificate carries).
         weak = [
             (c, k)
             for c in candidates
-            for k in c.facts.all_keys()
-            if k.is_rsa and k.bits is not None and k.bits < MIN_RSA_BITS
+            for k in (c.facts.primary, c.facts.key(facts.issuer or ""))
+            if k is not None and k.is_rsa and k.bits is not None and k.bits < MIN_RSA_BITS
         ]
         if weak:
             cert, key = weak[0]
