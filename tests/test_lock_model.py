@@ -37,11 +37,11 @@ def sample_lock() -> Lock:
             "signers": {
                 "alice": {
                     "fingerprint": FPR_A,
-                    "certificate": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nx\n-----END PGP PUBLIC KEY BLOCK-----\n",
+                    "certificate": ARMOR.format("x"),
                 },
                 "bob": {
                     "fingerprint": FPR_B,
-                    "certificate": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ny\n-----END PGP PUBLIC KEY BLOCK-----\n",
+                    "certificate": ARMOR.format("y"),
                 },
             },
         }
