@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("lockkeys: interrupted", markup=False)
         return 130
-    except Exception as exc:  # click usage errors and genuine bugs
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show(file=sys.stderr)
-            return exc.exit_code
+    except Exception as exc:  # usage errors from the (vendored) click, and genuine bugs
+        show = getattr(exc, "show", None)
+        code = getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):  # a click.ClickException: bad usage
+            show(file=sys.stderr)
+            return code
         if STATE.verbose:
             traceback.print_exc()
         err.print(

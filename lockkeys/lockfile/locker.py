@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -259,12 +260,46 @@ class Locker:
             return resolver.resolve(base)
         except ResolutionError as exc:
             if substitutes and not uses_uv:
-                exc.fix = ((exc.fix + "; ") if exc.fix else "") + (
-                    "if a substitute (" + ", ".join(substitutes.values()) + ") lies outside what "
-                    "a dependent asks for, it must be applied as an override, which needs "
-                    'resolver = "uv"'
-                )
+                raise self._override_needed(exc, policies) from None
             raise
+
+    def _override_needed(
+        self, exc: ResolutionError, policies: dict[str, PackagePolicy]
+    ) -> ResolutionError:
+        """Say plainly when a substitute lies outside what a dependent asks (pip-tools)."""
+        for name, policy in sorted(policies.items()):
+            if not policy.substitute:
+                continue
+            version = Version(policy.substitute)
+            for line in exc.details:
+                match = re.match(r"^\s*([A-Za-z0-9._-]+)\s*([^()]*?)\s*\(asked by ([^)]*)\)", line)
+                if not match or canonicalize_name(match.group(1)) != name:
+                    continue
+                try:
+                    spec = SpecifierSet(match.group(2))
+                except InvalidSpecifier:
+                    continue
+                if not spec.contains(version, prereleases=True):
+                    return ResolutionError(
+                        f"the substitute {name} {policy.substitute} lies outside what "
+                        f"{match.group(3)} asks for ({name}{match.group(2)}); pip-tools cannot "
+                        "override a dependency's requirement",
+                        package=name,
+                        file=str(self.config.config_path),
+                        expected=f"{name}{match.group(2)}",
+                        found=policy.substitute,
+                        details=exc.details,
+                        fix='set resolver = "uv" (or pass --resolver uv): uv applies the '
+                        "substitute as an override, and the lock records override = true",
+                    )
+        names = ", ".join(
+            f"{n}=={p.substitute}" for n, p in sorted(policies.items()) if p.substitute
+        )
+        exc.fix = ((exc.fix + "; ") if exc.fix else "") + (
+            f"if a substitute ({names}) lies outside what a dependent asks for, it must be "
+            'applied as an override, which needs resolver = "uv"'
+        )
+        return exc
 
     def _candidate_sources(self, pin: Pin, policy: PackagePolicy) -> list[Source]:
         if policy.source:
@@ -416,7 +451,7 @@ class Locker:
 
     def _substitution(self, pin: Pin, scratch: Path) -> tuple[str | None, tuple[str, ...], bool]:
         """What the dependents asked for, who asked, and whether the pin overrides them."""
-        asked: list[tuple[str, SpecifierSet]] = []
+        asked: list[tuple[str, SpecifierSet, str]] = []
         for dependent in sorted(set(pin.via) - {ROOT}):
             wheel = next(scratch.glob(f"{dependent.replace('-', '_')}-*.whl"), None)
             if wheel is None:
@@ -428,15 +463,23 @@ class Locker:
             for line in meta.requires_dist:
                 req = Requirement(line)
                 if canonicalize_name(req.name) == pin.name:
-                    asked.append((dependent, req.specifier))
+                    asked.append((dependent, req.specifier, _specifier_as_written(line)))
         if not asked:
             return None, (), False
-        combined = SpecifierSet()
-        for _, spec in asked:
-            combined &= spec
         version = Version(pin.version)
-        override = any(not spec.contains(version, prereleases=True) for _, spec in asked)
-        return f"{pin.name}{combined}", tuple(d for d, _ in asked), override
+        override = any(not spec.contains(version, prereleases=True) for _, spec, _ in asked)
+        written: list[str] = []
+        for _, _, text in asked:
+            if text and text not in written:
+                written.append(text)
+        return f"{pin.name}{','.join(written)}", tuple(d for d, _, _ in asked), override
+
+
+def _specifier_as_written(line: str) -> str:
+    """`bar (>=1.0, <2) ; marker` -> `>=1.0,<2`, keeping the dependent's own order."""
+    text = line.split(";", 1)[0]
+    text = re.sub(r"^\s*[A-Za-z0-9._-]+\s*(\[[^\]]*\])?", "", text).strip()
+    return text.strip("()").replace(" ", "")
 
 
 def lock(

@@ -136,6 +136,8 @@ def why(lock: Lock, name: str) -> Why:
         except InvalidRequirement:
             continue
     source = next((s for s in lock.tool.sources if s.name == pkg.tool.source), None)
-    location = (source.url or source.path) if source else None
+    location = None
+    if source is not None:
+        location = f"index {source.url}" if source.url else f"folder {source.path}"
     signers = [(lock.signer_name(f), f) for f in pkg.tool.signers]
     return Why(pkg, sorted(chains), signers, location, direct)
