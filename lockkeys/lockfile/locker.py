@@ -44,6 +44,7 @@ from lockkeys.lockfile.model import (
 )
 from lockkeys.requirements import read_requirement_files
 from lockkeys.resolve.base import Pin, ResolveRequest, get_resolver
+from lockkeys.resolve.view import first_source_error, serve_view
 from lockkeys.sources import list_files
 from lockkeys.sources.fetch import fetch_optional_text, fetch_to
 from lockkeys.sources.model import RemoteFile, Source
@@ -230,14 +231,16 @@ class Locker:
             name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
         }
         uses_uv = self.resolver_name == "uv"
-        pinned_sources = self._source_constraints(policies, substitutes)
+        pinned = {name: p.source for name, p in policies.items() if p.source}
+        for name, source in sorted(pinned.items()):
+            if source not in self.by_name:
+                raise InputError(
+                    f"{self.config.key_prefix}packages.{name}.source: unknown source {source!r}",
+                    file=str(self.config.config_path),
+                )
         base = ResolveRequest(
             requirements=tuple(reqs),
-            indexes=tuple(s.url for s in self.sources if s.url),
-            find_links=tuple(s.path for s in self.sources if s.path),
-            constraints=tuple(user_constraints)
-            + pinned_sources
-            + (() if uses_uv else tuple(substitutes.values())),
+            constraints=tuple(user_constraints) + (() if uses_uv else tuple(substitutes.values())),
             overrides=tuple(substitutes.values()) if uses_uv else (),
             upgrade=bool(self.upgrade),
         )
@@ -261,68 +264,24 @@ class Locker:
                     tuple(f"{p.name}=={p.version}" for p in kept if p.name not in changed)
                 )
         resolver = get_resolver(self.resolver_name)
-        try:
-            for keep in attempts:
-                if not keep:
-                    continue
-                try:
-                    return resolver.resolve(replace(base, constraints=base.constraints + keep))
-                except ResolutionError:
-                    log.info("existing pins no longer resolve together; relaxing them")
-            return resolver.resolve(base)
-        except ResolutionError as exc:
-            if substitutes and not uses_uv:
-                raise self._override_needed(exc, policies) from None
-            raise
-
-    def _source_constraints(
-        self, policies: dict[str, PackagePolicy], substitutes: dict[str, str]
-    ) -> tuple[str, ...]:
-        """Keep a source-pinned package to the versions its own source offers.
-
-        Resolvers merge candidates across indexes; excluding (``!=``) every version that only
-        other sources offer means a higher version elsewhere can neither win nor block.
-        """
-        out: list[str] = []
-        for name, policy in sorted(policies.items()):
-            if not policy.source or name in substitutes:
-                continue
-            own = self.by_name.get(policy.source)
-            if own is None:
-                continue  # reported with its key path when the package is locked
-            mine = {Version(v) for v in self._versions(own, name)}
-            if not mine:
-                raise ResolutionError(
-                    f"source {policy.source!r} offers no release of {name}",
-                    package=name,
-                    file=str(self.config.config_path),
-                    expected=f"{name} on source {policy.source!r}",
-                    found="nothing",
-                    fix=f"publish {name} on {policy.source!r}, or remove "
-                    f"{self.config.key_prefix}packages.{name}.source",
-                )
-            elsewhere: set[Version] = set()
-            for source in self.sources:
-                if source.name != policy.source:
-                    elsewhere |= {Version(v) for v in self._versions(source, name)}
-            # `!=1.0` would also exclude `1.0+corp.1` (PEP 440 ignores local labels then), so a
-            # version is excluded only when this source has no release with that public part;
-            # the local build sorts higher and wins, and _lock_package checks the outcome.
-            public_mine = {Version(v.public) for v in mine}
-            excluded = sorted(v for v in elsewhere - mine if Version(v.public) not in public_mine)
-            if excluded:
-                out.append(name + ",".join(f"!={v}" for v in excluded))
-        return tuple(out)
-
-    def _versions(self, source: Source, name: str) -> set[str]:
-        from lockkeys.sources import distribution_of
-
-        versions = set()
-        for remote in list_files(source, name):
-            parsed = distribution_of(remote.filename)
-            if parsed is not None and not remote.yanked:
-                versions.add(str(parsed[1]))
-        return versions
+        with serve_view(self.sources, pinned) as (view_url, view):
+            base = replace(base, indexes=(view_url,))
+            try:
+                for keep in attempts:
+                    if not keep:
+                        continue
+                    try:
+                        return resolver.resolve(replace(base, constraints=base.constraints + keep))
+                    except ResolutionError:
+                        log.info("existing pins no longer resolve together; relaxing them")
+                return resolver.resolve(base)
+            except (ResolutionError, SourceError) as exc:
+                unreachable = first_source_error(view)
+                if unreachable is not None:
+                    raise unreachable from None
+                if isinstance(exc, ResolutionError) and substitutes and not uses_uv:
+                    raise self._override_needed(exc, policies) from None
+                raise
 
     def _override_needed(
         self, exc: ResolutionError, policies: dict[str, PackagePolicy]
