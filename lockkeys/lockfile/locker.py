@@ -43,8 +43,8 @@ from lockkeys.lockfile.model import (
     PackageTool,
 )
 from lockkeys.requirements import read_requirement_files
-from lockkeys.resolve.base import Pin, ResolveRequest, get_resolver
-from lockkeys.resolve.view import first_source_error, serve_view
+from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
+from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
 from lockkeys.sources import list_files
 from lockkeys.sources.fetch import fetch_optional_text, fetch_to
 from lockkeys.sources.model import RemoteFile, Source
@@ -264,24 +264,46 @@ class Locker:
                     tuple(f"{p.name}=={p.version}" for p in kept if p.name not in changed)
                 )
         resolver = get_resolver(self.resolver_name)
+        if len(self.sources) == 1:
+            # One source: nothing to confuse. Hand it over directly (the resolver then also
+            # gets PEP 658 metadata files from indexes, which the view does not relay).
+            only = self.sources[0]
+            direct = replace(
+                base,
+                indexes=(only.url,) if only.url else (),
+                find_links=(only.path,) if only.path else (),
+            )
+            return self._attempt(resolver, direct, attempts, substitutes, policies, None)
         with serve_view(self.sources, pinned) as (view_url, view):
-            base = replace(base, indexes=(view_url,))
-            try:
-                for keep in attempts:
-                    if not keep:
-                        continue
-                    try:
-                        return resolver.resolve(replace(base, constraints=base.constraints + keep))
-                    except ResolutionError:
-                        log.info("existing pins no longer resolve together; relaxing them")
-                return resolver.resolve(base)
-            except (ResolutionError, SourceError) as exc:
-                unreachable = first_source_error(view)
-                if unreachable is not None:
-                    raise unreachable from None
-                if isinstance(exc, ResolutionError) and substitutes and not uses_uv:
-                    raise self._override_needed(exc, policies) from None
-                raise
+            return self._attempt(
+                resolver, replace(base, indexes=(view_url,)), attempts, substitutes, policies, view
+            )
+
+    def _attempt(
+        self,
+        resolver: Resolver,
+        base: ResolveRequest,
+        attempts: list[tuple[str, ...]],
+        substitutes: dict[str, str],
+        policies: dict[str, PackagePolicy],
+        view: ResolutionView | None,
+    ) -> list[Pin]:
+        try:
+            for keep in attempts:
+                if not keep:
+                    continue
+                try:
+                    return resolver.resolve(replace(base, constraints=base.constraints + keep))
+                except ResolutionError:
+                    log.info("existing pins no longer resolve together; relaxing them")
+            return resolver.resolve(base)
+        except (ResolutionError, SourceError) as exc:
+            unreachable = first_source_error(view) if view is not None else None
+            if unreachable is not None:
+                raise unreachable from None
+            if isinstance(exc, ResolutionError) and substitutes and self.resolver_name != "uv":
+                raise self._override_needed(exc, policies) from None
+            raise
 
     def _override_needed(
         self, exc: ResolutionError, policies: dict[str, PackagePolicy]
