@@ -1,0 +1,594 @@
+#!/usr/bin/env python3
+"""Benchmark `lockkeys lock` (both resolvers) against pip-compile and uv pip compile.
+
+Needs the public index (https://pypi.org/simple/); exits with status 3 and a clear message when
+it cannot be reached. This is a script, not a test: nothing here belongs in the test suite.
+
+    python benchmarks/lock_bench.py [--repeat 3] [--packages "requests flask ..."]
+                                    [--workdir DIR] [--skip-warm] [--json]
+
+The same requirements (default: 15 popular packages; the transitive set is larger) are locked by
+
+- ``lockkeys lock --resolver pip-tools`` and ``lockkeys lock --resolver uv``, in a temporary
+  project whose ``lockkeys.toml`` has one source ``pypi`` = https://pypi.org/simple/ and the
+  default policy (verify hashes). The lock file is deleted before every run, so every run is a
+  fresh lock (an existing lock would be used as constraints);
+- ``pip-compile --generate-hashes`` and ``uv pip compile --generate-hashes`` on the same
+  requirements file, with ``--index-url https://pypi.org/simple/`` and the user's configuration
+  isolated (``PIP_CONFIG_FILE=/dev/null``, every ``PIP_*``/``UV_*`` variable removed,
+  ``--no-config``).
+
+Caches:
+
+- cold: every run gets a fresh, empty cache folder (pip-compile: ``--cache-dir`` plus
+  ``PIP_CACHE_DIR``; uv: ``--cache-dir``);
+- warm: one cache folder per tool, filled by an untimed warm-up run, then reused;
+- lockkeys keeps no cache between runs at all: each resolver subprocess gets a fresh private
+  cache folder (``lockkeys/resolve/piptools.py`` and ``uv.py``: ``cache_dir`` defaults to a
+  folder inside the run's temporary directory), and the locker then downloads every file of
+  every pinned release into a scratch folder that is deleted afterwards
+  (``lockkeys/lockfile/locker.py``, ``Locker._measure``). There is no way to warm it from the
+  command line, so its runs are cold by construction; they are compared with both the cold and
+  the warm figures of the baselines.
+
+Targets (medians): lockkeys pip-tools path <= 1.3x pip-compile; lockkeys uv path <= 1.5x
+``uv pip compile`` and at least 3x faster than pip-compile. Each is reported PASS/FAIL for the
+cold and for the warm baselines. The exit status is 0 whatever the targets say (2 if a command
+fails, 3 if the index cannot be reached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+INDEX_URL = "https://pypi.org/simple/"
+DEFAULT_PACKAGES = (
+    "requests flask rich click attrs packaging pydantic httpx jinja2 markupsafe idna certifi "
+    "urllib3 charset-normalizer typing-extensions"
+)
+TARGET_PIPTOOLS_RATIO = 1.3  # lockkeys --resolver pip-tools / pip-compile, at most
+TARGET_UV_RATIO = 1.5  # lockkeys --resolver uv / uv pip compile, at most
+TARGET_UV_SPEEDUP = 3.0  # pip-compile / lockkeys --resolver uv, at least
+COMMAND_TIMEOUT_S = 900.0
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
+_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+
+
+class BenchError(Exception):
+    """A setup step or a measured command failed: the numbers would be meaningless."""
+
+
+class Unreachable(Exception):
+    """The public index cannot be reached from this machine."""
+
+
+@dataclass
+class Reporter:
+    """Human-readable output: stdout, or stderr when stdout carries the JSON document."""
+
+    stream: TextIO
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.stream, flush=True)
+
+
+@dataclass
+class Output:
+    """What one tool produced: pins (normalized name -> version) and sha256 hashes."""
+
+    pins: dict[str, str]
+    hashes: set[str]
+
+
+@dataclass
+class ToolResult:
+    """Wall times (seconds) of one tool, cold and warm, and what its last run produced."""
+
+    name: str
+    cold: list[float] = field(default_factory=list)
+    warm: list[float] = field(default_factory=list)
+    output: Output | None = None
+    note: str = ""
+
+    @property
+    def cold_median(self) -> float | None:
+        return statistics.median(self.cold) if self.cold else None
+
+    @property
+    def warm_median(self) -> float | None:
+        return statistics.median(self.warm) if self.warm else None
+
+
+@dataclass
+class Target:
+    """One target: ``value`` compared with ``limit`` (``at_most`` or at least)."""
+
+    name: str
+    value: float
+    limit: float
+    at_most: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit if self.at_most else self.value >= self.limit
+
+    def describe(self) -> str:
+        sign = "<=" if self.at_most else ">="
+        verdict = "PASS" if self.passed else "FAIL"
+        return f"{verdict}  {self.name}: {self.value:.2f}x (target {sign} {self.limit:g}x)"
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# -- environment -------------------------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without the user's pip and uv settings."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("PIP_", "UV_"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def beside_python(name: str) -> str | None:
+    """A program installed beside this interpreter (not a shim on PATH), else on PATH."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    return found or shutil.which(name)
+
+
+def commands() -> dict[str, list[str]]:
+    """The commands of the four tools; BenchError if one is missing."""
+    pip_compile = beside_python("pip-compile")
+    uv = beside_python("uv")
+    lockkeys = beside_python("lockkeys")
+    if pip_compile is None:
+        raise BenchError("pip-compile not found: pip install pip-tools")
+    if uv is None:
+        raise BenchError("uv not found: pip install uv")
+    return {
+        "pip-compile": [pip_compile],
+        "uv": [uv],
+        "lockkeys": [lockkeys] if lockkeys else [sys.executable, "-m", "lockkeys"],
+    }
+
+
+def version_of(cmd: Sequence[str]) -> str:
+    proc = subprocess.run(
+        [*cmd, "--version"], capture_output=True, text=True, check=False, env=clean_env()
+    )
+    if proc.returncode != 0:
+        return "?"
+    found = re.search(r"\d+(?:\.\d+)+\S*", proc.stdout or proc.stderr)
+    return found.group(0) if found else "?"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def check_network(timeout: float = 15.0) -> None:
+    """Raise Unreachable unless the index answers for one project page."""
+    url = INDEX_URL + "pip/"
+    request = urllib.request.Request(url, headers={"Accept": "text/html"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read(1024)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise Unreachable(f"{url}: {exc}") from exc
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def run_timed(cmd: Sequence[str], what: str, *, cwd: Path, env: dict[str, str]) -> float:
+    """Wall time of one whole process; BenchError (with its output) if it fails."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{what} did not finish within {COMMAND_TIMEOUT_S:g} s") from exc
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip()[-2000:]
+        raise BenchError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return elapsed
+
+
+def parse_requirements_txt(path: Path) -> Output:
+    """Pins and hashes of a compiled requirements file (pip-compile or uv)."""
+    pins: dict[str, str] = {}
+    hashes: set[str] = set()
+    for raw in path.read_text("utf-8").splitlines():
+        line = raw.strip()
+        match = _PIN.match(line)
+        if match:
+            pins[canonical(match.group(1))] = match.group(2)
+        hashes.update(_HASH.findall(line))
+    return Output(pins=pins, hashes=hashes)
+
+
+def parse_pylock(path: Path) -> Output:
+    """Pins and file hashes of a pylock.toml."""
+    data = tomllib.loads(path.read_text("utf-8"))
+    pins: dict[str, str] = {}
+    hashes: set[str] = set()
+    for package in data.get("packages", []):
+        pins[canonical(package["name"])] = str(package["version"])
+        files = list(package.get("wheels", []))
+        if "sdist" in package:
+            files.append(package["sdist"])
+        for entry in files:
+            sha = entry.get("hashes", {}).get("sha256")
+            if sha:
+                hashes.add(sha)
+    return Output(pins=pins, hashes=hashes)
+
+
+class Bench:
+    """Runs the four tools in one scratch folder."""
+
+    def __init__(self, root: Path, packages: Sequence[str], cmds: dict[str, list[str]]) -> None:
+        self.root = root
+        self.cmds = cmds
+        self.env = clean_env()
+        self.project = root / "project"
+        self.project.mkdir(parents=True)
+        (self.project / "requirements.in").write_text("\n".join(packages) + "\n", "utf-8")
+        (self.project / "lockkeys.toml").write_text(
+            'requirements = ["requirements.in"]\n\n'
+            "[[sources]]\n"
+            'name = "pypi"\n'
+            f'url = "{INDEX_URL}"\n',
+            "utf-8",
+        )
+        self.outputs = root / "outputs"
+        self.outputs.mkdir()
+        self._caches = 0
+
+    def fresh_cache(self, tool: str) -> Path:
+        self._caches += 1
+        path = self.root / "caches" / f"{tool}-{self._caches}"
+        path.mkdir(parents=True)
+        return path
+
+    def pip_compile(self, cache: Path) -> tuple[float, Output]:
+        out = self.outputs / "pip-compile.txt"
+        out.unlink(missing_ok=True)
+        cmd = [
+            *self.cmds["pip-compile"],
+            "--generate-hashes",
+            "--no-config",
+            "--strip-extras",
+            "--allow-unsafe",
+            "--resolver=backtracking",
+            "--no-header",
+            "--quiet",
+            "--index-url",
+            INDEX_URL,
+            "--cache-dir",
+            str(cache),
+            "--output-file",
+            str(out),
+            "requirements.in",
+        ]
+        env = {**self.env, "PIP_CACHE_DIR": str(cache / "pip")}
+        elapsed = run_timed(cmd, "pip-compile", cwd=self.project, env=env)
+        return elapsed, parse_requirements_txt(out)
+
+    def uv_compile(self, cache: Path) -> tuple[float, Output]:
+        out = self.outputs / "uv.txt"
+        out.unlink(missing_ok=True)
+        cmd = [
+            *self.cmds["uv"],
+            "pip",
+            "compile",
+            "requirements.in",
+            "--generate-hashes",
+            "--no-config",
+            "--no-header",
+            "--quiet",
+            "--index-url",
+            INDEX_URL,
+            "--cache-dir",
+            str(cache),
+            "--python",
+            sys.executable,
+            "--no-python-downloads",
+            "--output-file",
+            str(out),
+        ]
+        elapsed = run_timed(cmd, "uv pip compile", cwd=self.project, env=self.env)
+        return elapsed, parse_requirements_txt(out)
+
+    def lockkeys(self, resolver: str) -> tuple[float, Output]:
+        lock = self.project / "pylock.toml"
+        lock.unlink(missing_ok=True)  # an existing lock would act as constraints
+        cmd = [*self.cmds["lockkeys"], "-q", "lock", "--resolver", resolver]
+        elapsed = run_timed(
+            cmd, f"lockkeys lock --resolver {resolver}", cwd=self.project, env=self.env
+        )
+        output = parse_pylock(lock)
+        shutil.copyfile(lock, self.outputs / f"pylock-{resolver}.toml")
+        return elapsed, output
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, report: Reporter) -> dict[str, Any]:
+    packages = args.packages.split()
+    if len(packages) < 15:
+        report.line(f"note: {len(packages)} packages given; the brief asks for at least 15")
+    check_network()
+    cmds = commands()
+    versions = {
+        "python": platform.python_version(),
+        "lockkeys": version_of(cmds["lockkeys"]),
+        "pip-tools": version_of(cmds["pip-compile"]),
+        "uv": version_of(cmds["uv"]),
+        "pip": version_of([sys.executable, "-m", "pip"]),
+    }
+    meta = {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "packages": packages,
+        "repeat": args.repeat,
+        "index": INDEX_URL,
+    }
+    report.line(f"lock_bench {meta['date']}  {meta['cpu']} ({meta['cores']} cores)")
+    report.line("  " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    report.line(f"  {len(packages)} requirements: {' '.join(packages)}")
+
+    scratch = args.workdir or Path(tempfile.mkdtemp(prefix="lockkeys-lock-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    bench = Bench(scratch / f"run-{os.getpid()}", packages, cmds)
+    results = {
+        name: ToolResult(name)
+        for name in ("pip-compile", "uv pip compile", "lockkeys pip-tools", "lockkeys uv")
+    }
+    results["lockkeys pip-tools"].note = "no cache kept between runs: every run is cold"
+    results["lockkeys uv"].note = "no cache kept between runs: every run is cold"
+    try:
+        # Cold: a fresh cache per run; the tools take turns so network drift hits all alike.
+        for round_no in range(1, args.repeat + 1):
+            report.line(f"cold round {round_no}/{args.repeat} ...")
+            t, out = bench.pip_compile(bench.fresh_cache("pip-compile"))
+            results["pip-compile"].cold.append(t)
+            results["pip-compile"].output = out
+            t, out = bench.uv_compile(bench.fresh_cache("uv"))
+            results["uv pip compile"].cold.append(t)
+            results["uv pip compile"].output = out
+            for resolver in ("pip-tools", "uv"):
+                t, out = bench.lockkeys(resolver)
+                results[f"lockkeys {resolver}"].cold.append(t)
+                results[f"lockkeys {resolver}"].output = out
+            report.line(
+                "  " + ", ".join(f"{n} {r.cold[-1]:.2f} s" for n, r in results.items() if r.cold)
+            )
+        if not args.skip_warm:
+            report.line("warm: one untimed warm-up run per baseline, then the same cache reused")
+            pc_cache = bench.fresh_cache("pip-compile")
+            uv_cache = bench.fresh_cache("uv")
+            bench.pip_compile(pc_cache)
+            bench.uv_compile(uv_cache)
+            for round_no in range(1, args.repeat + 1):
+                t, _ = bench.pip_compile(pc_cache)
+                results["pip-compile"].warm.append(t)
+                t, _ = bench.uv_compile(uv_cache)
+                results["uv pip compile"].warm.append(t)
+                report.line(
+                    f"  warm round {round_no}/{args.repeat}: pip-compile "
+                    f"{results['pip-compile'].warm[-1]:.2f} s, uv pip compile "
+                    f"{results['uv pip compile'].warm[-1]:.2f} s"
+                )
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return summarize(meta, results, report)
+
+
+def summarize(
+    meta: dict[str, Any], results: dict[str, ToolResult], report: Reporter
+) -> dict[str, Any]:
+    def fmt(value: float | None) -> str:
+        return f"{value:8.2f} s" if value is not None else "       -  "
+
+    report.line()
+    report.line(f"Medians of {meta['repeat']} runs (wall time of the whole command):")
+    report.line(f"  {'tool':<22} {'cold cache':>11} {'warm cache':>11}  pins  hashes")
+    for name, res in results.items():
+        pins = len(res.output.pins) if res.output else 0
+        hashes = len(res.output.hashes) if res.output else 0
+        warm = res.warm_median
+        warm_text = fmt(warm) if warm is not None else "  (= cold) " if res.note else fmt(None)
+        report.line(
+            f"  {name:<22} {fmt(res.cold_median):>11} {warm_text:>11}  {pins:>4}  {hashes:>6}"
+        )
+    report.line("  lockkeys: " + results["lockkeys uv"].note + " (fresh private resolver cache,")
+    report.line("  and every file of every pinned release is downloaded and hashed again)")
+
+    targets: list[Target] = []
+    pc, uvc = results["pip-compile"], results["uv pip compile"]
+    lk_pt, lk_uv = results["lockkeys pip-tools"], results["lockkeys uv"]
+    assert lk_pt.cold_median is not None and lk_uv.cold_median is not None
+    for label, pc_t, uv_t in (
+        ("cold", pc.cold_median, uvc.cold_median),
+        ("warm", pc.warm_median, uvc.warm_median),
+    ):
+        if pc_t is None or uv_t is None:
+            continue
+        targets.append(
+            Target(
+                f"lockkeys pip-tools / pip-compile ({label} baseline)",
+                lk_pt.cold_median / pc_t,
+                TARGET_PIPTOOLS_RATIO,
+                True,
+            )
+        )
+        targets.append(
+            Target(
+                f"lockkeys uv / uv pip compile ({label} baseline)",
+                lk_uv.cold_median / uv_t,
+                TARGET_UV_RATIO,
+                True,
+            )
+        )
+        targets.append(
+            Target(
+                f"speed-up of lockkeys uv over pip-compile ({label} baseline)",
+                pc_t / lk_uv.cold_median,
+                TARGET_UV_SPEEDUP,
+                False,
+            )
+        )
+    report.line()
+    report.line("Targets:")
+    for target in targets:
+        report.line("  " + target.describe())
+
+    report.line()
+    report.line("Agreement with pip-compile's pins (and hashes):")
+    agreement: dict[str, Any] = {}
+    reference = pc.output
+    assert reference is not None
+    for name in ("uv pip compile", "lockkeys pip-tools", "lockkeys uv"):
+        out = results[name].output
+        assert out is not None
+        missing = sorted(set(reference.pins) - set(out.pins))
+        extra = sorted(set(out.pins) - set(reference.pins))
+        differ = sorted(
+            f"{n} {out.pins[n]} != {reference.pins[n]}"
+            for n in set(out.pins) & set(reference.pins)
+            if out.pins[n] != reference.pins[n]
+        )
+        same_pins = not (missing or extra or differ)
+        same_hashes = out.hashes == reference.hashes
+        agreement[name] = {
+            "same_pins": same_pins,
+            "same_hashes": same_hashes,
+            "missing": missing,
+            "extra": extra,
+            "different_versions": differ,
+            "hashes_only_here": len(out.hashes - reference.hashes),
+            "hashes_only_in_pip_compile": len(reference.hashes - out.hashes),
+        }
+        verdict = "PASS" if same_pins else "FAIL"
+        report.line(
+            f"  {verdict}  {name}: pins {'equal' if same_pins else 'DIFFER'}, hashes "
+            f"{'equal' if same_hashes else 'differ'}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; extra {extra}" if extra else "")
+            + (f"; versions {differ}" if differ else "")
+        )
+
+    return {
+        "meta": meta,
+        "results": {
+            name: {
+                "cold_runs_s": res.cold,
+                "warm_runs_s": res.warm,
+                "cold_median_s": res.cold_median,
+                "warm_median_s": res.warm_median,
+                "pins": len(res.output.pins) if res.output else None,
+                "hashes": len(res.output.hashes) if res.output else None,
+                "note": res.note,
+            }
+            for name, res in results.items()
+        },
+        "targets": [
+            {
+                "name": t.name,
+                "value": round(t.value, 3),
+                "limit": t.limit,
+                "kind": "at most" if t.at_most else "at least",
+                "passed": t.passed,
+            }
+            for t in targets
+        ],
+        "agreement_with_pip_compile": agreement,
+        "pins": pc.output.pins if pc.output else {},
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Time lockkeys lock (pip-tools and uv) against pip-compile and uv.",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument(
+        "--packages", default=DEFAULT_PACKAGES, help="space-separated requirements to lock"
+    )
+    parser.add_argument("--workdir", type=Path, help="keep outputs and caches here")
+    parser.add_argument("--skip-warm", action="store_true", help="measure cold caches only")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = Reporter(sys.stderr if args.json else sys.stdout)
+    try:
+        result = run(args, report)
+    except Unreachable as exc:
+        print(
+            f"lock_bench: the public index {INDEX_URL} cannot be reached ({exc}); this "
+            "benchmark needs the network. Nothing was measured.",
+            file=sys.stderr,
+        )
+        return 3
+    except BenchError as exc:
+        print(f"lock_bench: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
