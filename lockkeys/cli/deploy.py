@@ -6,27 +6,34 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from lockkeys.cli.state import STATE, err, out
 from lockkeys.errors import VerificationError, escape
-from lockkeys.install import pipeline
-from lockkeys.install.report import Report, Status
-from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.locate import find_lockfile
 
+if TYPE_CHECKING:
+    from lockkeys.install.report import Report
+
+# The installer, the lock model and rich's progress are imported by the commands that use
+# them, so `lockkeys verify-signature` and `lockkeys --version` start fast.
+
 _STYLE = {
-    Status.VERIFIED_HASH: "green",
-    Status.VERIFIED_SIGNATURES: "green",
-    Status.VERIFIED_BOTH: "green",
-    Status.UNVERIFIED: "yellow",
-    Status.REFUSED: "red",
-    Status.SKIPPED: "dim",
+    "verified-by-hash": "green",
+    "verified-by-signatures": "green",
+    "verified-by-hash-and-signatures": "green",
+    "allowed-unverified": "yellow",
+    "refused": "red",
+    "not-for-this-environment": "dim",
 }
+
+
+def _count(path: Path) -> int:
+    from lockkeys.lockfile.io import read_lock
+
+    return len(read_lock(path).packages)
 
 
 def lock_path() -> Path:
@@ -40,6 +47,8 @@ def progress_bar(total: int, enabled: bool) -> Iterator[Callable[[str, str], Non
     if not enabled or not err.is_terminal:
         yield lambda _pkg, _stage: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -64,6 +73,8 @@ def render(report: Report, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
+        from rich.table import Table
+
         table = Table(title=None, show_header=True, header_style="bold", box=None)
         for column in ("package", "version", "policy", "status", "detail"):
             table.add_column(column, overflow="fold")
@@ -72,7 +83,7 @@ def render(report: Report, as_json: bool) -> None:
                 escape(pkg.name),
                 escape(pkg.version),
                 pkg.policy,
-                f"[{_STYLE[pkg.status]}]{pkg.status}[/]",
+                f"[{_STYLE[str(pkg.status)]}]{pkg.status}[/]",
                 escape(pkg.summary()),
             )
         out.print(table)
@@ -113,8 +124,10 @@ def verify(
 ) -> None:
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
     path = lock_path()
-    total = len(read_lock(path).packages)
+    total = _count(path)
     with progress_bar(total, not as_json and not STATE.quiet) as progress:
+        from lockkeys.install import pipeline
+
         report = pipeline.verify(path, wheelhouse=wheelhouse, python=python, progress=progress)
     render(report, as_json)
     fail_if_refused(report, as_json)
@@ -129,8 +142,10 @@ def download(
 ) -> None:
     """Fetch and verify every file this environment needs; keep only verified files."""
     path = lock_path()
-    total = len(read_lock(path).packages)
+    total = _count(path)
     with progress_bar(total, not as_json and not STATE.quiet) as progress:
+        from lockkeys.install import pipeline
+
         report = pipeline.download(path, dest, python=python, progress=progress)
     render(report, as_json)
     fail_if_refused(report, as_json)
@@ -148,8 +163,10 @@ def install(
 ) -> None:
     """Verify everything, then install exactly the locked set into the target environment."""
     path = lock_path()
-    total = len(read_lock(path).packages)
+    total = _count(path)
     with progress_bar(total, not as_json and not STATE.quiet) as progress:
+        from lockkeys.install import pipeline
+
         report = pipeline.install(
             path, python=python, installer=installer, wheelhouse=wheelhouse, progress=progress
         )

@@ -151,12 +151,12 @@ def sign(
 
 
 def verify_signature(
-    files: Annotated[list[Path], typer.Argument(help="The signed file(s).")],
+    files: Annotated[list[str], typer.Argument(help="The signed file(s).")],
     signer: Annotated[
-        list[Path], typer.Option("--signer", help="A trusted certificate (repeat for m signers).")
+        list[str], typer.Option("--signer", help="A trusted certificate (repeat for m signers).")
     ],
     signature: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option("--signature", help="Signature file(s) for a single FILE; default FILE.asc."),
     ] = None,
     threshold: Annotated[
@@ -165,7 +165,13 @@ def verify_signature(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Exit 0 when at least N distinct trusted signers validly signed each FILE."""
-    results = verify_files(files, signer, signatures=signature or (), threshold=threshold)
+    # Plain strings, made into paths here: many FILE arguments stay cheap to parse.
+    results = verify_files(
+        [Path(f) for f in files],
+        [Path(c) for c in signer],
+        signatures=[Path(g) for g in signature or ()],
+        threshold=threshold,
+    )
     refused = [r for r in results if not r.met]
     if as_json:
         document: object = (

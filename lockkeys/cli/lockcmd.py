@@ -11,10 +11,7 @@ import typer
 from lockkeys.cli.state import STATE, note, out
 from lockkeys.errors import UsageError, escape
 from lockkeys.fsutil import atomic_write
-from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.locate import find_lockfile
-from lockkeys.lockfile.views import export_pylock, export_requirements
-from lockkeys.lockfile.views import why as why_view
 
 EXIT_STALE = 1
 
@@ -59,6 +56,9 @@ def export(
     ] = None,
 ) -> None:
     """Export the lock as a --require-hashes requirements file or a plain PEP 751 lock."""
+    from lockkeys.lockfile.io import read_lock
+    from lockkeys.lockfile.views import export_pylock, export_requirements
+
     lock_file = STATE.lock or find_lockfile(STATE.config)
     current = read_lock(lock_file)
     if format == "requirements":
@@ -79,6 +79,9 @@ def why(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Why a package is in the lock: who needs it, its source, signers, threshold, reason."""
+    from lockkeys.lockfile.io import read_lock
+    from lockkeys.lockfile.views import why as why_view
+
     lock_file = STATE.lock or find_lockfile(STATE.config)
     answer = why_view(read_lock(lock_file), name)
     if as_json:
