@@ -47,6 +47,7 @@ from tests.support.hostile import (
     Trickle,
     hostile_server,
 )
+from tests.support.pypiserver import serve_index
 
 pytestmark = pytest.mark.slow
 
@@ -462,10 +463,13 @@ def test_row_07_public_broken_99_never_fetched(
             requires_dist=["evil"],
             files={"broken/__init__.py": EVIL},
         )
-    private_url = pypiserver_factory(scene / "private")
     public_url = pypiserver_factory(scene / "public")
-    with hostile_server() as public:
+    with contextlib.ExitStack() as stack:
+        public = stack.enter_context(hostile_server())
         public.proxy_to(public_url.removesuffix("/simple/"))  # counts what is asked of it
+        private = contextlib.ExitStack()
+        private_url = private.enter_context(serve_index(scene / "private"))
+        stack.callback(private.close)
         write(
             scene / "lockkeys.toml",
             f"""
@@ -500,12 +504,21 @@ def test_row_07_public_broken_99_never_fetched(
         public.clear_log()
         code, _out, err = cli("--lock", lock, "install", "--python", venv)
         install_time = public.paths()
-    assert code == 0, err
-    assert not any("broken-99" in p for p in lock_time + install_time), lock_time
-    assert not any("broken" in p for p in install_time), install_time
-    assert ["broken", "1.0+corp.1"] in installed(venv)
-    init = site_packages(venv) / "broken" / "__init__.py"
-    assert init.read_bytes() == wheel_member(private_wheel, "broken/__init__.py")
+        assert code == 0, err
+        assert not any("broken-99" in p for p in lock_time + install_time), lock_time
+        assert not any("broken" in p for p in install_time), install_time
+        assert ["broken", "1.0+corp.1"] in installed(venv)
+        init = site_packages(venv) / "broken" / "__init__.py"
+        assert init.read_bytes() == wheel_member(private_wheel, "broken/__init__.py")
+
+        # The private index goes down: no fallback to the public one, ever.
+        private.close()
+        public.clear_log()
+        other = make_venv(tmp_path / "venv-private-down")
+        before = snapshot(other)
+        code, _out, err = cli("--lock", lock, "install", "--python", other)
+        assert_refused(code, err, "broken", before, other, expected_code=3)
+        assert not any("broken" in p for p in public.paths()), public.paths()
 
 
 # -- row 8: mirrors ---------------------------------------------------------------------------
@@ -701,19 +714,38 @@ def test_row_11_unknown_signer_refused_and_named(scene: Path, venv: Path, cli: C
 # -- row 12: weak hashes ----------------------------------------------------------------------
 
 
-def test_row_12_lock_with_md5_only_is_a_parse_error(scene: Path, venv: Path, cli: Cli) -> None:
+@pytest.mark.parametrize(
+    ("hashes", "exit_code", "message"),
+    [
+        ('md5 = "{md5}"', 2, "packages[0].wheels[0].hashes"),
+        ('sha256 = "{sha256}", md5 = "{md5}"', 2, "packages[0].wheels[0].hashes.md5"),
+        ('sha256 = "{sha256}", sha1 = "{sha1}"', 2, "packages[0].wheels[0].hashes.sha1"),
+        ('sha256 = "{sha256}", sha512 = "{bad512}"', 1, "sha512 of bar-1.1"),
+    ],
+    ids=["md5-only", "md5-beside-sha256", "sha1-beside-sha256", "wrong-sha512-beside-sha256"],
+)
+def test_row_12_lock_with_md5_only_is_a_parse_error(
+    scene: Path, venv: Path, cli: Cli, hashes: str, exit_code: int, message: str
+) -> None:
     lock = scene / "pylock.toml"
     text = lock.read_text(encoding="utf-8")
     bar = read_lock(lock).packages[0]
     assert bar.name == "bar"
-    md5 = hashlib.md5((scene / "pub" / bar.wheels[0].filename).read_bytes()).hexdigest()
-    edited = text.replace(f'sha256 = "{bar.wheels[0].hashes["sha256"]}"', f'md5 = "{md5}"')
+    data = (scene / "pub" / bar.wheels[0].filename).read_bytes()
+    sha256 = bar.wheels[0].hashes["sha256"]
+    values = {
+        "md5": hashlib.md5(data).hexdigest(),
+        "sha1": hashlib.sha1(data).hexdigest(),
+        "sha256": sha256,
+        "bad512": "0" * 128,
+    }
+    edited = text.replace(f'sha256 = "{sha256}"', hashes.format(**values))
     assert edited != text
     lock.write_text(edited, encoding="utf-8")
     before = snapshot(venv)
     code, _out, err = cli("--lock", lock, "install", "--python", venv)
-    assert code == 2, err
-    assert "packages[0].wheels[0].hashes" in err, err
+    assert code == exit_code, err
+    assert message in err, err
     assert snapshot(venv) == before
 
 
@@ -874,3 +906,34 @@ def test_row_19_kill_during_lock_write_keeps_old_lock(scene: Path) -> None:
     assert leftovers, "the kill came before the new lock was written"
     assert lock.read_bytes() == old  # the old lock, intact
     assert {p.name for p in read_lock(lock).packages} == {"bar", "broken", "foo", "util"}
+
+
+def test_row_19_installer_failure_mid_install_leaves_environment_unchanged(
+    scene: Path, venv: Path, cli: Cli
+) -> None:
+    """All or nothing also when the installer itself fails part-way: a signed `foo` (the
+    third of four packages) that passes every lockkeys check but that pip stops at while
+    installing (an archive member outside the target; uv instead skips such a member, so this
+    fault is pip's). Nothing may stay installed after lockkeys reports the failure."""
+    installer = "pip"
+    honest = wheel_member(scene / "pub" / "foo-1.0-py3-none-any.whl", "foo-1.0.dist-info/METADATA")
+    wheel = scene / "pub" / "foo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for info, data in members:
+            archive.writestr(info, data)
+        archive.writestr("../../escape.txt", b"outside\n")
+    Path(f"{wheel}.asc").unlink()
+    sign(wheel, scene / "keys", "alice")  # foo's pinned signer
+    assert wheel_member(wheel, "foo-1.0.dist-info/METADATA") == honest
+    code, _out, err = cli("--lock", scene / "pylock.toml", "verify")
+    assert code == 0, err  # lockkeys accepts it: signed, right name, version and dependencies
+    before = snapshot(venv)
+    code, _out, err = cli(
+        "--lock", scene / "pylock.toml", "install", "--python", venv, "--installer", installer
+    )
+    assert code == 1, err
+    assert "foo" in err, err
+    assert not list(venv.parent.parent.rglob("escape.txt"))
+    assert snapshot(venv) == before, installed(venv)
