@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,6 +56,7 @@ from lockkeys.trust.threshold import evaluate_threshold
 log = logging.getLogger("lockkeys.lock")
 
 MAX_LOCK_DOWNLOAD = 2 * 1024**3
+LOCK_WORKERS = 8
 ROOT = "<root>"
 
 
@@ -164,10 +166,15 @@ class Locker:
         policies = {name: config.policy(name) for name in config.packages}
         previous = self._previous()
         pins = self._resolve(reqs, user_constraints, policies, previous)
+        # Dependents of a substitute: one of their wheels is read for what they asked.
+        need_metadata = {
+            dependent
+            for pin in pins
+            if config.policy(pin.name).substitute
+            for dependent in set(pin.via) - {ROOT}
+        }
         with _scratch() as scratch:
-            packages = [
-                self._lock_package(pin, config.policy(pin.name), certs, scratch) for pin in pins
-            ]
+            packages = self._lock_packages(pins, certs, scratch, need_metadata)
             # Substitution facts need every dependent's wheel: only now are they all here.
             packages = [
                 self._with_substitution(pkg, config.policy(pkg.name), pin, scratch)
@@ -355,12 +362,39 @@ class Locker:
             return [source]
         return self.sources
 
+    def _lock_packages(
+        self,
+        pins: list[Pin],
+        certs: dict[str, Certificate],
+        scratch: Path,
+        need_metadata: set[str],
+    ) -> list[LockedPackage]:
+        """Lock every pin, a few at a time (listing pages and fetching files is network-bound).
+
+        Results keep the pins' order, and the first failure in that order is the one raised,
+        so output and errors do not depend on timing.
+        """
+        with ThreadPoolExecutor(max_workers=LOCK_WORKERS, thread_name_prefix="lock") as pool:
+            futures = [
+                pool.submit(
+                    self._lock_package,
+                    pin,
+                    self.config.policy(pin.name),
+                    certs,
+                    scratch,
+                    pin.name in need_metadata,
+                )
+                for pin in pins
+            ]
+            return [future.result() for future in futures]
+
     def _lock_package(
         self,
         pin: Pin,
         policy: PackagePolicy,
         certs: dict[str, Certificate],
         scratch: Path,
+        need_metadata: bool = False,
     ) -> LockedPackage:
         files: list[RemoteFile] = []
         chosen: Source | None = None
@@ -383,9 +417,20 @@ class Locker:
         keyring = Keyring(certs[n] for n in policy.signers) if policy.signers else None
         locked_files: list[LockedFile] = []
         shortfalls: list[str] = []
+        check_signatures = keyring is not None and policy.threshold is not None
+        first_wheel = next(
+            (
+                f.filename
+                for f in sorted(files, key=lambda f: f.filename)
+                if f.filename.endswith(".whl")
+            ),
+            None,
+        )
         for remote in sorted(files, key=lambda f: f.filename):
-            local, size, sha256 = self._measure(remote, scratch, pin.name)
-            if keyring is not None and policy.threshold is not None:
+            download = check_signatures or (need_metadata and remote.filename == first_wheel)
+            local, size, sha256 = self._measure(remote, scratch, pin.name, download)
+            if check_signatures and keyring is not None and policy.threshold is not None:
+                assert local is not None
                 sigs = self._signatures(remote, chosen)
                 result = evaluate_threshold(local, sigs, keyring, policy.threshold)
                 if not result.met:
@@ -440,22 +485,25 @@ class Locker:
             tool=tool,
         )
 
-    def _measure(self, remote: RemoteFile, scratch: Path, package: str) -> tuple[Path, int, str]:
+    def _measure(
+        self, remote: RemoteFile, scratch: Path, package: str, download: bool
+    ) -> tuple[Path | None, int, str]:
+        """Size and sha256 of a file: from the index when it gives both and the bytes are not
+        needed here (as pip-compile --generate-hashes trusts the index), else downloaded."""
+        if not download and remote.size is not None and remote.sha256:
+            return None, remote.size, remote.sha256
         dest = scratch / remote.filename
-        if not dest.exists():
-            result = fetch_to(remote.url, dest, max_size=MAX_LOCK_DOWNLOAD)
-            if remote.sha256 and remote.sha256 != result.sha256:
-                dest.unlink()
-                raise SourceError(
-                    "the index's sha256 for a file does not match its bytes",
-                    package=package,
-                    file=remote.url,
-                    expected=remote.sha256,
-                    found=result.sha256,
-                )
-        from lockkeys.install.verify import file_hashes
-
-        return dest, dest.stat().st_size, file_hashes(dest)["sha256"]
+        result = fetch_to(remote.url, dest, max_size=MAX_LOCK_DOWNLOAD)
+        if remote.sha256 and remote.sha256 != result.sha256:
+            dest.unlink()
+            raise SourceError(
+                "the index's sha256 for a file does not match its bytes",
+                package=package,
+                file=remote.url,
+                expected=remote.sha256,
+                found=result.sha256,
+            )
+        return dest, result.size, result.sha256
 
     def _signatures(self, remote: RemoteFile, source: Source) -> list[DetachedSignature]:
         urls = [f"{remote.url}.asc"]
