@@ -12,7 +12,6 @@ environment is exactly as it was before.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -33,7 +32,6 @@ from lockkeys.install import pipeline
 from lockkeys.install.installer import run_installer as real_run_installer
 from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.locker import lock as lock_config
-from lockkeys.sources import fetch as fetch_module
 from lockkeys.trust.certs import load_certificate
 from lockkeys.trust.signatures import armor_signatures, parse_signatures
 from lockkeys.trust.signing import sign_files
@@ -386,16 +384,11 @@ def test_row_03_trickling_server_times_out_cleanly(
         server.set_file("bar-1.1-py3-none-any.whl", Trickle(data, interval=0.2))
     else:
         server.set_file("bar-1.1-py3-none-any.whl", Stall(len(data)))
-    # lockkeys reads with 30 s read and 300 s total timeouts, not configurable from the
-    # command line or the config; the test shortens them through fetch_to's own parameters.
-    monkeypatch.setattr(
-        "lockkeys.install.acquire.fetch_to",
-        functools.partial(fetch_module.fetch_to, read_timeout=1.0, total_timeout=4.0, backoff=0.1),
-    )
+    # --timeout 0.5: each read waits at most 0.5 s, the whole file at most 10 reads' worth.
     before = snapshot(venv)
-    code, _out, err = cli("--lock", lock, "install", "--python", venv)
+    code, _out, err = cli("--lock", lock, "install", "--python", venv, "--timeout", "0.5")
     assert_refused(code, err, "bar", before, venv, expected_code=3)
-    assert "within 4 s" in err or "no data for 1 s" in err, err
+    assert "within 5 s" in err or "no data for 0.5 s" in err, err
 
 
 # -- row 4: extraneous dependency -------------------------------------------------------------
@@ -772,8 +765,8 @@ def test_row_13_file_swapped_after_verification_fails_installer_hash_check(
         "--lock", scene / "pylock.toml", "install", "--python", venv, "--installer", installer
     )
     assert swapped, "the installer step was not reached"
-    assert_refused(code, err, "bar-1.1-py3-none-any.whl", before, venv)
-    assert f"{installer} refused to install the verified files" in err
+    assert_refused(code, err, "bar", before, venv)
+    assert f"{installer} failed to install the verified files" in err
     assert "(a file changed after verification)" in err
 
 
@@ -908,32 +901,55 @@ def test_row_19_kill_during_lock_write_keeps_old_lock(scene: Path) -> None:
     assert {p.name for p in read_lock(lock).packages} == {"bar", "broken", "foo", "util"}
 
 
+def _resign_foo_with(
+    scene: Path, edit: Callable[[str, bytes], tuple[str, bytes]], extra: dict[str, bytes]
+) -> Path:
+    """Rewrite foo's wheel member by member (and add members), then sign it as alice."""
+    wheel = scene / "pub" / "foo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in members:
+            archive.writestr(*edit(name, data))
+        for name, data in extra.items():
+            archive.writestr(name, data)
+    Path(f"{wheel}.asc").unlink()
+    sign(wheel, scene / "keys", "alice")  # foo's pinned signer
+    return wheel
+
+
+def test_row_19_wheel_writing_outside_the_environment_refused_before_install(
+    scene: Path, venv: Path, cli: Cli
+) -> None:
+    """A signed `foo` with an archive member `../../escape.txt`: installers disagree on such
+    members (pip stops half-way, uv skips it), so lockkeys refuses it while verifying."""
+    _resign_foo_with(scene, lambda n, d: (n, d), {"../../escape.txt": b"outside\n"})
+    code, _out, err = cli("--lock", scene / "pylock.toml", "verify")
+    assert code == 1, err
+    assert "foo 1.0: refused" in err and "outside the environment" in err
+    before = snapshot(venv)
+    code, _out, err = cli("--lock", scene / "pylock.toml", "install", "--python", venv)
+    assert_refused(code, err, "foo 1.0: refused", before, venv)
+    assert not list(venv.parent.parent.rglob("escape.txt"))
+
+
 def test_row_19_installer_failure_mid_install_leaves_environment_unchanged(
     scene: Path, venv: Path, cli: Cli
 ) -> None:
-    """All or nothing also when the installer itself fails part-way: a signed `foo` (the
-    third of four packages) that passes every lockkeys check but that pip stops at while
-    installing (an archive member outside the target; uv instead skips such a member, so this
-    fault is pip's). Nothing may stay installed after lockkeys reports the failure."""
-    installer = "pip"
-    honest = wheel_member(scene / "pub" / "foo-1.0-py3-none-any.whl", "foo-1.0.dist-info/METADATA")
-    wheel = scene / "pub" / "foo-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel) as archive:
-        members = [(info, archive.read(info)) for info in archive.infolist()]
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for info, data in members:
-            archive.writestr(info, data)
-        archive.writestr("../../escape.txt", b"outside\n")
-    Path(f"{wheel}.asc").unlink()
-    sign(wheel, scene / "keys", "alice")  # foo's pinned signer
-    assert wheel_member(wheel, "foo-1.0.dist-info/METADATA") == honest
+    """All or nothing also when the installer itself fails part-way: a signed `foo` that
+    passes every lockkeys check but declares a wheel format pip does not support, so pip
+    stops after installing the packages before it. lockkeys removes what pip added."""
+
+    def future_format(name: str, data: bytes) -> tuple[str, bytes]:
+        if name.endswith(".dist-info/WHEEL"):
+            return name, data.replace(b"Wheel-Version: 1.0", b"Wheel-Version: 9.0")
+        return name, data
+
+    _resign_foo_with(scene, future_format, {})
     code, _out, err = cli("--lock", scene / "pylock.toml", "verify")
     assert code == 0, err  # lockkeys accepts it: signed, right name, version and dependencies
     before = snapshot(venv)
-    code, _out, err = cli(
-        "--lock", scene / "pylock.toml", "install", "--python", venv, "--installer", installer
-    )
+    code, _out, err = cli("--lock", scene / "pylock.toml", "install", "--python", venv)
     assert code == 1, err
-    assert "foo" in err, err
-    assert not list(venv.parent.parent.rglob("escape.txt"))
+    assert "pip failed to install the verified files" in err, err
     assert snapshot(venv) == before, installed(venv)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lockkeys.cli.state import STATE, err, out
-from lockkeys.errors import VerificationError, escape
+from lockkeys.errors import LockkeysError, VerificationError, escape
 from lockkeys.lockfile.locate import find_lockfile
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def progress_bar(total: int, enabled: bool) -> Iterator[Callable[[str, str], Non
 def render(report: Report, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    else:
+    elif not STATE.quiet:
         from rich.table import Table
 
         table = Table(title=None, show_header=True, header_style="bold", box=None)
@@ -93,6 +93,23 @@ def render(report: Report, as_json: bool) -> None:
             "(policy 'none' in the lock)",
             markup=False,
         )
+
+
+TimeoutOption = Annotated[
+    float,
+    typer.Option("--timeout", help="Seconds to wait for each network read (default 30)."),
+]
+
+
+@contextmanager
+def json_errors(as_json: bool) -> Iterator[None]:
+    """With --json, a run that stops early still prints one JSON document on stdout."""
+    try:
+        yield
+    except LockkeysError as exc:
+        if as_json:
+            print(json.dumps({"ok": False, "error": exc.to_json(), "packages": []}, indent=2))
+        raise
 
 
 def fail_if_refused(report: Report, as_json: bool) -> None:
@@ -121,14 +138,18 @@ def verify(
         str | None, typer.Option("--python", help="Target interpreter (default: this one).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+    timeout: TimeoutOption = 30.0,
 ) -> None:
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
-    path = lock_path()
-    total = _count(path)
-    with progress_bar(total, not as_json and not STATE.quiet) as progress:
-        from lockkeys.install import pipeline
+    with json_errors(as_json):
+        path = lock_path()
+        total = _count(path)
+        with progress_bar(total, not as_json and not STATE.quiet) as progress:
+            from lockkeys.install import pipeline
 
-        report = pipeline.verify(path, wheelhouse=wheelhouse, python=python, progress=progress)
+            report = pipeline.verify(
+                path, wheelhouse=wheelhouse, python=python, progress=progress, timeout=timeout
+            )
     render(report, as_json)
     fail_if_refused(report, as_json)
 
@@ -139,14 +160,18 @@ def download(
         str | None, typer.Option("--python", help="Target interpreter (default: this one).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+    timeout: TimeoutOption = 30.0,
 ) -> None:
     """Fetch and verify every file this environment needs; keep only verified files."""
-    path = lock_path()
-    total = _count(path)
-    with progress_bar(total, not as_json and not STATE.quiet) as progress:
-        from lockkeys.install import pipeline
+    with json_errors(as_json):
+        path = lock_path()
+        total = _count(path)
+        with progress_bar(total, not as_json and not STATE.quiet) as progress:
+            from lockkeys.install import pipeline
 
-        report = pipeline.download(path, dest, python=python, progress=progress)
+            report = pipeline.download(
+                path, dest, python=python, progress=progress, timeout=timeout
+            )
     render(report, as_json)
     fail_if_refused(report, as_json)
 
@@ -160,16 +185,23 @@ def install(
         Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+    timeout: TimeoutOption = 30.0,
 ) -> None:
     """Verify everything, then install exactly the locked set into the target environment."""
-    path = lock_path()
-    total = _count(path)
-    with progress_bar(total, not as_json and not STATE.quiet) as progress:
-        from lockkeys.install import pipeline
+    with json_errors(as_json):
+        path = lock_path()
+        total = _count(path)
+        with progress_bar(total, not as_json and not STATE.quiet) as progress:
+            from lockkeys.install import pipeline
 
-        report = pipeline.install(
-            path, python=python, installer=installer, wheelhouse=wheelhouse, progress=progress
-        )
+            report = pipeline.install(
+                path,
+                python=python,
+                installer=installer,
+                wheelhouse=wheelhouse,
+                progress=progress,
+                timeout=timeout,
+            )
     render(report, as_json)
     fail_if_refused(report, as_json)
     if not as_json and not STATE.quiet:

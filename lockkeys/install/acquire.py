@@ -131,9 +131,23 @@ def candidates(
     raise InputError(f"{file.filename}: the lock gives neither url nor path", package=package.name)
 
 
-def fetch_file(candidate: Candidate, dest: Path, cap: int, package: str) -> None:
+DEFAULT_TIMEOUT = 30.0
+
+
+def fetch_file(
+    candidate: Candidate, dest: Path, cap: int, package: str, timeout: float = DEFAULT_TIMEOUT
+) -> None:
+    """Fetch with a per-read timeout; connecting gets at most 10 s, the whole file ten reads'
+    worth (300 s by default), so a trickling server cannot hold a deploy for long."""
     try:
-        fetch_to(candidate.url, dest, max_size=cap)
+        fetch_to(
+            candidate.url,
+            dest,
+            max_size=cap,
+            connect_timeout=min(10.0, timeout),
+            read_timeout=timeout,
+            total_timeout=timeout * 10,
+        )
     except SourceError as exc:
         if exc.package is None:
             exc.package = package
@@ -141,7 +155,7 @@ def fetch_file(candidate: Candidate, dest: Path, cap: int, package: str) -> None
 
 
 def gather_signatures(
-    candidate: Candidate,
+    candidate: Candidate, timeout: float = DEFAULT_TIMEOUT
 ) -> tuple[list[DetachedSignature], list[str], list[bytes]]:
     """Signatures from every place; unreadable ones become notes, never crashes."""
     found: list[DetachedSignature] = []
@@ -149,7 +163,12 @@ def gather_signatures(
     raw: list[bytes] = []
     for url in candidate.signature_urls:
         try:
-            data = fetch_optional_text(url, max_size=MAX_SIGNATURE_FILE)
+            data = fetch_optional_text(
+                url,
+                max_size=MAX_SIGNATURE_FILE,
+                connect_timeout=min(10.0, timeout),
+                read_timeout=timeout,
+            )
         except SourceError as exc:
             notes.append(f"signature file {url}: {exc.message}")
             continue

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import packaging
@@ -22,13 +22,15 @@ from packaging.tags import Tag, parse_tag
 from lockkeys.errors import UsageError
 
 _PROBE = r"""
-import json, sys
+import importlib.metadata, json, sys
 from packaging import markers, tags
 print(json.dumps({
     "tags": [str(t) for t in tags.sys_tags()],
     "markers": markers.default_environment(),
     "executable": sys.executable,
     "prefix": sys.prefix,
+    "installed": sorted({(d.metadata["Name"] or "", d.version)
+                         for d in importlib.metadata.distributions()}),
 }))
 """
 
@@ -38,6 +40,7 @@ class TargetEnvironment:
     python: str
     tags: tuple[Tag, ...]  # most preferred first
     markers: dict[str, str]
+    installed: dict[str, str] = field(default_factory=dict)  # name -> version, when probed
 
     def tag_rank(self, filename_tags: frozenset[Tag]) -> int | None:
         """The rank of the best supported tag among a wheel's tags (lower is better)."""
@@ -54,6 +57,29 @@ class TargetEnvironment:
         env = dict(self.markers)
         env["extra"] = extra
         return Marker(marker).evaluate(env)
+
+
+_INSTALLED = r"""
+import importlib.metadata as m, json
+print(json.dumps(sorted({(d.metadata["Name"] or "", d.version) for d in m.distributions()})))
+"""
+
+
+def installed_distributions(python: str | None = None) -> dict[str, str]:
+    """Normalized name -> version of what is installed in the target environment."""
+    from packaging.utils import canonicalize_name
+
+    executable = python or sys.executable
+    proc = subprocess.run(
+        [executable, "-I", "-c", _INSTALLED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {}
+    return {str(canonicalize_name(n)): v for n, v in json.loads(proc.stdout) if n}
 
 
 def probe(python: str | None = None) -> TargetEnvironment:
@@ -98,4 +124,9 @@ def probe(python: str | None = None) -> TargetEnvironment:
     tags: list[Tag] = []
     for text in data["tags"]:
         tags.extend(parse_tag(text))
-    return TargetEnvironment(python=data["executable"], tags=tuple(tags), markers=data["markers"])
+    from packaging.utils import canonicalize_name
+
+    installed = {str(canonicalize_name(n)): v for n, v in data["installed"] if n}
+    return TargetEnvironment(
+        python=data["executable"], tags=tuple(tags), markers=data["markers"], installed=installed
+    )

@@ -100,6 +100,21 @@ def installer_command(
     raise UsageError(f"unknown installer {installer!r}", expected=" or ".join(INSTALLERS))
 
 
+def uninstall(installer: str, python: str | None, names: Sequence[str]) -> bool:
+    """Best-effort removal of distributions (rollback after a failed install)."""
+    if not names:
+        return True
+    if installer == "uv":
+        cmd = [*find_uv(), "pip", "uninstall", "--python", python or sys.executable, *names]
+    else:
+        cmd = [sys.executable, "-m", "pip"]
+        if python is not None:
+            cmd += ["--python", python]
+        cmd += ["uninstall", "--yes", "--quiet", *names]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(), check=False)
+    return proc.returncode == 0
+
+
 def run_installer(
     installer: str,
     python: str | None,
@@ -107,8 +122,17 @@ def run_installer(
     workdir: Path,
     *,
     allow_build: bool = False,
+    before: dict[str, str] | None = None,
 ) -> None:
-    """Install ``(path, sha256)`` pairs; raise VerificationError if the installer refuses."""
+    """Install ``(path, sha256)`` pairs; raise VerificationError if the installer refuses.
+
+    If the installer fails part-way, distributions it newly added are removed again, so the
+    environment holds what it held before, except packages it replaced, which are named.
+    """
+    from lockkeys.install.environment import installed_distributions
+
+    if before is None:
+        before = installed_distributions(python)
     requirements = workdir / "verified-requirements.txt"
     requirements.write_text(
         "".join(f"{path} --hash=sha256:{sha256}\n" for path, sha256 in files), encoding="utf-8"
@@ -118,11 +142,23 @@ def run_installer(
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
         hash_failure = any("hash" in ln.lower() and "match" in ln.lower() for ln in lines)
+        after = installed_distributions(python)
+        added = sorted(n for n in after if n not in before)
+        changed = sorted(n for n in after if n in before and after[n] != before[n])
+        rolled_back = uninstall(installer, python, added)
+        state = []
+        if added:
+            state.append(
+                ("removed again: " if rolled_back else "could NOT remove: ") + ", ".join(added)
+            )
+        if changed:
+            state.append("replaced (previous versions not restored): " + ", ".join(changed))
+        names = ", ".join(sorted({p.name.split("-")[0] for p, _ in files}))
         raise VerificationError(
-            f"{installer} refused to install the verified files"
+            f"{installer} failed to install the verified files"
             + (" (a file changed after verification)" if hash_failure else ""),
-            file=str(requirements),
-            details=lines[-15:],
-            fix="run `lockkeys install` again; if it persists, something is replacing files "
-            "in the temporary folder",
+            package=names,
+            details=lines[-15:] + state,
+            fix="a file changed after verification if the installer reports a hash mismatch; "
+            "otherwise see the installer's output above",
         )

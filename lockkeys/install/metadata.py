@@ -63,6 +63,46 @@ def read_wheel_metadata(path: Path, *, package: str) -> WheelMetadata:
     )
 
 
+def check_archive(path: Path, *, package: str) -> None:
+    """Every member of the wheel stays inside the install location: no absolute paths, no
+    `..`, no drive letters or backslashes, no duplicates. Installers disagree on such members
+    (pip fails half-way, uv skips them), so they are refused before anything is installed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [info.filename for info in archive.infolist()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise VerificationError(
+            "not a readable wheel (zip) file", package=package, file=path.name, found=str(exc)
+        ) from None
+    seen: set[str] = set()
+    for name in names:
+        parts = name.split("/")
+        unsafe = (
+            name.startswith("/")
+            or "\\" in name
+            or ".." in parts
+            or (len(name) > 1 and name[1] == ":")
+            or "\x00" in name
+        )
+        if unsafe:
+            raise VerificationError(
+                "the wheel holds a file that would be written outside the environment",
+                package=package,
+                file=path.name,
+                expected="relative member paths inside the wheel",
+                found=repr(name),
+                fix="do not install this file; it was built wrongly or on purpose to escape",
+            )
+        if name in seen:
+            raise VerificationError(
+                "the wheel holds the same member twice",
+                package=package,
+                file=path.name,
+                found=repr(name),
+            )
+        seen.add(name)
+
+
 def _same_version(a: str, b: str) -> bool:
     try:
         return Version(a) == Version(b)
@@ -79,6 +119,7 @@ def check_metadata(
     env: TargetEnvironment,
 ) -> WheelMetadata:
     """Raise VerificationError when the wheel's METADATA disagrees with the lock."""
+    check_archive(path, package=name)
     meta = read_wheel_metadata(path, package=name)
     if canonicalize_name(meta.name) != canonicalize_name(name):
         raise VerificationError(

@@ -19,6 +19,7 @@ from pathlib import Path
 from lockkeys.errors import SourceError, VerificationError
 from lockkeys.fsutil import atomic_write
 from lockkeys.install.acquire import (
+    DEFAULT_TIMEOUT,
     candidates,
     choose_file,
     fetch_file,
@@ -60,6 +61,7 @@ def _verify_into(
     wheelhouse: Path | None,
     progress: Progress,
     now: datetime | None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Verified:
     keyring = lock_keyring(lock, str(lock_path)) if lock.tool.signers else Keyring([])
     sources = {s.name: s for s in lock.tool.sources}
@@ -108,7 +110,7 @@ def _verify_into(
             with contextlib.suppress(FileNotFoundError):
                 local.unlink()
             try:
-                fetch_file(place, local, cap, package.name)
+                fetch_file(place, local, cap, package.name, timeout)
             except SourceError as exc:
                 if index + 1 < len(places):
                     attempts.append(f"{place.label}: {exc.message}")
@@ -126,7 +128,7 @@ def _verify_into(
             notes: list[str] = []
             raw: list[bytes] = []
             if package.tool.verify in ("signatures", "hashes+signatures"):
-                sigs, notes, raw = gather_signatures(place)
+                sigs, notes, raw = gather_signatures(place, timeout)
             progress(package.name, "verify")
             report = verify_artifact(
                 package, file, local, sigs, pkg_keyring, env, locked, notes=notes, now=now
@@ -171,6 +173,7 @@ def verify(
     python: str | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Fetch (or read from a wheelhouse) and verify every package; install nothing."""
     lock = read_lock(lock_path)
@@ -184,6 +187,7 @@ def verify(
             wheelhouse=wheelhouse,
             progress=progress or _noop,
             now=now,
+            timeout=timeout,
         ).report
 
 
@@ -194,6 +198,7 @@ def download(
     python: str | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Verify, then keep only verified files (and their signatures) in ``dest``."""
     lock = read_lock(lock_path)
@@ -209,6 +214,7 @@ def download(
             wheelhouse=None,
             progress=progress or _noop,
             now=now,
+            timeout=timeout,
         )
         for pkg in verified.report.packages:
             if pkg.file is None:
@@ -234,6 +240,7 @@ def install(
     wheelhouse: Path | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Verify everything, then install exactly the verified files; refuse all on any failure."""
     if installer not in INSTALLERS:
@@ -251,6 +258,7 @@ def install(
             wheelhouse=wheelhouse,
             progress=progress or _noop,
             now=now,
+            timeout=timeout,
         )
         report = verified.report
         if not report.ok:
@@ -266,5 +274,7 @@ def install(
         if progress:
             progress("*", "install")
         if files:
-            run_installer(installer, python, files, workdir, allow_build=allow_build)
+            run_installer(
+                installer, python, files, workdir, allow_build=allow_build, before=env.installed
+            )
         return replace(report, installed=True, installer=installer)
