@@ -130,80 +130,68 @@ def fail_if_refused(report: Report, as_json: bool) -> None:
     raise typer.Exit(VerificationError.exit_code)
 
 
+WheelhouseOption = Annotated[
+    Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
+]
+PythonOption = Annotated[
+    str | None, typer.Option("--python", help="Target interpreter (default: this one).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")]
+
+
+def _run(as_json: bool, action: Callable[..., Report], *args: object, **kwargs: object) -> Report:
+    """Run one pipeline action on the lock with progress, render it, exit 1 on a refusal."""
+    with json_errors(as_json):
+        path = lock_path()
+        with progress_bar(_count(path), not as_json and not STATE.quiet) as progress:
+            report = action(path, *args, progress=progress, **kwargs)
+    render(report, as_json)
+    fail_if_refused(report, as_json)
+    return report
+
+
 def verify(
-    wheelhouse: Annotated[
-        Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
-    ] = None,
-    python: Annotated[
-        str | None, typer.Option("--python", help="Target interpreter (default: this one).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+    wheelhouse: WheelhouseOption = None,
+    python: PythonOption = None,
+    as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
-    with json_errors(as_json):
-        path = lock_path()
-        total = _count(path)
-        with progress_bar(total, not as_json and not STATE.quiet) as progress:
-            from lockkeys.install import pipeline
+    from lockkeys.install import pipeline
 
-            report = pipeline.verify(
-                path, wheelhouse=wheelhouse, python=python, progress=progress, timeout=timeout
-            )
-    render(report, as_json)
-    fail_if_refused(report, as_json)
+    _run(as_json, pipeline.verify, wheelhouse=wheelhouse, python=python, timeout=timeout)
 
 
 def download(
     dest: Annotated[Path, typer.Option("--dest", help="Folder to keep the verified files in.")],
-    python: Annotated[
-        str | None, typer.Option("--python", help="Target interpreter (default: this one).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+    python: PythonOption = None,
+    as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """Fetch and verify every file this environment needs; keep only verified files."""
-    with json_errors(as_json):
-        path = lock_path()
-        total = _count(path)
-        with progress_bar(total, not as_json and not STATE.quiet) as progress:
-            from lockkeys.install import pipeline
+    from lockkeys.install import pipeline
 
-            report = pipeline.download(
-                path, dest, python=python, progress=progress, timeout=timeout
-            )
-    render(report, as_json)
-    fail_if_refused(report, as_json)
+    _run(as_json, pipeline.download, dest, python=python, timeout=timeout)
 
 
 def install(
-    python: Annotated[
-        str | None, typer.Option("--python", help="Target interpreter (default: this one).")
-    ] = None,
+    python: PythonOption = None,
     installer: Annotated[str, typer.Option("--installer", help="pip (default) or uv.")] = "pip",
-    wheelhouse: Annotated[
-        Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")] = False,
+    wheelhouse: WheelhouseOption = None,
+    as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
 ) -> None:
     """Verify everything, then install exactly the locked set into the target environment."""
-    with json_errors(as_json):
-        path = lock_path()
-        total = _count(path)
-        with progress_bar(total, not as_json and not STATE.quiet) as progress:
-            from lockkeys.install import pipeline
+    from lockkeys.install import pipeline
 
-            report = pipeline.install(
-                path,
-                python=python,
-                installer=installer,
-                wheelhouse=wheelhouse,
-                progress=progress,
-                timeout=timeout,
-            )
-    render(report, as_json)
-    fail_if_refused(report, as_json)
+    report = _run(
+        as_json,
+        pipeline.install,
+        python=python,
+        installer=installer,
+        wheelhouse=wheelhouse,
+        timeout=timeout,
+    )
     if not as_json and not STATE.quiet:
         installed = sum(1 for p in report.packages if p.local_path is not None)
         err.print(

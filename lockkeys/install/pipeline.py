@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from lockkeys.errors import SourceError, VerificationError
+from lockkeys.errors import SourceError, UsageError, VerificationError
 from lockkeys.fsutil import atomic_write
 from lockkeys.install.acquire import (
     DEFAULT_TIMEOUT,
@@ -157,13 +157,36 @@ def _verify_into(
 
 
 @contextlib.contextmanager
-def _private_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lockkeys-verified-"))
+def _verified(
+    lock_path: Path,
+    *,
+    python: str | None,
+    wheelhouse: Path | None,
+    progress: Progress | None,
+    now: datetime | None,
+    timeout: float,
+) -> Iterator[tuple[Verified, TargetEnvironment]]:
+    """Verify every package into a private folder (mode 0700) that lives as long as the block."""
+    lock = read_lock(lock_path)
+    env = probe(python)
+    workdir = Path(tempfile.mkdtemp(prefix="lockkeys-verified-"))
     try:
-        path.chmod(0o700)
-        yield path
+        workdir.chmod(0o700)
+        yield (
+            _verify_into(
+                lock,
+                Path(lock_path),
+                env,
+                workdir,
+                wheelhouse=wheelhouse,
+                progress=progress or _noop,
+                now=now,
+                timeout=timeout,
+            ),
+            env,
+        )
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def verify(
@@ -176,19 +199,10 @@ def verify(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Fetch (or read from a wheelhouse) and verify every package; install nothing."""
-    lock = read_lock(lock_path)
-    env = probe(python)
-    with _private_dir() as workdir:
-        return _verify_into(
-            lock,
-            Path(lock_path),
-            env,
-            workdir,
-            wheelhouse=wheelhouse,
-            progress=progress or _noop,
-            now=now,
-            timeout=timeout,
-        ).report
+    with _verified(
+        lock_path, python=python, wheelhouse=wheelhouse, progress=progress, now=now, timeout=timeout
+    ) as (verified, _env):
+        return verified.report
 
 
 def download(
@@ -201,21 +215,11 @@ def download(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Verify, then keep only verified files (and their signatures) in ``dest``."""
-    lock = read_lock(lock_path)
-    env = probe(python)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    with _private_dir() as workdir:
-        verified = _verify_into(
-            lock,
-            Path(lock_path),
-            env,
-            workdir,
-            wheelhouse=None,
-            progress=progress or _noop,
-            now=now,
-            timeout=timeout,
-        )
+    with _verified(
+        lock_path, python=python, wheelhouse=None, progress=progress, now=now, timeout=timeout
+    ) as (verified, _env):
         for pkg in verified.report.packages:
             if pkg.file is None:
                 continue
@@ -244,22 +248,15 @@ def install(
 ) -> Report:
     """Verify everything, then install exactly the verified files; refuse all on any failure."""
     if installer not in INSTALLERS:
-        from lockkeys.errors import UsageError
-
         raise UsageError(f"unknown installer {installer!r}", expected=" or ".join(INSTALLERS))
-    lock = read_lock(lock_path)
-    env = probe(python)
-    with _private_dir() as workdir:
-        verified = _verify_into(
-            lock,
-            Path(lock_path),
-            env,
-            workdir,
-            wheelhouse=wheelhouse,
-            progress=progress or _noop,
-            now=now,
-            timeout=timeout,
-        )
+    with _verified(
+        lock_path,
+        python=python,
+        wheelhouse=wheelhouse,
+        progress=progress,
+        now=now,
+        timeout=timeout,
+    ) as (verified, env):
         report = verified.report
         if not report.ok:
             return report
@@ -275,6 +272,11 @@ def install(
             progress("*", "install")
         if files:
             run_installer(
-                installer, python, files, workdir, allow_build=allow_build, before=env.installed
+                installer,
+                python,
+                files,
+                verified.workdir,
+                allow_build=allow_build,
+                before=env.installed,
             )
         return replace(report, installed=True, installer=installer)
