@@ -73,6 +73,7 @@ def render(report: Report, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     elif not STATE.quiet:
+        from rich.markup import escape as markup_escape
         from rich.table import Table
 
         table = Table(title=None, show_header=True, header_style="bold", box=None)
@@ -80,11 +81,11 @@ def render(report: Report, as_json: bool) -> None:
             table.add_column(column, overflow="fold")
         for pkg in report.packages:
             table.add_row(
-                escape(pkg.name),
-                escape(pkg.version),
+                markup_escape(escape(pkg.name)),
+                markup_escape(escape(pkg.version)),
                 pkg.policy,
                 f"[{_STYLE[str(pkg.status)]}]{pkg.status}[/]",
-                escape(pkg.summary()),
+                markup_escape(escape(pkg.summary())),
             )
         out.print(table)
     for pkg in report.unverified:
@@ -123,8 +124,8 @@ def fail_if_refused(report: Report, as_json: bool) -> None:
         err.print("\n".join(lines), markup=False)
     if not as_json:
         err.print(
-            f"lockkeys: {len(report.refused)} of {len(report.packages)} package(s) refused; "
-            "nothing was installed",
+            f"lockkeys: {len(report.refused)} of {len(report.packages)} package(s) refused"
+            + ("; nothing was installed" if report.installer is None else ""),
             markup=False,
         )
     raise typer.Exit(VerificationError.exit_code)

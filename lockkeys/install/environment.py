@@ -51,12 +51,22 @@ class TargetEnvironment:
                 break
         return best
 
-    def marker_applies(self, marker: str | None, extra: str = "") -> bool:
+    def marker_applies(self, marker: str | None, extra: str = "", *, lock: bool = False) -> bool:
+        """Evaluate a marker for the target: a wheel's Requires-Dist marker (no extras
+        requested), or with ``lock`` a PEP 751 package marker (no extras or groups chosen).
+        A marker that cannot be evaluated raises ValueError for the caller to report."""
         if not marker:
             return True
-        env = dict(self.markers)
-        env["extra"] = extra
-        return Marker(marker).evaluate(env)
+        env: dict[str, str | frozenset[str]] = dict(self.markers)
+        try:
+            if lock:
+                env["extras"] = frozenset()
+                env["dependency_groups"] = frozenset()
+                return Marker(marker).evaluate(env, context="lock_file")
+            env["extra"] = extra
+            return Marker(marker).evaluate(env)
+        except Exception as exc:  # packaging raises several types for unusable markers
+            raise ValueError(f"cannot evaluate marker {marker!r}: {exc}") from None
 
 
 _INSTALLED = r"""
@@ -99,8 +109,7 @@ def probe(python: str | None = None) -> TargetEnvironment:
             proc = subprocess.run(
                 [
                     executable,
-                    "-E",
-                    "-s",
+                    "-I",
                     "-c",
                     f"import sys; sys.path.insert(0, {tmp!r})\n" + _PROBE,
                 ],

@@ -150,7 +150,16 @@ def check_metadata(
                 file=path.name,
                 found=line,
             ) from None
-        if req.marker is not None and not env.marker_applies(str(req.marker)):
+        try:
+            applies = req.marker is None or env.marker_applies(str(req.marker))
+        except ValueError as exc:
+            raise VerificationError(
+                "a Requires-Dist marker in METADATA cannot be evaluated",
+                package=name,
+                file=path.name,
+                found=f"Requires-Dist: {line} ({exc})",
+            ) from None
+        if not applies:
             continue
         if canonicalize_name(req.name) not in locked_names:
             raise VerificationError(

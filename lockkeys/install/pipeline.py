@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from lockkeys.errors import SourceError, UsageError, VerificationError
+from lockkeys.errors import InputError, SourceError, UsageError, VerificationError
 from lockkeys.fsutil import atomic_write
 from lockkeys.install.acquire import (
     DEFAULT_TIMEOUT,
@@ -70,7 +70,15 @@ def _verify_into(
     reports: list[PackageReport] = []
     gathered: dict[str, list[bytes]] = {}
     for package in lock.packages:
-        if not env.marker_applies(package.marker):
+        try:
+            applies = env.marker_applies(package.marker, lock=True)
+        except ValueError as exc:
+            raise InputError(
+                f"the lock's marker for {package.name} cannot be evaluated: {exc}",
+                package=package.name,
+                file=str(lock_path),
+            ) from None
+        if not applies:
             reports.append(
                 PackageReport(
                     name=package.name,

@@ -32,7 +32,7 @@ from packaging.version import Version
 from lockkeys.config import LockkeysConfig, PackagePolicy, load_config
 from lockkeys.errors import InputError, ResolutionError, SourceError, UsageError, VerificationError
 from lockkeys.install.metadata import read_wheel_metadata
-from lockkeys.lockfile.io import read_lock, write_lock
+from lockkeys.lockfile.io import FILENAME, read_lock, write_lock
 from lockkeys.lockfile.model import (
     LOCK_VERSION,
     Lock,
@@ -146,6 +146,7 @@ class Locker:
         return self.config.inputs_digest(lines)
 
     def check(self) -> LockOutcome:
+        load_signers(self.config)  # a config error is an error here too, not "up to date"
         reqs, constraints = requirement_lines(self.config)
         digest = self.digest([*reqs, *(f"-c {c}" for c in constraints)])
         if not self.lock_path.exists():
@@ -399,7 +400,16 @@ class Locker:
         files: list[RemoteFile] = []
         chosen: Source | None = None
         for source in self._candidate_sources(pin, policy):
-            files = [f for f in list_files(source, pin.name, pin.version) if not f.yanked]
+            files = []
+            for f in list_files(source, pin.name, pin.version):
+                if f.yanked:
+                    continue
+                if not FILENAME.match(f.filename):
+                    log.warning(
+                        "%s: skipping a file with an unusual name: %r", pin.name, f.filename
+                    )
+                    continue
+                files.append(f)
             if files:
                 chosen = source
                 break

@@ -153,8 +153,12 @@ def _subpackets(area: bytes) -> list[tuple[int, bool, bytes]]:
         if o1 < 192:
             length, pos = o1, pos + 1
         elif o1 < 255:
+            if pos + 1 >= len(area):
+                raise ValueError("malformed signature subpacket length")
             length, pos = ((o1 - 192) << 8) + area[pos + 1] + 192, pos + 2
         else:
+            if pos + 4 >= len(area):
+                raise ValueError("malformed signature subpacket length")
             length, pos = int.from_bytes(area[pos + 1 : pos + 5], "big"), pos + 5
         if length < 1 or pos + length > len(area):
             raise ValueError("malformed signature subpacket")

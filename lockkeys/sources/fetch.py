@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import ssl
+import stat
 import tempfile
 import time
 import urllib.error
@@ -258,7 +259,13 @@ def _copy_file(url: str, sink: _Sink, limits: _Limits) -> tuple[str, str | None]
     """One attempt from a ``file://`` URL, with the same caps as a download."""
     path = file_url_path(url)
     try:
-        handle = path.open("rb")
+        # Non-blocking open, then only a regular file: a FIFO or device would block forever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise _Permanent(SourceError("not a regular file (a pipe or device?)", file=str(path)))
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
     except FileNotFoundError:
         raise _Permanent(NotFoundError("no such file", file=str(path))) from None
     except OSError as exc:

@@ -50,7 +50,7 @@ def parse_signatures(data: bytes, source: str) -> list[DetachedSignature]:
                 )
             try:
                 facts = parse_signature_packet(packet.body)
-            except ValueError as exc:
+            except (ValueError, IndexError) as exc:
                 raise InputError(f"malformed signature packet: {exc}", file=source) from None
             out.append(
                 DetachedSignature(packet=packet.raw, facts=facts, source=source, index=len(out))
