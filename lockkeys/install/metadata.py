@@ -5,6 +5,7 @@ Requires-Dist that applies to the target names a locked package (row 4)."""
 from __future__ import annotations
 
 import email.parser
+import tarfile
 import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -110,6 +111,80 @@ def _same_version(a: str, b: str) -> bool:
         return canonicalize_version(a) == canonicalize_version(b)
 
 
+def _unsafe_member(name: str) -> bool:
+    parts = name.split("/")
+    return (
+        name.startswith("/")
+        or "\\" in name
+        or ".." in parts
+        or (len(name) > 1 and name[1] == ":")
+        or "\x00" in name
+    )
+
+
+def read_sdist_metadata(path: Path, *, package: str) -> tuple[WheelMetadata, bool]:
+    """PKG-INFO of an sdist (.tar.gz or .zip) and whether its Requires-Dist is static.
+
+    Member paths must be relative and inside the archive, with no links; exactly one
+    top-level PKG-INFO is read, nothing is extracted.
+    """
+
+    def refuse(message: str, found: str) -> VerificationError:
+        return VerificationError(message, package=package, file=path.name, found=found)
+
+    raw: bytes | None = None
+    try:
+        if path.name.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                infos = archive.infolist()
+                for info in infos:
+                    if _unsafe_member(info.filename):
+                        raise refuse("the sdist holds a path outside itself", repr(info.filename))
+                pkg_info = [
+                    i
+                    for i in infos
+                    if i.filename.count("/") == 1 and i.filename.endswith("/PKG-INFO")
+                ]
+                if len(pkg_info) == 1 and pkg_info[0].file_size <= MAX_METADATA:
+                    raw = archive.read(pkg_info[0])
+        else:
+            with tarfile.open(path, "r:*") as tar:
+                members = tar.getmembers()
+                for member in members:
+                    if _unsafe_member(member.name) or member.issym() or member.islnk():
+                        raise refuse(
+                            "the sdist holds a link or a path outside itself", repr(member.name)
+                        )
+                tar_info = [
+                    m for m in members if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")
+                ]
+                if len(tar_info) == 1 and tar_info[0].size <= MAX_METADATA:
+                    handle = tar.extractfile(tar_info[0])
+                    raw = handle.read() if handle is not None else None
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise refuse("not a readable sdist archive", str(exc)) from None
+    if raw is None:
+        raise refuse("the sdist must hold exactly one top-level PKG-INFO", "none or several")
+    message = email.parser.BytesParser().parsebytes(raw)
+    name, version = message.get("Name"), message.get("Version")
+    if not name or not version:
+        raise refuse("PKG-INFO lacks Name or Version", "incomplete PKG-INFO")
+    meta_version = str(message.get("Metadata-Version") or "1.0")
+    dynamic = {str(d).strip().lower() for d in message.get_all("Dynamic") or []}
+    try:
+        static = Version(meta_version) >= Version("2.2") and "requires-dist" not in dynamic
+    except InvalidVersion:
+        static = False
+    return (
+        WheelMetadata(
+            name=str(name).strip(),
+            version=str(version).strip(),
+            requires_dist=tuple(str(v).strip() for v in message.get_all("Requires-Dist") or []),
+        ),
+        static,
+    )
+
+
 def check_metadata(
     path: Path,
     *,
@@ -118,12 +193,20 @@ def check_metadata(
     locked: Collection[str],
     env: TargetEnvironment,
 ) -> WheelMetadata:
-    """Raise VerificationError when the wheel's METADATA disagrees with the lock."""
-    check_archive(path, package=name)
-    meta = read_wheel_metadata(path, package=name)
+    """Raise VerificationError when the file's own metadata disagrees with the lock.
+
+    Wheels: METADATA. Sdists: PKG-INFO; their dependencies are checked where PKG-INFO says
+    they are static (Metadata-Version 2.2+, Requires-Dist not dynamic).
+    """
+    if path.name.endswith(".whl"):
+        check_archive(path, package=name)
+        meta = read_wheel_metadata(path, package=name)
+        check_dependencies = True
+    else:
+        meta, check_dependencies = read_sdist_metadata(path, package=name)
     if canonicalize_name(meta.name) != canonicalize_name(name):
         raise VerificationError(
-            "the wheel's METADATA names another project (wrong software)",
+            "the file's own metadata names another project (wrong software)",
             package=name,
             file=path.name,
             expected=f"Name: {name}",
@@ -132,7 +215,7 @@ def check_metadata(
         )
     if not _same_version(meta.version, version):
         raise VerificationError(
-            "the wheel's METADATA has another version (version swap or rollback)",
+            "the file's own metadata has another version (version swap or rollback)",
             package=name,
             file=path.name,
             expected=f"Version: {version}",
@@ -140,7 +223,7 @@ def check_metadata(
             fix="the source served another release under this file name; do not install it",
         )
     locked_names = {canonicalize_name(n) for n in locked}
-    for line in meta.requires_dist:
+    for line in meta.requires_dist if check_dependencies else ():
         try:
             req = Requirement(line)
         except InvalidRequirement:

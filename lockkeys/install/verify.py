@@ -106,27 +106,27 @@ def verify_artifact(
                 "SECRET`",
                 sha256=sha256,
             )
-    if file.kind == "wheel":
-        try:
-            check_metadata(
-                local,
-                name=package.name,
-                version=package.version,
-                locked=locked_names,
-                env=env,
-            )
-        except VerificationError as exc:
-            details = [d for d in (exc.expected, exc.found) if d]
-            return refused(
-                package,
-                file,
-                exc.message,
-                details=[f"expected {details[0]}", f"found    {details[1]}"]
-                if len(details) == 2
-                else details,
-                fix=exc.fix,
-                sha256=sha256,
-            )
+    # The file's own metadata (wheels: METADATA; sdists the lock allows: PKG-INFO).
+    try:
+        check_metadata(
+            local,
+            name=package.name,
+            version=package.version,
+            locked=locked_names,
+            env=env,
+        )
+    except VerificationError as exc:
+        details = [d for d in (exc.expected, exc.found) if d]
+        return refused(
+            package,
+            file,
+            exc.message,
+            details=[f"expected {details[0]}", f"found    {details[1]}"]
+            if len(details) == 2
+            else details,
+            fix=exc.fix,
+            sha256=sha256,
+        )
     if wants_hash and wants_sigs:
         status = Status.VERIFIED_BOTH
     elif wants_sigs:
