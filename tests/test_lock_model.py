@@ -197,3 +197,21 @@ def test_garbage_lock(tmp_path: Path) -> None:
         read_lock(bad)
     with pytest.raises(InputError, match="not found"):
         read_lock(tmp_path / "missing.toml")
+
+
+def test_same_key_in_two_encodings_is_the_same_key_material() -> None:
+    """Legacy EdDSA (22) and native Ed25519 (27) packets of one key: two fingerprints, one key
+    (threshold inflation by re-encoding, threat-model row 9)."""
+    import os
+
+    from lockkeys.openpgp.keypacket import parse_key_packet
+
+    raw = os.urandom(32)
+    created = (1_600_000_000).to_bytes(4, "big")
+    oid = bytes.fromhex("2b06010401da470f01")
+    legacy = bytes([4]) + created + bytes([22, len(oid)]) + oid + (263).to_bytes(2, "big")
+    legacy += b"\x40" + raw
+    native = bytes([4]) + created + bytes([27]) + raw
+    a, b = parse_key_packet(legacy), parse_key_packet(native)
+    assert a.fingerprint != b.fingerprint
+    assert a.material == b.material

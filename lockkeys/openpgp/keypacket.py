@@ -59,6 +59,34 @@ class KeyPacketInfo:
         return self.algorithm
 
 
+def _mpi_value(data: bytes, pos: int) -> bytes:
+    bits = int.from_bytes(data[pos : pos + 2], "big")
+    return data[pos + 2 : pos + 2 + (bits + 7) // 8]
+
+
+_ED25519_OID = bytes.fromhex("2b06010401da470f01")
+_CURVE25519_OID = bytes.fromhex("2b060104019755010501")
+
+
+def _canonical_material(algo: int, body: bytes, start: int, end: int) -> bytes:
+    """The key itself, whatever its encoding: the same Ed25519 key as legacy EdDSA (22) or
+    native (27), or the same RSA key under algorithm id 1 or 3, gives the same bytes."""
+    if algo in _RSA:
+        n = _mpi_value(body, start)
+        e = _mpi_value(body, start + 2 + len(n))
+        return b"rsa:" + len(n).to_bytes(4, "big") + n + e
+    if algo in (22, 18):
+        oid = body[start + 1 : start + 1 + body[start]]
+        point = _mpi_value(body, start + 1 + body[start])
+        if oid in (_ED25519_OID, _CURVE25519_OID) and len(point) == 33 and point[0] == 0x40:
+            return (b"ed25519:" if algo == 22 else b"x25519:") + point[1:]
+    if algo == 27:
+        return b"ed25519:" + body[start : start + 32]
+    if algo == 25:
+        return b"x25519:" + body[start : start + 32]
+    return bytes([algo]) + body[start:end]
+
+
 def _mpi_bits(data: bytes, pos: int) -> tuple[int, int]:
     """Return (bit count, position after the MPI)."""
     bits = int.from_bytes(data[pos : pos + 2], "big")
@@ -116,7 +144,7 @@ def parse_key_packet(body: bytes) -> KeyPacketInfo:
     public = body[:pos]
     digest = hashlib.sha1 if version == 4 else hashlib.sha256
     fingerprint = digest(prefix[:1] + len(public).to_bytes(len(prefix) - 1, "big") + public)
-    material = hashlib.sha256(bytes([algo]) + body[material_start:pos]).hexdigest()
+    material = hashlib.sha256(_canonical_material(algo, body, material_start, pos)).hexdigest()
     return KeyPacketInfo(
         version=version,
         created=created,
