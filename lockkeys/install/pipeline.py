@@ -129,6 +129,11 @@ def _verify_into(
                         exc.message,
                     )
                     continue
+                if report is not None:
+                    # An earlier mirror served bytes that failed verification: that is the
+                    # outcome (a refusal), not this mirror being unreachable.
+                    attempts.append(f"{place.label}: {exc.message}")
+                    break
                 if attempts:
                     exc.details = [*attempts, *exc.details]
                 raise

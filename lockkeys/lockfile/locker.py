@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -46,7 +46,7 @@ from lockkeys.lockfile.model import (
 from lockkeys.requirements import read_requirement_files
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
 from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
-from lockkeys.sources import list_files
+from lockkeys.sources import distribution_of, list_files
 from lockkeys.sources.fetch import fetch_optional_text, fetch_to
 from lockkeys.sources.model import RemoteFile, Source
 from lockkeys.trust.certs import Certificate, Keyring, load_certificate
@@ -552,8 +552,13 @@ class Locker:
     def _substitution(self, pin: Pin, scratch: Path) -> tuple[str | None, tuple[str, ...], bool]:
         """What the dependents asked for, who asked, and whether the pin overrides them."""
         asked: list[tuple[str, SpecifierSet, str]] = []
+        wheels: dict[str, Path] = {}
+        for path in sorted(scratch.glob("*.whl")):
+            parsed = distribution_of(path.name)
+            if parsed is not None:
+                wheels.setdefault(parsed[0], path)
         for dependent in sorted(set(pin.via) - {ROOT}):
-            wheel = next(scratch.glob(f"{dependent.replace('-', '_')}-*.whl"), None)
+            wheel = wheels.get(canonicalize_name(dependent))
             if wheel is None:
                 continue
             try:
@@ -561,7 +566,10 @@ class Locker:
             except VerificationError:
                 continue
             for line in meta.requires_dist:
-                req = Requirement(line)
+                try:
+                    req = Requirement(line)
+                except InvalidRequirement:
+                    continue
                 if canonicalize_name(req.name) == pin.name:
                     asked.append((dependent, req.specifier, _specifier_as_written(line)))
         if not asked:
