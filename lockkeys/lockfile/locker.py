@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -47,7 +48,7 @@ from lockkeys.requirements import read_requirement_files
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
 from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
 from lockkeys.sources import distribution_of, list_files
-from lockkeys.sources.fetch import fetch_optional_text, fetch_to
+from lockkeys.sources.fetch import fetch_optional_text, fetch_to, head_size
 from lockkeys.sources.model import RemoteFile, Source
 from lockkeys.trust.certs import Certificate, Keyring, load_certificate
 from lockkeys.trust.signatures import DetachedSignature, parse_signatures
@@ -57,6 +58,9 @@ log = logging.getLogger("lockkeys.lock")
 
 MAX_LOCK_DOWNLOAD = 2 * 1024**3
 LOCK_WORKERS = 8
+#: At most this many network requests at once across all workers: servers (and some
+#: networks) stall bursts of concurrent connections; four kept a real mirror fast.
+NETWORK_SLOTS = threading.BoundedSemaphore(4)
 ROOT = "<root>"
 
 
@@ -401,7 +405,9 @@ class Locker:
         chosen: Source | None = None
         for source in self._candidate_sources(pin, policy):
             files = []
-            for f in list_files(source, pin.name, pin.version):
+            with NETWORK_SLOTS:
+                offered = list_files(source, pin.name, pin.version)
+            for f in offered:
                 if f.yanked:
                     continue
                 if not FILENAME.match(f.filename):
@@ -436,9 +442,17 @@ class Locker:
             ),
             None,
         )
-        for remote in sorted(files, key=lambda f: f.filename):
+        ordered = sorted(files, key=lambda f: f.filename)
+
+        def measure(remote: RemoteFile) -> tuple[Path | None, int, str]:
             download = check_signatures or (need_metadata and remote.filename == first_wheel)
-            local, size, sha256 = self._measure(remote, scratch, pin.name, download)
+            with NETWORK_SLOTS:
+                return self._measure(remote, scratch, pin.name, download)
+
+        # Some releases ship well over a hundred files: measure them a few at a time.
+        with ThreadPoolExecutor(max_workers=LOCK_WORKERS, thread_name_prefix="file") as pool:
+            measured = list(pool.map(measure, ordered))
+        for remote, (local, size, sha256) in zip(ordered, measured, strict=True):
             if check_signatures and keyring is not None and policy.threshold is not None:
                 assert local is not None
                 sigs = self._signatures(remote, chosen)
@@ -498,10 +512,14 @@ class Locker:
     def _measure(
         self, remote: RemoteFile, scratch: Path, package: str, download: bool
     ) -> tuple[Path | None, int, str]:
-        """Size and sha256 of a file: from the index when it gives both and the bytes are not
-        needed here (as pip-compile --generate-hashes trusts the index), else downloaded."""
-        if not download and remote.size is not None and remote.sha256:
-            return None, remote.size, remote.sha256
+        """Size and sha256 of a file: from the index when it gives the sha256 and the bytes are
+        not needed here (as pip-compile --generate-hashes trusts the index), else downloaded."""
+        if not download and remote.sha256:
+            # An index that gives no size (PEP 503 HTML) is asked with HEAD: a cap for later
+            # downloads, never trusted for content (that is the sha256, checked on install).
+            size = remote.size if remote.size is not None else head_size(remote.url)
+            if size is not None:
+                return None, size, remote.sha256
         dest = scratch / remote.filename
         result = fetch_to(remote.url, dest, max_size=MAX_LOCK_DOWNLOAD)
         if remote.sha256 and remote.sha256 != result.sha256:

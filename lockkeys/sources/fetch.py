@@ -20,6 +20,7 @@ import socket
 import ssl
 import stat
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -109,9 +110,77 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+#: One TLS context for every connection: urllib would otherwise build one (and re-read the CA
+#: bundle) per request, which dominated locking hundreds of files.
+_TLS = ssl.create_default_context()
+_OPENER = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_TLS), _HttpOnlyRedirects)
 #: Loopback never goes through a proxy from the environment.
-_LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _HttpOnlyRedirects)
+_LOOPBACK_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=_TLS), _HttpOnlyRedirects
+)
+
+
+_KEEPALIVE = threading.local()
+
+
+def _persistent(
+    scheme: str, host: str, port: int | None, timeout: float
+) -> http.client.HTTPConnection:
+    """One kept-alive connection per (thread, server): connection set-up is what stalls."""
+    pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = getattr(
+        _KEEPALIVE, "pool", {}
+    )
+    _KEEPALIVE.pool = pool
+    key = (scheme, host, port)
+    conn = pool.get(key)
+    if conn is None:
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_TLS)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        pool[key] = conn
+    return conn
+
+
+def _head_via_urllib(url: str, timeout: float) -> int | None:
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            return int(length) if length is not None and length.isdigit() else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+
+
+def head_size(url: str, *, timeout: float = 30.0) -> int | None:
+    """The size a server announces for a file (HEAD, Content-Length), or None if it does not
+    say or cannot be asked. Only a hint for the lock: downloads are still capped and hashed."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        try:
+            return file_url_path(url).stat().st_size
+        except OSError:
+            return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.scheme in urllib.request.getproxies() and parts.hostname not in _LOOPBACK:
+        return _head_via_urllib(url, timeout)  # a proxy is configured: let urllib use it
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    for _attempt in range(2):  # a kept-alive connection the server closed: reconnect once
+        conn = _persistent(parts.scheme, parts.hostname, parts.port, timeout)
+        try:
+            conn.request("HEAD", path, headers={"User-Agent": USER_AGENT})
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            _KEEPALIVE.pool.pop((parts.scheme, parts.hostname, parts.port), None)
+            continue
+        if response.status != 200:
+            return None
+        length = response.headers.get("Content-Length")
+        return int(length) if length is not None and length.isdigit() else None
+    return None
 
 
 def file_url_path(url: str) -> Path:
