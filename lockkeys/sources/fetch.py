@@ -143,7 +143,7 @@ def _persistent(
 
 
 def _head_via_urllib(url: str, timeout: float) -> int | None:
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})  # noqa: S310
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
