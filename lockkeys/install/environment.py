@@ -44,12 +44,14 @@ class TargetEnvironment:
 
     def tag_rank(self, filename_tags: frozenset[Tag]) -> int | None:
         """The rank of the best supported tag among a wheel's tags (lower is better)."""
-        best: int | None = None
-        for rank, tag in enumerate(self.tags):
-            if tag in filename_tags:
-                best = rank
-                break
-        return best
+        ranks = self.__dict__.get("_ranks")
+        if ranks is None:
+            ranks = {}
+            for rank, tag in enumerate(self.tags):
+                ranks.setdefault(tag, rank)
+            object.__setattr__(self, "_ranks", ranks)
+        found = [ranks[t] for t in filename_tags if t in ranks]
+        return min(found) if found else None
 
     def marker_applies(self, marker: str | None, extra: str = "", *, lock: bool = False) -> bool:
         """Evaluate a marker for the target: a wheel's Requires-Dist marker (no extras

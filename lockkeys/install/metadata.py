@@ -36,6 +36,7 @@ def read_wheel_metadata(path: Path, *, package: str) -> WheelMetadata:
 
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_members([info.filename for info in archive.infolist()], package, path)
             candidates = [
                 info
                 for info in archive.infolist()
@@ -64,17 +65,10 @@ def read_wheel_metadata(path: Path, *, package: str) -> WheelMetadata:
     )
 
 
-def check_archive(path: Path, *, package: str) -> None:
+def _check_members(names: list[str], package: str, path: Path) -> None:
     """Every member of the wheel stays inside the install location: no absolute paths, no
     `..`, no drive letters or backslashes, no duplicates. Installers disagree on such members
     (pip fails half-way, uv skips them), so they are refused before anything is installed."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [info.filename for info in archive.infolist()]
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise VerificationError(
-            "not a readable wheel (zip) file", package=package, file=path.name, found=str(exc)
-        ) from None
     seen: set[str] = set()
     for name in names:
         parts = name.split("/")
@@ -199,8 +193,7 @@ def check_metadata(
     they are static (Metadata-Version 2.2+, Requires-Dist not dynamic).
     """
     if path.name.endswith(".whl"):
-        check_archive(path, package=name)
-        meta = read_wheel_metadata(path, package=name)
+        meta = read_wheel_metadata(path, package=name)  # also checks every member path
         check_dependencies = True
     else:
         meta, check_dependencies = read_sdist_metadata(path, package=name)

@@ -518,7 +518,7 @@ class Locker:
             # An index that gives no size (PEP 503 HTML) is asked with HEAD: a cap for later
             # downloads, never trusted for content (that is the sha256, checked on install).
             size = remote.size if remote.size is not None else head_size(remote.url)
-            if size is not None:
+            if size:  # 0 or None: unknown (some servers answer HEAD with no body length)
                 return None, size, remote.sha256
         dest = scratch / remote.filename
         result = fetch_to(remote.url, dest, max_size=MAX_LOCK_DOWNLOAD)

@@ -112,11 +112,25 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
 
 #: One TLS context for every connection: urllib would otherwise build one (and re-read the CA
 #: bundle) per request, which dominated locking hundreds of files.
-_TLS = ssl.create_default_context()
-_OPENER = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_TLS), _HttpOnlyRedirects)
+class _LazyTLS(urllib.request.HTTPSHandler):
+    """HTTPS with one shared context, created on first use (it reads the CA bundle)."""
+
+    _context: ssl.SSLContext | None = None
+
+    @classmethod
+    def context(cls) -> ssl.SSLContext:
+        if cls._context is None:
+            cls._context = ssl.create_default_context()
+        return cls._context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(http.client.HTTPSConnection, req, context=self.context())
+
+
+_OPENER = urllib.request.build_opener(_LazyTLS(), _HttpOnlyRedirects)
 #: Loopback never goes through a proxy from the environment.
 _LOOPBACK_OPENER = urllib.request.build_opener(
-    urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=_TLS), _HttpOnlyRedirects
+    urllib.request.ProxyHandler({}), _LazyTLS(), _HttpOnlyRedirects
 )
 
 
@@ -135,7 +149,9 @@ def _persistent(
     conn = pool.get(key)
     if conn is None:
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_TLS)
+            conn = http.client.HTTPSConnection(
+                host, port, timeout=timeout, context=_LazyTLS.context()
+            )
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
         pool[key] = conn
