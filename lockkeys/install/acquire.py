@@ -12,17 +12,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
-from urllib.request import url2pathname
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from lockkeys.errors import InputError, SourceError, VerificationError
 from lockkeys.install.environment import TargetEnvironment
 from lockkeys.lockfile.model import LockedFile, LockedPackage, LockSource
-from lockkeys.sources.fetch import fetch_optional_text, fetch_to
-from lockkeys.trust.signatures import DetachedSignature, parse_signatures
+from lockkeys.sources.cosign import gather, signature_urls
+from lockkeys.sources.fetch import fetch_to
+from lockkeys.trust.signatures import DetachedSignature
 
-MAX_SIGNATURE_FILE = 1024 * 1024
 # Under a signatures-only policy a signed rebuild may differ in size from the locked file:
 # allow growth, but keep a bound (endless data, threat-model row 2).
 REBUILD_GROWTH = 4
@@ -103,30 +102,20 @@ def candidates(
     wheelhouse: Path | None,
     stores: Sequence[str],
 ) -> Iterator[Candidate]:
-    store_urls = []
-    for store in stores:
-        if store.startswith(("http://", "https://")):
-            if wheelhouse is None:
-                store_urls.append(f"{store.rstrip('/')}/{file.filename}.asc")
-        else:
-            store_urls.append((lock_dir / store / f"{file.filename}.asc").resolve().as_uri())
+    def place(label: str, url: str) -> Candidate:
+        sigs = signature_urls(url, file.filename, stores, lock_dir, offline=wheelhouse is not None)
+        return Candidate(label, url, sigs)
+
     if wheelhouse is not None:
-        local = (wheelhouse / file.filename).resolve()
-        yield Candidate(
-            f"wheelhouse {wheelhouse}",
-            local.as_uri(),
-            (Path(f"{local}.asc").as_uri(), *store_urls),
-        )
+        yield place(f"wheelhouse {wheelhouse}", (wheelhouse / file.filename).resolve().as_uri())
         return
     if file.url is not None:
         for url, label in _mirror_urls(file.url, sources.get(package.tool.source)):
-            yield Candidate(label, url, (f"{url}.asc", *store_urls))
+            yield place(label, url)
         return
     if file.path is not None:
         local = (lock_dir / file.path).resolve()
-        yield Candidate(
-            f"folder {local.parent}", local.as_uri(), (Path(f"{local}.asc").as_uri(), *store_urls)
-        )
+        yield place(f"folder {local.parent}", local.as_uri())
         return
     raise InputError(f"{file.filename}: the lock gives neither url nor path", package=package.name)
 
@@ -158,28 +147,5 @@ def gather_signatures(
     candidate: Candidate, timeout: float = DEFAULT_TIMEOUT
 ) -> tuple[list[DetachedSignature], list[str], list[bytes]]:
     """Signatures from every place; unreadable ones become notes, never crashes."""
-    found: list[DetachedSignature] = []
-    notes: list[str] = []
-    raw: list[bytes] = []
-    for url in candidate.signature_urls:
-        try:
-            data = fetch_optional_text(
-                url,
-                max_size=MAX_SIGNATURE_FILE,
-                connect_timeout=min(10.0, timeout),
-                read_timeout=timeout,
-            )
-        except SourceError as exc:
-            notes.append(f"signature file {url}: {exc.message}")
-            continue
-        if data is None:
-            continue
-        label = url2pathname(urlsplit(url).path) if url.startswith("file:") else url
-        try:
-            sigs = parse_signatures(data, label)
-        except InputError as exc:
-            notes.append(f"ignored unreadable signature file: {exc.headline()}")
-            continue
-        found.extend(sigs)
-        raw.extend(s.packet for s in sigs)
-    return found, notes, raw
+    found = gather(candidate.signature_urls, timeout=timeout)
+    return found.signatures, found.notes, found.packets

@@ -48,10 +48,10 @@ from lockkeys.requirements import read_requirement_files
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
 from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
 from lockkeys.sources import distribution_of, list_files
-from lockkeys.sources.fetch import fetch_optional_text, fetch_to, head_size
+from lockkeys.sources.cosign import Gathered, gather, signature_urls
+from lockkeys.sources.fetch import fetch_to, head_size
 from lockkeys.sources.model import RemoteFile, Source
 from lockkeys.trust.certs import Certificate, Keyring, load_certificate
-from lockkeys.trust.signatures import DetachedSignature, parse_signatures
 from lockkeys.trust.threshold import evaluate_threshold
 
 log = logging.getLogger("lockkeys.lock")
@@ -455,11 +455,11 @@ class Locker:
         for remote, (local, size, sha256) in zip(ordered, measured, strict=True):
             if check_signatures and keyring is not None and policy.threshold is not None:
                 assert local is not None
-                sigs = self._signatures(remote, chosen)
-                result = evaluate_threshold(local, sigs, keyring, policy.threshold)
+                found = self._signatures(remote)
+                result = evaluate_threshold(local, found.signatures, keyring, policy.threshold)
                 if not result.met:
                     shortfalls.append(f"{remote.filename}: {result.summary()}")
-                    shortfalls += [f"  {line}" for line in result.explain()]
+                    shortfalls += [f"  {line}" for line in (*found.notes, *result.explain())]
             is_wheel = remote.filename.endswith(".whl")
             path = None
             url: str | None = remote.url
@@ -533,24 +533,11 @@ class Locker:
             )
         return dest, result.size, result.sha256
 
-    def _signatures(self, remote: RemoteFile, source: Source) -> list[DetachedSignature]:
-        urls = [f"{remote.url}.asc"]
-        for store in self.config.signature_stores:
-            if store.startswith(("http://", "https://")):
-                urls.append(f"{store.rstrip('/')}/{remote.filename}.asc")
-            else:
-                urls.append((Path(store) / f"{remote.filename}.asc").resolve().as_uri())
-        sigs: list[DetachedSignature] = []
-        for url in urls:
-            data = fetch_optional_text(url, max_size=1024 * 1024)
-            if data is None:
-                continue
-            try:
-                sigs.extend(parse_signatures(data, url))
-            except InputError as exc:
-                log.warning("ignoring an unreadable signature file: %s", exc.headline())
-        del source
-        return sigs
+    def _signatures(self, remote: RemoteFile) -> Gathered:
+        urls = signature_urls(
+            remote.url, remote.filename, self.config.signature_stores, self.config.root
+        )
+        return gather(urls)
 
     def _with_substitution(
         self, package: LockedPackage, policy: PackagePolicy, pin: Pin, scratch: Path

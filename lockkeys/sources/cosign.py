@@ -1,0 +1,69 @@
+"""Where a distribution file's detached signatures are, and reading them all.
+
+One place for lock time and install time: ``<file url>.asc`` beside the file (index, folder
+or wheelhouse) and ``<store>/<file name>.asc`` in each signature store (a folder, or an
+http(s) URL unless offline). Unreadable or unreachable signature files become notes that
+explain a shortfall; they never crash a run and never count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from lockkeys.errors import InputError, SourceError
+from lockkeys.sources.fetch import fetch_optional_text
+from lockkeys.trust.signatures import DetachedSignature, parse_signatures
+
+MAX_SIGNATURE_FILE = 1024 * 1024
+
+
+def signature_urls(
+    file_url: str, filename: str, stores: Sequence[str], base: Path, *, offline: bool = False
+) -> tuple[str, ...]:
+    """``file_url + ".asc"``, then each store's ``<filename>.asc`` (folders relative to base)."""
+    urls = [f"{file_url}.asc"]
+    for store in stores:
+        if store.startswith(("http://", "https://")):
+            if not offline:
+                urls.append(f"{store.rstrip('/')}/{filename}.asc")
+        else:
+            urls.append((base / store / f"{filename}.asc").resolve().as_uri())
+    return tuple(urls)
+
+
+@dataclass
+class Gathered:
+    signatures: list[DetachedSignature] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    packets: list[bytes] = field(default_factory=list)
+
+
+def gather(urls: Sequence[str], *, timeout: float = 30.0) -> Gathered:
+    """Read every signature file that exists among ``urls``."""
+    out = Gathered()
+    for url in urls:
+        try:
+            data = fetch_optional_text(
+                url,
+                max_size=MAX_SIGNATURE_FILE,
+                connect_timeout=min(10.0, timeout),
+                read_timeout=timeout,
+            )
+        except SourceError as exc:
+            out.notes.append(f"signature file {url}: {exc.message}")
+            continue
+        if data is None:
+            continue
+        label = url2pathname(urlsplit(url).path) if url.startswith("file:") else url
+        try:
+            sigs = parse_signatures(data, label)
+        except InputError as exc:
+            out.notes.append(f"ignored unreadable signature file: {exc.headline()}")
+            continue
+        out.signatures.extend(sigs)
+        out.packets.extend(s.packet for s in sigs)
+    return out
