@@ -279,3 +279,18 @@ def test_console_script_runs(keys: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "fingerprint" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["alice", "carol"])  # Ed25519 and RSA-3072
+def test_sign_makes_binary_document_signature_sha256_or_stronger(
+    name: str, keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lockkeys.trust.signatures import load_signatures
+
+    data = tmp_path / "f.bin"
+    data.write_bytes(b"payload" * 100)
+    assert run(capsys, "sign", data, "--key", keys / f"{name}.secret.asc")[0] == 0
+    (sig,) = load_signatures(Path(f"{data}.asc"))
+    assert sig.facts.type_id == 0x00  # binary document
+    assert sig.facts.hash_algorithm in ("SHA256", "SHA384", "SHA512")
+    assert sig.facts.issuer_fingerprint is not None
