@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -291,6 +291,31 @@ def meaningful_lines(stderr: str, limit: int = DETAIL_LINES) -> list[str]:
         if text not in kept:
             kept.append(text)
     return kept[-limit:]
+
+
+def pins_from_run(
+    resolver: str,
+    done: subprocess.CompletedProcess[str],
+    output: Path,
+    request: ResolveRequest,
+    unsatisfied: Sequence[re.Pattern[str]],
+    explain: Callable[[list[str]], list[str]] | None = None,
+) -> list[Pin]:
+    """The pins a finished resolver run wrote to ``output``, or the error for its failure.
+
+    ``explain`` rewrites the resolver's stderr lines into the error's details (pip-tools'
+    conflict lines); by default the meaningful stderr lines are the details.
+    """
+    if done.returncode != 0:
+        lines = meaningful_lines(done.stderr, limit=1000 if explain else DETAIL_LINES)
+        details = explain(lines) if explain else lines
+        raise failure(resolver, done.stderr, request, unsatisfied, details)
+    if not output.is_file():
+        raise ResolutionError(
+            f"{resolver} succeeded but wrote no output",
+            details=meaningful_lines(done.stderr),
+        )
+    return parse_compiled(output.read_text("utf-8"), resolver)
 
 
 def failure(

@@ -41,17 +41,15 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from lockkeys.errors import ResolutionError, UsageError
+from lockkeys.errors import UsageError
 from lockkeys.resolve.base import Pin, ResolveRequest
 from lockkeys.resolve.common import (
     DEFAULT_TIMEOUT,
     DETAIL_LINES,
     clean_lines,
-    failure,
     find_executable,
     isolated_env,
-    meaningful_lines,
-    parse_compiled,
+    pins_from_run,
     requirement_names,
     run_resolver,
     running_python,
@@ -152,16 +150,9 @@ class PipToolsResolver:
                 timeout=self.timeout,
                 fix_missing=_FIX_MISSING,
             )
-            if done.returncode != 0:
-                details = _explain(meaningful_lines(done.stderr, limit=1000))
-                raise failure(self.name, done.stderr, request, _UNSATISFIED, details)
-            output = work / "requirements.txt"
-            if not output.is_file():
-                raise ResolutionError(
-                    "pip-compile succeeded but wrote no output",
-                    details=meaningful_lines(done.stderr),
-                )
-            return parse_compiled(output.read_text("utf-8"), self.name)
+            return pins_from_run(
+                self.name, done, work / "requirements.txt", request, _UNSATISFIED, _explain
+            )
 
     def _options(self, request: ResolveRequest, cache: Path) -> list[str]:
         argv = [

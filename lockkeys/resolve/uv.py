@@ -33,16 +33,14 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lockkeys.errors import ResolutionError, UsageError
+from lockkeys.errors import UsageError
 from lockkeys.resolve.base import Pin, ResolveRequest
 from lockkeys.resolve.common import (
     DEFAULT_TIMEOUT,
     clean_lines,
-    failure,
     find_executable,
     isolated_env,
-    meaningful_lines,
-    parse_compiled,
+    pins_from_run,
     run_resolver,
 )
 
@@ -124,16 +122,7 @@ class UvResolver:
                 timeout=self.timeout,
                 fix_missing=_FIX_MISSING,
             )
-            if done.returncode != 0:
-                details = meaningful_lines(done.stderr)
-                raise failure(self.name, done.stderr, request, _UNSATISFIED, details)
-            output = work / "requirements.txt"
-            if not output.is_file():
-                raise ResolutionError(
-                    "uv pip compile succeeded but wrote no output",
-                    details=meaningful_lines(done.stderr),
-                )
-            return parse_compiled(output.read_text("utf-8"), self.name)
+            return pins_from_run(self.name, done, work / "requirements.txt", request, _UNSATISFIED)
 
     def _options(self, request: ResolveRequest, cache: Path) -> list[str]:
         argv = [
