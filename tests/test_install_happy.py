@@ -14,7 +14,6 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,13 +24,10 @@ from lockkeys.cli import main
 from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.locker import lock as lock_config
 from tests.support.pypiserver import serve_index
+from tests.support.venvs import installed, make_venv, site_packages, wheel_member
 
 pytestmark = pytest.mark.slow
 
-INSTALLED = (
-    "import importlib.metadata as m, json; "
-    "print(json.dumps(sorted((d.metadata['Name'], d.version) for d in m.distributions())))"
-)
 MANYLINUX = "plat-1.0-py3-none-manylinux_2_17_x86_64.whl"
 EXPECTED = [["bar", "1.1"], ["broken", "1.0"], ["foo", "1.0"], ["plat", "1.0"], ["util", "2.1"]]
 STATUS = {
@@ -88,27 +84,6 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     return run
 
 
-def make_venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path / "bin" / "python"
-
-
-def installed(python: Path) -> list[list[str]]:
-    out = subprocess.run(
-        [str(python), "-I", "-c", INSTALLED], capture_output=True, text=True, check=True
-    ).stdout
-    return json.loads(out)
-
-
-def site_packages(python: Path) -> Path:
-    return next(python.parent.parent.glob("lib/python*/site-packages"))
-
-
-def member(wheel: Path, name: str) -> bytes:
-    with zipfile.ZipFile(wheel) as archive:
-        return archive.read(name)
-
-
 def scenario(fixture_data: Path, dest: Path, source: str) -> Path:
     """Copies of the fixtures, a config for ``source``, requirements foo and plat; locked."""
     dest.mkdir(parents=True)
@@ -148,7 +123,7 @@ def check_installed(python: Path, fixture_data: Path) -> None:
         ("util", "util-2.1-py3-none-any.whl"),
         ("plat", MANYLINUX),
     ]:
-        expected = member(fixture_data / "public" / wheel, f"{name}/__init__.py")
+        expected = wheel_member(fixture_data / "public" / wheel, f"{name}/__init__.py")
         assert (site / name / "__init__.py").read_bytes() == expected
 
 

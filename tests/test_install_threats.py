@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -46,17 +45,20 @@ from tests.support.hostile import (
     hostile_server,
 )
 from tests.support.pypiserver import serve_index
+from tests.support.venvs import (
+    Snapshot,
+    installed,
+    make_venv,
+    site_packages,
+    snapshot,
+    wheel_member,
+)
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-INSTALLED = (
-    "import importlib.metadata as m, json; "
-    "print(json.dumps(sorted((d.metadata['Name'], d.version) for d in m.distributions())))"
-)
 EVIL = b"raise SystemExit('owned')  # attacker's code\n"
 
-Snapshot = tuple[list[list[str]], dict[str, str]]
 Cli = Callable[..., tuple[int, str, str]]
 
 
@@ -76,42 +78,10 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     return run
 
 
-def make_venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path / "bin" / "python"
-
-
-def site_packages(python: Path) -> Path:
-    return next(python.parent.parent.glob("lib/python*/site-packages"))
-
-
-def snapshot(python: Path) -> Snapshot:
-    """The installed distributions, and the sha256 of every file in site-packages."""
-    listed = subprocess.run(
-        [str(python), "-I", "-c", INSTALLED], capture_output=True, text=True, check=True
-    ).stdout  # -I: not the current folder, which may hold an .egg-info
-    site = site_packages(python)
-    files = {
-        str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(site.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
-    return json.loads(listed), files
-
-
 def without_install_records(snap: Snapshot) -> Snapshot:
     names, files = snap
     skip = ("direct_url.json", "RECORD", "uv_cache.json")
     return names, {k: v for k, v in files.items() if not k.endswith(skip)}
-
-
-def installed(python: Path) -> list[list[str]]:
-    return snapshot(python)[0]
-
-
-def wheel_member(wheel: Path, member: str) -> bytes:
-    with zipfile.ZipFile(wheel) as archive:
-        return archive.read(member)
 
 
 def sign(file: Path, keys: Path, *signers: str) -> Path:
