@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from lockkeys import __version__
-from lockkeys.cli import deploy, keys, lockcmd
+from lockkeys.cli import deploy, keys, lockcmd, review
 from lockkeys.cli.state import STATE, err
 from lockkeys.errors import LockkeysError
 
@@ -35,6 +35,7 @@ app.command("download")(deploy.download)
 app.command("install")(deploy.install)
 app.command("export")(lockcmd.export)
 app.command("why")(lockcmd.why)
+app.command("diff")(review.diff)
 
 
 def _version(value: bool) -> None:

@@ -88,6 +88,14 @@ class OpenPGPEngine(Protocol):
         """Parse one transferable secret key. Raises InputError naming ``source``."""
         ...
 
+    def canonical(self, handle: EngineCert, keep_certifiers: frozenset[str] = frozenset()) -> bytes:
+        """The certificate's binary form with only validly bound components."""
+        ...
+
+    def merge(self, first: EngineCert, second: EngineCert, source: str) -> EngineCert:
+        """Merge two certificates with the same primary key."""
+        ...
+
     def verify_detached(
         self, path: Path, signature: bytes, certificates: list[EngineCert]
     ) -> Verified | str:

@@ -192,6 +192,64 @@ class SequoiaEngine:
             revoked=revoked,
         )
 
+    def canonical(self, handle: EngineCert, keep_certifiers: frozenset[str] = frozenset()) -> bytes:
+        """The certificate as Sequoia parsed it, keeping only what binds to its primary key.
+
+        Sequoia drops packets it cannot parse but keeps unbound components; lockkeys keeps the
+        primary key and its own signatures, user IDs Sequoia finds validly bound (and not
+        revoked), subkeys with a binding by the primary, and third-party certifications only
+        when issued by a key in ``keep_certifiers`` (a transition statement). User attributes,
+        unbound user IDs and other third-party signatures are dropped.
+        """
+        cert = cast(pysequoia.Cert, handle)
+        try:
+            valid_uids = {str(u).encode("utf-8") for u in cert.user_ids}
+        except RuntimeError:  # the policy refuses the whole certificate (e.g. RSA-1024)
+            valid_uids = set()
+        packets = split_packets(bytes(cert), "certificate")
+        primary_fpr = parse_key_packet(packets[0].body).fingerprint
+        keep = {primary_fpr, *(f.upper() for f in keep_certifiers)}
+        out: list[bytes] = []
+        keeping = True
+        third_party_ok = False
+        for packet in packets:
+            if packet.tag in (TAG_PUBLIC_KEY, TAG_SECRET_KEY, TAG_PUBLIC_SUBKEY, TAG_SECRET_SUBKEY):
+                keeping, third_party_ok = True, False
+            elif packet.tag == TAG_USER_ID:
+                keeping, third_party_ok = packet.body in valid_uids, True
+            elif packet.tag != TAG_SIGNATURE:
+                keeping = False  # user attributes and anything else: not needed to verify
+            if not keeping:
+                continue
+            if packet.tag == TAG_SIGNATURE:
+                try:
+                    facts = parse_signature_packet(packet.body)
+                except ValueError:
+                    continue
+                issuer = (facts.issuer_fingerprint or "").upper()
+                key_id = (facts.issuer_key_id or "").upper()
+                own = issuer == primary_fpr or (
+                    not issuer and key_id and primary_fpr.endswith(key_id)
+                )
+                if not own and not (
+                    third_party_ok
+                    and 0x10 <= facts.type_id <= 0x13
+                    and (issuer in keep or any(k.endswith(key_id) for k in keep if key_id))
+                ):
+                    continue
+            out.append(packet.raw)
+        return b"".join(out)
+
+    def merge(self, first: EngineCert, second: EngineCert, source: str) -> EngineCert:
+        """Sequoia's certificate merge: the union of both, older self-signatures kept."""
+        try:
+            merged = cast(pysequoia.Cert, first).merge(cast(pysequoia.Cert, second))
+        except RuntimeError as exc:
+            raise InputError(
+                f"cannot merge certificates: {_first_line(exc)}", file=source
+            ) from None
+        return cast(EngineCert, merged)
+
     def verify_detached(
         self, path: Path, signature: bytes, certificates: list[EngineCert]
     ) -> Verified | str:

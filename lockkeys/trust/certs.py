@@ -104,12 +104,72 @@ def _single_key_block(data: bytes, source: str, *, want_secret: bool) -> bytes:
 
 
 def parse_certificate(
-    data: bytes, source: str, name: str | None = None, engine: OpenPGPEngine | None = None
+    data: bytes,
+    source: str,
+    name: str | None = None,
+    engine: OpenPGPEngine | None = None,
+    *,
+    keep_certifiers: frozenset[str] = frozenset(),
 ) -> Certificate:
+    """Parse one certificate into the canonical form Sequoia produces after checking it.
+
+    Unbound user IDs, user attributes, third-party signatures (except certifications by a key
+    in ``keep_certifiers``: a transition statement) and packets Sequoia cannot read are
+    dropped, so what is embedded in a lock is what binds to the key, not the input's bytes.
+    """
     engine = engine or default_engine()
-    binary = _single_key_block(data, source, want_secret=False)
+    raw = _single_key_block(data, source, want_secret=False)
+    handle, _facts = engine.load_certificate(raw, source)
+    binary = engine.canonical(handle, keep_certifiers)
     handle, facts = engine.load_certificate(binary, source)
     return Certificate(facts=facts, handle=handle, binary=binary, source=source, name=name)
+
+
+def merge_certificates(
+    embedded: Certificate, update: Certificate, engine: OpenPGPEngine | None = None
+) -> Certificate:
+    """Sequoia's merge of two certificates of one primary key (never a replacement).
+
+    New subkeys, self-signatures (expiry changes) and revocations are added; older
+    self-signatures are kept, so a signature made under an older binding stays valid.
+    """
+    engine = engine or default_engine()
+    if embedded.fingerprint != update.fingerprint:
+        raise InputError(
+            "not the same key: a certificate whose primary fingerprint changed is a "
+            "replacement, not a merge",
+            file=update.source,
+            expected=embedded.fingerprint,
+            found=update.fingerprint,
+        )
+    merged = engine.merge(embedded.handle, update.handle, update.source)
+    keep = frozenset(_third_party_certifiers(embedded) | _third_party_certifiers(update))
+    binary = engine.canonical(merged, keep)
+    handle, facts = engine.load_certificate(binary, update.source)
+    return Certificate(
+        facts=facts,
+        handle=handle,
+        binary=binary,
+        source=update.source,
+        name=update.name or embedded.name,
+    )
+
+
+def _third_party_certifiers(cert: Certificate) -> set[str]:
+    from lockkeys.openpgp.sigpacket import parse_signature_packet
+
+    out: set[str] = set()
+    for packet in decode(cert.binary, cert.source)[0].packets:
+        if packet.tag != TAG_SIGNATURE:
+            continue
+        try:
+            facts = parse_signature_packet(packet.body)
+        except ValueError:
+            continue
+        issuer = facts.issuer_fingerprint
+        if issuer and issuer != cert.fingerprint and 0x10 <= facts.type_id <= 0x13:
+            out.add(issuer)
+    return out
 
 
 def load_certificate(
