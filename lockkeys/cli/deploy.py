@@ -138,12 +138,47 @@ PythonOption = Annotated[
     str | None, typer.Option("--python", help="Target interpreter (default: this one).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")]
+LockSignerOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--lock-signer",
+        help="Refuse a lock not signed by this certificate (repeat for m signers; "
+        "env LOCKKEYS_LOCK_SIGNERS).",
+    ),
+]
+LockThresholdOption = Annotated[
+    int | None,
+    typer.Option(
+        "--lock-threshold",
+        help="How many lock signers must have signed the lock (env LOCKKEYS_LOCK_THRESHOLD).",
+    ),
+]
 
 
-def _run(as_json: bool, action: Callable[..., Report], *args: object, **kwargs: object) -> Report:
+def check_lock_signature(path: Path, signers: list[Path] | None, threshold: int | None) -> None:
+    """Before anything is read from the lock: its own signatures, when lock signers are set."""
+    from lockkeys.trust.locksig import lock_signature_policy, require_signed_lock
+
+    policy = lock_signature_policy(signers or (), threshold)
+    if policy is None:
+        return
+    result = require_signed_lock(path, policy)
+    if not STATE.quiet:
+        err.print(f"lockkeys: lock signed: {result.summary()}", markup=False)
+
+
+def _run(
+    as_json: bool,
+    action: Callable[..., Report],
+    *args: object,
+    lock_signers: list[Path] | None = None,
+    lock_threshold: int | None = None,
+    **kwargs: object,
+) -> Report:
     """Run one pipeline action on the lock with progress, render it, exit 1 on a refusal."""
     with json_errors(as_json):
         path = lock_path()
+        check_lock_signature(path, lock_signers, lock_threshold)
         with progress_bar(_count(path), not as_json and not STATE.quiet) as progress:
             report = action(path, *args, progress=progress, **kwargs)
     render(report, as_json)
@@ -156,11 +191,21 @@ def verify(
     python: PythonOption = None,
     as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
+    lock_signer: LockSignerOption = None,
+    lock_threshold: LockThresholdOption = None,
 ) -> None:
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
     from lockkeys.install import pipeline
 
-    _run(as_json, pipeline.verify, wheelhouse=wheelhouse, python=python, timeout=timeout)
+    _run(
+        as_json,
+        pipeline.verify,
+        wheelhouse=wheelhouse,
+        python=python,
+        timeout=timeout,
+        lock_signers=lock_signer,
+        lock_threshold=lock_threshold,
+    )
 
 
 def download(
@@ -168,11 +213,21 @@ def download(
     python: PythonOption = None,
     as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
+    lock_signer: LockSignerOption = None,
+    lock_threshold: LockThresholdOption = None,
 ) -> None:
     """Fetch and verify every file this environment needs; keep only verified files."""
     from lockkeys.install import pipeline
 
-    _run(as_json, pipeline.download, dest, python=python, timeout=timeout)
+    _run(
+        as_json,
+        pipeline.download,
+        dest,
+        python=python,
+        timeout=timeout,
+        lock_signers=lock_signer,
+        lock_threshold=lock_threshold,
+    )
 
 
 def install(
@@ -181,6 +236,8 @@ def install(
     wheelhouse: WheelhouseOption = None,
     as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
+    lock_signer: LockSignerOption = None,
+    lock_threshold: LockThresholdOption = None,
 ) -> None:
     """Verify everything, then install exactly the locked set into the target environment."""
     from lockkeys.install import pipeline
@@ -192,6 +249,8 @@ def install(
         installer=installer,
         wheelhouse=wheelhouse,
         timeout=timeout,
+        lock_signers=lock_signer,
+        lock_threshold=lock_threshold,
     )
     if not as_json and not STATE.quiet:
         installed = sum(1 for p in report.packages if p.local_path is not None)
