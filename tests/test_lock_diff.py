@@ -237,3 +237,106 @@ def test_git_ref_in_a_temporary_repository(
     result = diff_specs("git:HEAD~1", "git:HEAD", repo / "pylock.toml")
     assert [c.kind for c in result.changes] == [Kind.WEAKENING]
     assert main(["diff", "git:nope", "pylock.toml"]) == 2
+
+
+def test_rotation_with_transition_statement_is_neutral(
+    keys: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`key generate --replaces OLD.secret.asc`: GnuPG sees the old key's certification on the
+    new key, and diff calls the replacement a rotation (neutral), exit 0."""
+    out = tmp_path / "keys"
+    assert main(["key", "generate", "alice", "--out-dir", str(out)]) == 0
+    old_fpr = capsys.readouterr().out.strip()
+    code = main(
+        [
+            "key",
+            "generate",
+            "alice2",
+            "--out-dir",
+            str(out),
+            "--replaces",
+            str(out / "alice.secret.asc"),
+        ]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    new_fpr = captured.out.strip()
+    assert f"certification by the old key {old_fpr}" in captured.err
+    with GnuPG() as g:
+        g.import_(out / "alice.asc")
+        g.import_(out / "alice2.asc")
+        listing = g.run("--with-colons", "--check-sigs", new_fpr).stdout
+    good = [line.split(":") for line in listing.splitlines() if line.startswith("sig:!:")]
+    assert any(old_fpr.endswith(fields[4]) for fields in good), listing
+
+    old_keys = {
+        **keys,
+        "fprs": {**keys["fprs"], "alice": old_fpr},
+        "certs": {**keys["certs"], "alice": (out / "alice.asc").read_text()},
+    }
+    new_keys = {
+        **keys,
+        "fprs": {**keys["fprs"], "alice": new_fpr},
+        "certs": {**keys["certs"], "alice": (out / "alice2.asc").read_text()},
+    }
+    old, new = lock_text(old_keys), lock_text(new_keys)
+    assert run_diff(tmp_path, old, new, "--fail-on", "weakening", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    (change,) = doc["changes"]
+    assert change["kind"] == "neutral" and change["field"] == "signers"
+    assert change["what"].startswith(
+        f"rotation: the new key is certified by the old one (certification by {old_fpr}"
+    )
+    # Without the statement (the same new key, its certification stripped) it is a replacement.
+    from lockkeys.trust.certs import parse_certificate
+
+    stripped = parse_certificate((out / "alice2.asc").read_bytes(), "alice2.asc").armored()
+    bare = lock_text({**new_keys, "certs": {**new_keys["certs"], "alice": stripped}})
+    assert run_diff(tmp_path, old, bare, "--fail-on", "weakening") == 1
+    assert "signer replaced" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("algo", ["ed25519", "rsa2048"])
+def test_gnupg_made_transition_statement_is_a_rotation(
+    keys: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], algo: str
+) -> None:
+    """The old key certifies the new one with `gpg --quick-sign-key`: a rotation too; a
+    certification by an unrelated key is not."""
+    with GnuPG() as g:
+        old = g.gen_key("old alice (TEST ONLY)", algo=algo)
+        new = g.gen_key("new alice (TEST ONLY)")
+        stranger = g.gen_key("stranger (TEST ONLY)")
+        old_cert = g.export(old).decode()
+        g.run("--local-user", stranger + "!", "--quick-sign-key", new)
+        by_stranger = g.export(new).decode()
+        g.run("--local-user", old + "!", "--quick-sign-key", new)
+        by_old = g.export(new).decode()
+    base = {
+        **keys,
+        "fprs": {**keys["fprs"], "alice": old},
+        "certs": {**keys["certs"], "alice": old_cert},
+    }
+    after = {**keys, "fprs": {**keys["fprs"], "alice": new}}
+    old_lock = lock_text(base)
+    assert (
+        run_diff(
+            tmp_path,
+            old_lock,
+            lock_text({**after, "certs": {**keys["certs"], "alice": by_stranger}}),
+            "--fail-on",
+            "weakening",
+        )
+        == 1
+    )
+    assert "signer replaced" in capsys.readouterr().out
+    assert (
+        run_diff(
+            tmp_path,
+            old_lock,
+            lock_text({**after, "certs": {**keys["certs"], "alice": by_old}}),
+            "--fail-on",
+            "weakening",
+        )
+        == 0
+    )
+    assert "neutral       broken  signers" in capsys.readouterr().out

@@ -43,6 +43,17 @@ def generate(
     algorithm: Annotated[
         str, typer.Option("--algorithm", help="ed25519 (default), rsa3072 or rsa4096.")
     ] = "ed25519",
+    replaces: Annotated[
+        Path | None,
+        typer.Option(
+            "--replaces",
+            help="The old key's secret key: it certifies the new key (a transition statement).",
+        ),
+    ] = None,
+    replaces_passphrase_file: Annotated[
+        Path | None,
+        typer.Option("--replaces-passphrase-file", help="Passphrase of the --replaces key."),
+    ] = None,
 ) -> None:
     """Generate a signing key (Ed25519 by default) and its revocation certificate."""
     files = generate_key(
@@ -52,6 +63,8 @@ def generate(
         expires=expires,
         passphrase_file=passphrase_file,
         algorithm=algorithm,
+        replaces=replaces,
+        replaces_passphrase_file=replaces_passphrase_file,
     )
     out.print(files.fingerprint, markup=False)
     note(f"certificate:  {files.certificate}  (share it; list it under [tool.lockkeys.signers])")
@@ -63,6 +76,11 @@ def generate(
     note(f"revocation:   {files.revocation}  (keep it offline; publishing it revokes the key)")
     if files.expires:
         note(f"expires:      {files.expires:%Y-%m-%d}")
+    if files.replaces:
+        note(
+            f"transition:   {files.certificate} carries a certification by the old key "
+            f"{files.replaces}; `lockkeys diff` shows the re-lock as a rotation"
+        )
 
 
 def _key_json(key: KeyFacts) -> dict[str, object]:

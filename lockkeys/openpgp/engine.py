@@ -92,6 +92,12 @@ class OpenPGPEngine(Protocol):
         """The certificate's binary form with only validly bound components."""
         ...
 
+    def certify(
+        self, certificate: bytes, user_id: str, certifier: EngineCert, passphrase: str | None
+    ) -> bytes:
+        """Certify a user ID of ``certificate`` with another key's primary (third-party)."""
+        ...
+
     def merge(self, first: EngineCert, second: EngineCert, source: str) -> EngineCert:
         """Merge two certificates with the same primary key."""
         ...

@@ -240,6 +240,23 @@ class SequoiaEngine:
             out.append(packet.raw)
         return b"".join(out)
 
+    def certify(
+        self, certificate: bytes, user_id: str, certifier: EngineCert, passphrase: str | None
+    ) -> bytes:
+        """Certify ``user_id`` of ``certificate`` with ``certifier``'s primary key (what
+        `gpg --sign-key` makes); returns the certificate with the certification added."""
+        tsk = cast(pysequoia.Tsk, certifier)
+        try:
+            signer = tsk.certifier(passphrase) if passphrase is not None else tsk.certifier()
+        except RuntimeError as exc:
+            raise UsageError(
+                "cannot unlock the old secret key",
+                found=_first_line(exc),
+                fix="pass its passphrase with --replaces-passphrase-file FILE",
+            ) from None
+        cert = pysequoia.Cert.from_bytes(certificate)
+        return bytes(cert.add_user_id(user_id, signer))
+
     def merge(self, first: EngineCert, second: EngineCert, source: str) -> EngineCert:
         """Sequoia's certificate merge: the union of both, older self-signatures kept."""
         try:

@@ -26,6 +26,7 @@ class GeneratedFiles:
     revocation: Path
     expires: datetime | None
     protected: bool
+    replaces: str | None = None  # fingerprint of the key whose transition statement is in it
 
 
 def parse_expiry(text: str | None, *, now: datetime | None = None) -> int | None:
@@ -81,8 +82,15 @@ def generate_key(
     passphrase_file: Path | None = None,
     algorithm: str = "ed25519",
     engine: OpenPGPEngine | None = None,
+    replaces: Path | None = None,
+    replaces_passphrase_file: Path | None = None,
 ) -> GeneratedFiles:
-    """Generate a signing key and write its three files; never overwrite an existing one."""
+    """Generate a signing key and write its three files; never overwrite an existing one.
+
+    With ``replaces`` (the old key's secret key file), the old primary key certifies the new
+    key's user ID: a transition statement in ``NAME.asc`` that GnuPG shows (`gpg --check-sigs`)
+    and that `lockkeys diff` reads to call the replacement a rotation.
+    """
     if not _NAME.match(name):
         raise UsageError(
             f"key name {name!r} is not a plain file name",
@@ -105,7 +113,17 @@ def generate_key(
         )
     passphrase = read_passphrase(passphrase_file) if passphrase_file else None
     validity = parse_expiry(expires)
-    generated = engine.generate(user_id or f"{name} (lockkeys signing key)", validity, algorithm)
+    old = None
+    if replaces is not None:
+        from lockkeys.trust.certs import load_secret_key
+
+        old = load_secret_key(Path(replaces), engine)
+    old_passphrase = read_passphrase(replaces_passphrase_file) if replaces_passphrase_file else None
+    uid = user_id or f"{name} (lockkeys signing key)"
+    generated = engine.generate(uid, validity, algorithm)
+    certificate = generated.certificate
+    if old is not None:
+        certificate = engine.certify(certificate, uid, old.handle, old_passphrase)
     secret = generated.secret
     if passphrase is not None:
         from lockkeys.openpgp.protect import protect_secret_key
@@ -116,9 +134,7 @@ def generate_key(
     atomic_write(
         secret_path, armor(secret, "PRIVATE KEY BLOCK").encode(), mode=0o600, overwrite=False
     )
-    atomic_write(
-        public_path, armor(generated.certificate, "PUBLIC KEY BLOCK").encode(), overwrite=False
-    )
+    atomic_write(public_path, armor(certificate, "PUBLIC KEY BLOCK").encode(), overwrite=False)
     revocation_text = (
         "This is a revocation certificate for the key\n"
         f"{generated.fingerprint}\n"
@@ -134,4 +150,5 @@ def generate_key(
         revocation=revocation_path,
         expires=datetime.now(UTC) + timedelta(seconds=validity) if validity else None,
         protected=passphrase is not None,
+        replaces=old.fingerprint if old is not None else None,
     )
