@@ -346,6 +346,8 @@ class LockkeysConfig(BaseModel):
     lockfile: Path = Field(default=Path(DEFAULT_LOCKFILE), validate_default=True)
     resolver: Resolver = "pip-tools"
     signature_stores: list[StrictStr] = Field(default_factory=list)
+    revocations: list[StrictStr] = Field(default_factory=list)
+    expiry_warning_days: int = Field(default=30, ge=0)
     sources: list[SourceConfig] = Field(default_factory=_default_sources)
     signers: dict[str, Path] = Field(default_factory=dict)
     default: DefaultConfig = Field(default_factory=DefaultConfig)
@@ -394,7 +396,7 @@ class LockkeysConfig(BaseModel):
             raise _problem("empty file name", fix='e.g. lockfile = "pylock.toml"')
         return _under(cls._base(info), value)
 
-    @field_validator("signature_stores")
+    @field_validator("signature_stores", "revocations")
     @classmethod
     def _stores(cls, value: list[str], info: ValidationInfo) -> list[str]:
         base = cls._base(info)
@@ -622,6 +624,10 @@ class LockkeysConfig(BaseModel):
                 name: self.policy_dump(self.policy(name)) for name in sorted(self.packages)
             },
         }
+        if self.revocations:  # only when set: older locks' digests stay what they were
+            document["revocations"] = [
+                s if _is_url(s) else _relative(s, self.root) for s in self.revocations
+            ]
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

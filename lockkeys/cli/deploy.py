@@ -155,6 +155,19 @@ LockThresholdOption = Annotated[
 ]
 
 
+def warn_expiring(path: Path) -> None:
+    """Warn (stderr) about pinned certificates that expire soon; never refuses by itself."""
+    from lockkeys.lockfile.io import read_lock
+    from lockkeys.lockfile.signers import lock_keyring
+    from lockkeys.trust.expiry import expiry_warnings, warning_days
+
+    lock = read_lock(path)
+    if not lock.tool.signers:
+        return
+    for line in expiry_warnings(lock_keyring(lock, str(path)), warning_days()):
+        err.print(f"lockkeys: warning: {line}", markup=False)
+
+
 def check_lock_signature(path: Path, signers: list[Path] | None, threshold: int | None) -> None:
     """Before anything is read from the lock: its own signatures, when lock signers are set."""
     from lockkeys.trust.locksig import lock_signature_policy, require_signed_lock
@@ -179,6 +192,7 @@ def _run(
     with json_errors(as_json):
         path = lock_path()
         check_lock_signature(path, lock_signers, lock_threshold)
+        warn_expiring(path)
         with progress_bar(_count(path), not as_json and not STATE.quiet) as progress:
             report = action(path, *args, progress=progress, **kwargs)
     render(report, as_json)

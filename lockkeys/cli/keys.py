@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -112,7 +113,10 @@ def _state(key: KeyFacts) -> str:
     if key.revoked:
         return f"revoked ({key.revocation_reason})" if key.revocation_reason else "revoked"
     if key.expires:
-        return f"expires {key.expires:%Y-%m-%d}"
+        left = (key.expires - datetime.now(UTC)).days
+        if left < 0:
+            return f"EXPIRED {key.expires:%Y-%m-%d}"
+        return f"expires {key.expires:%Y-%m-%d} (in {left} days)"
     return "no expiry"
 
 
@@ -136,6 +140,11 @@ def show(
             out.print(f"  user ID      {escape(uid)}", markup=False)
         if facts.revoked:
             out.print("  REVOKED: signatures by this certificate do not count", markup=False)
+        out.print(
+            "  expires      "
+            + (f"{facts.expires:%Y-%m-%d %H:%M} UTC" if facts.expires else "never"),
+            markup=False,
+        )
         for label, key in [("primary", facts.primary)] + [("subkey", k) for k in facts.subkeys]:
             can = ",".join(sorted(key.capabilities)) or "-"
             out.print(
