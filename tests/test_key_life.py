@@ -187,6 +187,14 @@ def test_expiry_warning_in_verify_and_key_show(
     monkeypatch.setenv("LOCKKEYS_EXPIRY_WARNING_DAYS", "5")
     code, _out, err = project.cli("verify")
     assert code == 0 and "warning" not in err
+    code, _out, err = project.cli("lock", "--check")
+    assert code == 0 and "warning" not in err  # 5 days from the environment
+    monkeypatch.delenv("LOCKKEYS_EXPIRY_WARNING_DAYS")
+    code, _out, err = project.cli("lock", "--check")
+    assert code == 0 and "warning: certificate alice" in err, err
+    project.configure(["alice"], threshold=1, extra="expiry-warning-days = 3")
+    code, _out, err = project.cli("lock", "--check")
+    assert "warning" not in err, err
     code, out, _err = project.cli("key", "show", project.root / "keys" / "alice.asc")
     assert code == 0
     assert "  expires      20" in out and "days)" in out

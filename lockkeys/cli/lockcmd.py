@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lockkeys.cli.state import STATE, note, out
+from lockkeys.cli.state import STATE, err, note, out
 from lockkeys.errors import UsageError, escape
 from lockkeys.fsutil import atomic_write
 from lockkeys.lockfile.locate import find_lockfile
@@ -40,11 +40,24 @@ def lock(
     )
     if check:
         out.print(f"{outcome.path}: {outcome.message}", markup=False)
+        warn_expiring_signers()
         if outcome.stale:
             note("run `lockkeys lock` to update it")
             raise typer.Exit(EXIT_STALE)
         return
     out.print(outcome.message, markup=False)
+
+
+def warn_expiring_signers() -> None:
+    """`lock --check`: warn about configured certificates that expire soon."""
+    from lockkeys.config import load_config
+    from lockkeys.lockfile.locker import load_signers
+    from lockkeys.trust.expiry import expiry_warnings, warning_days
+
+    config = load_config(STATE.config)
+    days = warning_days(config.expiry_warning_days)
+    for line in expiry_warnings(load_signers(config).values(), days):
+        err.print(f"lockkeys: warning: {line}", markup=False)
 
 
 def export(
