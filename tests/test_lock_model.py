@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
 from packaging.pylock import Pylock
 
 from lockkeys.errors import InputError
@@ -120,11 +121,7 @@ _DELETE = object()
 
 
 def _dump(doc: dict[str, Any]) -> str:
-    from lockkeys.lockfile.toml import dumps
-
-    for pkg in doc.get("packages", []):
-        pkg["__table__"] = True
-    return dumps(doc)
+    return tomli_w.dumps(doc)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,11 @@
 """The lock: a PEP 751 ``pylock.toml`` plus lockkeys' own tables.
 
-``[tool.lockkeys]`` at the top holds the lock version, the inputs digest, the requirements,
-the sources, signature stores and the embedded signer certificates; each package's
+The standard part is :mod:`packaging.pylock`'s model: :meth:`Lock.to_pylock` builds it, and
+:mod:`lockkeys.lockfile.io` reads a file into it (validated once) and checks lockkeys' stricter
+rules on top (:mod:`lockkeys.lockfile.rules`).
+
+``[tool.lockkeys]`` at the top holds the lock version, the inputs digest, the requirements, the
+sources, signature stores and the embedded signer certificates; each package's
 ``[packages.tool.lockkeys]`` holds its policy (verify, signer fingerprints, threshold), its
 source and why it is there. Models are frozen; parsing validates everything a verifier relies
 on and reports errors with the path of the offending field (threat-model row 17).
@@ -14,6 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from packaging.markers import Marker
+from packaging.pylock import Package, PackageSdist, PackageWheel, Pylock
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LOCK_VERSION = "1"
@@ -116,15 +125,23 @@ class LockedFile:
     def sha256(self) -> str:
         return self.hashes["sha256"]
 
-    def to_toml(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.filename}
-        if self.url is not None:
-            out["url"] = self.url
-        if self.path is not None:
-            out["path"] = self.path
-        out["size"] = self.size
-        out["hashes"] = dict(sorted(self.hashes.items()))
-        return out
+    def to_pylock_wheel(self) -> PackageWheel:
+        return PackageWheel(
+            name=self.filename,
+            url=self.url,
+            path=self.path,
+            size=self.size,
+            hashes=dict(sorted(self.hashes.items())),
+        )
+
+    def to_pylock_sdist(self) -> PackageSdist:
+        return PackageSdist(
+            name=self.filename,
+            url=self.url,
+            path=self.path,
+            size=self.size,
+            hashes=dict(sorted(self.hashes.items())),
+        )
 
 
 @dataclass(frozen=True)
@@ -141,23 +158,24 @@ class LockedPackage:
     def files(self) -> tuple[LockedFile, ...]:
         return self.wheels + ((self.sdist,) if self.sdist else ())
 
-    def to_toml(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"__table__": True, "name": self.name, "version": self.version}
-        if self.marker:
-            out["marker"] = self.marker
-        if self.index:
-            out["index"] = self.index
-        if self.sdist is not None:
-            out["sdist"] = self.sdist.to_toml()
-        if self.wheels:
-            out["wheels"] = [w.to_toml() for w in self.wheels]
-        out["tool"] = {"lockkeys": self.tool.model_dump(by_alias=True, exclude_defaults=True)}
+    def tool_table(self) -> dict[str, Any]:
+        """``[packages.tool.lockkeys]`` in its fixed key order."""
+        tool = self.tool.model_dump(by_alias=True, exclude_defaults=True)
         # `verify` and `source` are always written even when they equal a default.
-        tool = out["tool"]["lockkeys"]
         tool.setdefault("verify", self.tool.verify)
         tool.setdefault("source", self.tool.source)
-        out["tool"]["lockkeys"] = _ordered(tool, _PACKAGE_TOOL_ORDER)
-        return out
+        return _ordered(tool, _PACKAGE_TOOL_ORDER)
+
+    def to_pylock(self, *, with_tool: bool = True) -> Package:
+        return Package(
+            name=NormalizedName(canonicalize_name(self.name)),
+            version=Version(self.version),
+            marker=Marker(self.marker) if self.marker else None,
+            index=self.index,
+            sdist=self.sdist.to_pylock_sdist() if self.sdist is not None else None,
+            wheels=[w.to_pylock_wheel() for w in self.wheels] or None,
+            tool={"lockkeys": self.tool_table()} if with_tool else None,
+        )
 
 
 _PACKAGE_TOOL_ORDER = (
@@ -172,6 +190,14 @@ _PACKAGE_TOOL_ORDER = (
     "allow-sdist",
     "reason",
 )
+_LOCK_TOOL_ORDER = (
+    "lock-version",
+    "inputs-digest",
+    "requirements",
+    "sources",
+    "signature-stores",
+    "signers",
+)
 
 
 def _ordered(data: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
@@ -182,11 +208,18 @@ def _ordered(data: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Lock:
+    """A lockkeys lock. ``pylock`` is the validated :class:`packaging.pylock.Pylock` it was
+    read from (None for a lock built in memory); it takes no part in comparisons."""
+
     tool: LockTool
     packages: tuple[LockedPackage, ...]
     requires_python: str | None = None
+    environments: tuple[str, ...] | None = None
+    extras: tuple[str, ...] = ()
+    dependency_groups: tuple[str, ...] = ()
+    default_groups: tuple[str, ...] = ()
     created_by: str = "lockkeys"
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    pylock: Pylock | None = field(default=None, compare=False, repr=False)
 
     def package(self, name: str) -> LockedPackage | None:
         for pkg in self.packages:
@@ -200,28 +233,33 @@ class Lock:
                 return name
         return None
 
-    def to_toml(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"lock-version": PEP751_VERSION, "created-by": self.created_by}
-        if self.requires_python:
-            doc["requires-python"] = self.requires_python
-        doc["packages"] = [p.to_toml() for p in sorted(self.packages, key=lambda p: p.name)]
+    def tool_table(self) -> dict[str, Any]:
+        """``[tool.lockkeys]`` in its fixed key order (sources without empty keys, signers
+        sorted by name)."""
         tool = self.tool.model_dump(by_alias=True, exclude_none=True)
         tool["sources"] = [
             {k: v for k, v in s.items() if v is not None and v != ()}
             for s in tool.get("sources", [])
         ]
         tool["signers"] = {name: tool["signers"][name] for name in sorted(tool["signers"])}
-        doc["tool"] = {
-            "lockkeys": _ordered(
-                tool,
-                (
-                    "lock-version",
-                    "inputs-digest",
-                    "requirements",
-                    "sources",
-                    "signature-stores",
-                    "signers",
-                ),
-            )
-        }
-        return doc
+        return _ordered(tool, _LOCK_TOOL_ORDER)
+
+    def to_pylock(self, *, with_tool: bool = True) -> Pylock:
+        """The PEP 751 model of this lock, packages sorted by name; ``with_tool=False`` drops
+        lockkeys' tables (a plain PEP 751 lock)."""
+        return Pylock(
+            lock_version=Version(PEP751_VERSION),
+            environments=[Marker(m) for m in self.environments]
+            if self.environments is not None
+            else None,
+            requires_python=SpecifierSet(self.requires_python) if self.requires_python else None,
+            extras=[NormalizedName(canonicalize_name(e)) for e in self.extras] or None,
+            dependency_groups=list(self.dependency_groups) or None,
+            default_groups=list(self.default_groups) or None,
+            created_by=self.created_by,
+            packages=[
+                p.to_pylock(with_tool=with_tool)
+                for p in sorted(self.packages, key=lambda p: p.name)
+            ],
+            tool={"lockkeys": self.tool_table()} if with_tool else None,
+        )

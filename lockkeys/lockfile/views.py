@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from packaging.utils import canonicalize_name
 
 from lockkeys.errors import UsageError
-from lockkeys.lockfile.io import HEADER
+from lockkeys.lockfile.io import HEADER, dumps_pylock
 from lockkeys.lockfile.model import Lock, LockedPackage
-from lockkeys.lockfile.toml import dumps
 
 ROOT = "<root>"
 
@@ -32,12 +31,8 @@ def export_requirements(lock: Lock) -> str:
 
 def export_pylock(lock: Lock) -> str:
     """The same PEP 751 lock without lockkeys' tables."""
-    doc = lock.to_toml()
-    doc.pop("tool", None)
-    for pkg in doc["packages"]:
-        pkg.pop("tool", None)
     header = HEADER.splitlines()[0].replace("lockkeys lock", "lockkeys export --format pylock")
-    return header + "\n" + dumps(doc)
+    return dumps_pylock(lock.to_pylock(with_tool=False), header + "\n")
 
 
 @dataclass(frozen=True)
