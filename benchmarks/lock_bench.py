@@ -27,7 +27,7 @@ Caches:
   cache folder (``lockkeys/resolve/piptools.py`` and ``uv.py``: ``cache_dir`` defaults to a
   folder inside the run's temporary directory), and the locker then downloads every file of
   every pinned release into a scratch folder that is deleted afterwards
-  (``lockkeys/lockfile/locker.py``, ``Locker._measure``). There is no way to warm it from the
+  (``lockkeys/lockfile/collect.py``, ``measure_file``). There is no way to warm it from the
   command line, so its runs are cold by construction; they are compared with both the cold and
   the warm figures of the baselines.
 

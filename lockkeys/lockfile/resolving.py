@@ -1,0 +1,172 @@
+"""Step 1 of locking: resolve names to versions.
+
+What the resolver is asked: the requirement lines, the user's constraints, substitutes (as
+constraints for pip-tools, overrides for uv), and the existing pins kept as constraints (like
+pip-compile keeps its output file) unless asked to upgrade; from the configured sources only,
+directly when there is one, else through a private index view that shows each project from the
+one source it may come from. How the resolvers are run is :mod:`lockkeys.resolve`'s business.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+
+from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from lockkeys.config import LockkeysConfig, PackagePolicy
+from lockkeys.errors import InputError, ResolutionError, SourceError
+from lockkeys.lockfile.model import Lock
+from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
+from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
+from lockkeys.sources.model import Source
+
+log = logging.getLogger("lockkeys.lock")
+
+
+def resolve_pins(
+    config: LockkeysConfig,
+    *,
+    resolver_name: str,
+    sources: Sequence[Source],
+    requirements: Sequence[str],
+    constraints: Sequence[str],
+    policies: Mapping[str, PackagePolicy],
+    previous: Lock | None,
+    upgrade: Collection[str],
+) -> list[Pin]:
+    """The pins, sorted by name. Existing pins are kept where they still resolve: first all of
+    them, then without those of packages whose requirement line changed, then none."""
+    substitutes = {
+        name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
+    }
+    uses_uv = resolver_name == "uv"
+    by_name = {s.name for s in sources}
+    pinned = {name: p.source for name, p in policies.items() if p.source}
+    for name, source in sorted(pinned.items()):
+        if source not in by_name:
+            raise InputError(
+                f"{config.key_prefix}packages.{name}.source: unknown source {source!r}",
+                file=str(config.config_path),
+            )
+    base = ResolveRequest(
+        requirements=tuple(requirements),
+        constraints=tuple(constraints) + (() if uses_uv else tuple(substitutes.values())),
+        overrides=tuple(substitutes.values()) if uses_uv else (),
+        upgrade=bool(upgrade),
+    )
+    attempts = _kept_pins(requirements, previous, upgrade, substitutes)
+    resolver = get_resolver(resolver_name)
+    if len(sources) == 1:
+        # One source: nothing to confuse. Hand it over directly (the resolver then also
+        # gets PEP 658 metadata files from indexes, which the view does not relay).
+        only = sources[0]
+        direct = replace(
+            base,
+            indexes=(only.url,) if only.url else (),
+            find_links=(only.path,) if only.path else (),
+        )
+        return _attempt(config, resolver, direct, attempts, substitutes, policies, None)
+    with serve_view(list(sources), pinned) as (view_url, view):
+        return _attempt(
+            config,
+            resolver,
+            replace(base, indexes=(view_url,)),
+            attempts,
+            substitutes,
+            policies,
+            view,
+        )
+
+
+def _kept_pins(
+    requirements: Sequence[str],
+    previous: Lock | None,
+    upgrade: Collection[str],
+    substitutes: Mapping[str, str],
+) -> list[tuple[str, ...]]:
+    """Constraint sets to try in order, from the previous lock's pins."""
+    attempts: list[tuple[str, ...]] = []
+    if previous is None:
+        return attempts
+    changed = {
+        canonicalize_name(Requirement(r).name)
+        for r in set(requirements) ^ set(previous.tool.requirements)
+    }
+    kept = [p for p in previous.packages if p.name not in upgrade and p.name not in substitutes]
+    attempts.append(tuple(f"{p.name}=={p.version}" for p in kept))
+    if changed:
+        attempts.append(tuple(f"{p.name}=={p.version}" for p in kept if p.name not in changed))
+    return attempts
+
+
+def _attempt(
+    config: LockkeysConfig,
+    resolver: Resolver,
+    base: ResolveRequest,
+    attempts: list[tuple[str, ...]],
+    substitutes: Mapping[str, str],
+    policies: Mapping[str, PackagePolicy],
+    view: ResolutionView | None,
+) -> list[Pin]:
+    try:
+        for keep in attempts:
+            if not keep:
+                continue
+            try:
+                return resolver.resolve(replace(base, constraints=base.constraints + keep))
+            except ResolutionError:
+                log.info("existing pins no longer resolve together; relaxing them")
+        return resolver.resolve(base)
+    except (ResolutionError, SourceError) as exc:
+        unreachable = first_source_error(view) if view is not None else None
+        if unreachable is not None:
+            raise unreachable from None
+        if isinstance(exc, ResolutionError) and substitutes and resolver.name != "uv":
+            raise _override_needed(config, exc, policies) from None
+        raise
+
+
+def _override_needed(
+    config: LockkeysConfig, exc: ResolutionError, policies: Mapping[str, PackagePolicy]
+) -> ResolutionError:
+    """Say plainly when a substitute lies outside what a dependent asks (pip-tools)."""
+    for name, policy in sorted(policies.items()):
+        if not policy.substitute:
+            continue
+        version = Version(policy.substitute)
+        for line in exc.details:
+            match = re.match(r"^\s*([A-Za-z0-9._-]+)\s*([^()]*?)\s*\(asked by ([^)]*)\)", line)
+            if not match or canonicalize_name(match.group(1)) != name:
+                continue
+            try:
+                spec = SpecifierSet(match.group(2))
+            except InvalidSpecifier:
+                continue
+            if not spec.contains(version, prereleases=True):
+                return ResolutionError(
+                    f"the substitute {name} {policy.substitute} lies outside what "
+                    f"{match.group(3)} asks for ({name}{match.group(2)}); pip-tools cannot "
+                    "override a dependency's requirement",
+                    package=name,
+                    file=str(config.config_path),
+                    expected=f"{name}{match.group(2)}",
+                    found=policy.substitute,
+                    details=exc.details,
+                    fix='set resolver = "uv" (or pass --resolver uv): uv applies the '
+                    "substitute as an override, and the lock records override = true",
+                )
+    names = ", ".join(f"{n}=={p.substitute}" for n, p in sorted(policies.items()) if p.substitute)
+    exc.fix = ((exc.fix + "; ") if exc.fix else "") + (
+        f"if a substitute ({names}) lies outside what a dependent asks for, it must be "
+        'applied as an override, which needs resolver = "uv"'
+    )
+    return exc
+
+
+__all__ = ["resolve_pins"]

@@ -1,0 +1,61 @@
+"""Step 3 of locking: check signatures. Where a package's policy includes signatures, every
+file of its pinned release (every platform's wheel and the sdist, since a deploy elsewhere
+will need them) must already meet its threshold of distinct pinned signers, else nothing is
+locked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lockkeys.config import PackagePolicy
+from lockkeys.errors import VerificationError
+from lockkeys.lockfile.collect import Collected
+from lockkeys.sources.cosign import Gathered, gather, signature_urls
+from lockkeys.sources.model import RemoteFile
+from lockkeys.trust.certs import Certificate, Keyring
+from lockkeys.trust.threshold import evaluate_threshold
+
+
+def needs_signatures(policy: PackagePolicy) -> bool:
+    return bool(policy.signers) and policy.threshold is not None
+
+
+def check_signatures(
+    collected: Collected,
+    policy: PackagePolicy,
+    certs: Mapping[str, Certificate],
+    *,
+    stores: Sequence[str],
+    root: Path,
+) -> None:
+    """Raise VerificationError listing every file short of its threshold (with why)."""
+    if not needs_signatures(policy) or policy.threshold is None:
+        return
+    keyring = Keyring(certs[n] for n in policy.signers)
+    pin = collected.pin
+    shortfalls: list[str] = []
+    for entry in collected.files:
+        if entry.local is None:  # collected without its bytes: a bug in the caller
+            raise AssertionError(f"{entry.remote.filename} was not downloaded")
+        found = _signatures(entry.remote, stores, root)
+        result = evaluate_threshold(entry.local, found.signatures, keyring, policy.threshold)
+        if not result.met:
+            shortfalls.append(f"{entry.remote.filename}: {result.summary()}")
+            shortfalls += [f"  {line}" for line in (*found.notes, *result.explain())]
+    if shortfalls:
+        raise VerificationError(
+            f"{pin.name} {pin.version} cannot be locked: its files lack enough valid signatures",
+            package=pin.name,
+            expected=f"{policy.threshold} of {', '.join(policy.signers)} on every file",
+            details=shortfalls,
+            fix="sign each file (`lockkeys sign FILE --key SECRET` writes FILE.asc), put the "
+            "signatures beside the files or in a signature store, then lock again",
+        )
+
+
+def _signatures(remote: RemoteFile, stores: Sequence[str], root: Path) -> Gathered:
+    return gather(signature_urls(remote.url, remote.filename, stores, root))
+
+
+__all__ = ["check_signatures", "needs_signatures"]
