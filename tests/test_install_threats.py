@@ -18,12 +18,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 import tracemalloc
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from fixtures.wheelmaker import build_wheel
 from lockkeys.cli import main
@@ -702,7 +704,11 @@ def test_row_12_lock_with_md5_only_is_a_parse_error(
         "sha256": sha256,
         "bad512": "0" * 128,
     }
-    edited = text.replace(f'sha256 = "{sha256}"', hashes.format(**values))
+    doc = tomllib.loads(text)
+    doc["packages"][0]["wheels"][0]["hashes"] = tomllib.loads(
+        "hashes = { " + hashes.format(**values) + " }"
+    )["hashes"]
+    edited = tomli_w.dumps(doc)
     assert edited != text
     lock.write_text(edited, encoding="utf-8")
     before = snapshot(venv)
