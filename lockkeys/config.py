@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 from urllib.parse import urlsplit
 
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from pydantic import (
@@ -60,11 +62,13 @@ Resolver: TypeAlias = Literal["pip-tools", "uv"]
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple/"
 DEFAULT_LOCKFILE = "pylock.toml"
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
 
 SIGNATURE_CHECKS: frozenset[str] = frozenset({"signatures", "hashes+signatures"})
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_INTERNAL_KEYS = frozenset({"config-path", "root", "project-dependencies"})
+_INTERNAL_KEYS = frozenset(
+    {"config-path", "root", "project-dependencies", "project-requires-python"}
+)
 
 
 def _kebab(name: str) -> str:
@@ -342,6 +346,7 @@ class LockkeysConfig(BaseModel):
     config_path: Path
     root: Path = Path()  # the folder of config_path when omitted
     project_dependencies: list[str] | None = None
+    project_requires_python: str | None = None
     requirements: list[Path] | None = None
     lockfile: Path = Field(default=Path(DEFAULT_LOCKFILE), validate_default=True)
     resolver: Resolver = "pip-tools"
@@ -352,6 +357,50 @@ class LockkeysConfig(BaseModel):
     signers: dict[str, Path] = Field(default_factory=dict)
     default: DefaultConfig = Field(default_factory=DefaultConfig)
     packages: dict[str, PackageConfig] = Field(default_factory=dict)
+    # Which environments a lock covers (PEP 751): markers, and the Python versions.
+    environments: list[StrictStr] | None = None
+    requires_python: StrictStr | None = None
+
+    @field_validator("environments")
+    @classmethod
+    def _environments(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise _problem(
+                "the list is empty: a lock for no environment",
+                fix="list PEP 508 markers, or remove the key for a universal lock",
+            )
+        out: list[str] = []
+        for index, text in enumerate(value):
+            try:
+                marker = Marker(text)
+            except InvalidMarker as exc:
+                raise _problem(
+                    f"{text!r} is not a PEP 508 environment marker: {exc}",
+                    index,
+                    fix="e.g. \"sys_platform == 'linux'\"",
+                ) from None
+            normalized = str(marker)
+            if normalized in out:
+                raise _problem(f"{text!r} is listed twice", index)
+            out.append(normalized)
+        return out
+
+    @field_validator("requires_python")
+    @classmethod
+    def _requires_python(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            spec = SpecifierSet(value)
+        except InvalidSpecifier:
+            spec = None
+        if spec is None or not str(spec):
+            raise _problem(
+                f"{value!r} is not a version specifier", fix='e.g. requires-python = ">=3.11"'
+            )
+        return str(spec)
 
     # ---- resolution of paths ---------------------------------------------------------------
     @model_validator(mode="before")
@@ -556,6 +605,11 @@ class LockkeysConfig(BaseModel):
 
     # ---- effective values ------------------------------------------------------------------
     @property
+    def python_requirement(self) -> str | None:
+        """``requires-python`` of this table, else of ``[project]`` (None: neither says)."""
+        return self.requires_python or self.project_requires_python
+
+    @property
     def key_prefix(self) -> str:
         """``tool.lockkeys.`` for a pyproject.toml, empty for a lockkeys.toml."""
         return _prefix_for(self.config_path)
@@ -597,14 +651,18 @@ class LockkeysConfig(BaseModel):
         )
 
     # ---- digest ----------------------------------------------------------------------------
-    def inputs_digest(self, requirement_lines: Sequence[str]) -> str:
+    def inputs_digest(
+        self, requirement_lines: Sequence[str], *, resolver: str | None = None
+    ) -> str:
         """``sha256:<hex>`` of the normalized inputs that determine the lock.
 
         Covers the requirement lines (normalized; ``-c REQ`` lines are constraints), the
         sources (with mirrors), the signature stores, each signer's name and the sha256 of its
         certificate file, and the default and package policies with effective values. Paths are
         relative to the config folder, with ``/``: the digest is the same on every machine.
-        The resolver is not an input: both resolvers must give the same lock, byte for byte.
+        The resolver is an input (``resolver`` overrides the configured one): uv writes a
+        universal lock, pip-tools one for its own environment; so are ``environments`` and
+        ``requires-python``.
         """
         document = {
             "digest-version": DIGEST_VERSION,
@@ -623,6 +681,11 @@ class LockkeysConfig(BaseModel):
             "packages": {
                 name: self.policy_dump(self.policy(name)) for name in sorted(self.packages)
             },
+            # What the lock covers: a uv lock is universal, a pip-tools lock is for one
+            # environment, so the resolver is an input too.
+            "resolver": self.resolver if resolver is None else resolver,
+            "environments": self.environments,
+            "requires-python": self.python_requirement,
         }
         if self.revocations:  # only when set: older locks' digests stay what they were
             document["revocations"] = [
@@ -769,6 +832,7 @@ def load_config(config: Path | None = None, cwd: Path | None = None) -> Lockkeys
     doc = _read_toml(path, display)
     prefix = _prefix_for(path)
     project_dependencies: list[str] | None = None
+    project_requires_python: str | None = None
     if prefix:
         tool = doc.get("tool")
         table = tool.get("lockkeys") if isinstance(tool, Mapping) else None
@@ -779,6 +843,7 @@ def load_config(config: Path | None = None, cwd: Path | None = None) -> Lockkeys
                 fix="add a [tool.lockkeys] table, or pass the lockkeys.toml with --config",
             )
         project_dependencies = _project_dependencies(doc, display)
+        project_requires_python = _project_requires_python(doc, display)
     else:
         table = doc
     if not isinstance(table, Mapping):
@@ -790,11 +855,31 @@ def load_config(config: Path | None = None, cwd: Path | None = None) -> Lockkeys
         **table,
         "config-path": path,
         "project-dependencies": project_dependencies,
+        "project-requires-python": project_requires_python,
     }
     try:
         return LockkeysConfig.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise _convert(exc, table, display, prefix) from None
+
+
+def _project_requires_python(doc: Mapping[str, Any], display: str) -> str | None:
+    project = doc.get("project")
+    if not isinstance(project, Mapping) or "requires-python" not in project:
+        return None
+    value = project["requires-python"]
+    try:
+        spec = SpecifierSet(value) if isinstance(value, str) else None
+    except InvalidSpecifier:
+        spec = None
+    if spec is None:
+        raise InputError(
+            "project.requires-python: not a version specifier",
+            file=display,
+            found=repr(value),
+            expected='e.g. ">=3.11"',
+        )
+    return str(spec) or None
 
 
 def _project_dependencies(doc: Mapping[str, Any], display: str) -> list[str] | None:

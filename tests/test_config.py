@@ -690,14 +690,19 @@ def test_digest_changes_with_inputs(tmp_path: Path, old: str, new: str) -> None:
     assert digest_of(tmp_path, DIGEST_BODY.replace(old, new)) != base
 
 
-def test_digest_ignores_the_resolver(tmp_path: Path) -> None:
-    # Both resolvers must write the same lock, byte for byte: the resolver is not an input.
+def test_digest_covers_resolver_environments_and_requires_python(tmp_path: Path) -> None:
+    # uv locks universally, pip-tools for its own environment: the resolver is an input, and
+    # so is what the lock must cover.
     base = digest_of(tmp_path, DIGEST_BODY)
-    with_uv = DIGEST_BODY.replace(
-        'requirements = ["requirements.in"]', 'requirements = ["requirements.in"]\nresolver = "uv"'
-    )
-    assert with_uv != DIGEST_BODY
-    assert digest_of(tmp_path, with_uv) == base
+    anchor = 'requirements = ["requirements.in"]'
+    for extra in (
+        'resolver = "uv"',
+        "environments = [\"sys_platform == 'linux'\"]",
+        'requires-python = ">=3.11"',
+    ):
+        changed = DIGEST_BODY.replace(anchor, f"{anchor}\n{extra}")
+        assert changed != DIGEST_BODY
+        assert digest_of(tmp_path, changed) != base, extra
 
 
 def test_digest_changes_with_requirements_and_certificates(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lockkeys.cli.state import STATE, err, out
+from lockkeys.cli.state import STATE, err, note, out
 from lockkeys.errors import LockkeysError, VerificationError, escape
 from lockkeys.lockfile.locate import find_lockfile
 
@@ -94,6 +94,10 @@ def render(report: Report, as_json: bool) -> None:
             "(policy 'none' in the lock)",
             markup=False,
         )
+    skipped = [p for p in report.packages if str(p.status) == "not-for-this-environment"]
+    if skipped and not as_json:
+        named = ", ".join(f"{p.name} ({p.details[0]})" if p.details else p.name for p in skipped)
+        note(f"lockkeys: skipped {len(skipped)} package(s) not needed on this target: {named}")
 
 
 TimeoutOption = Annotated[

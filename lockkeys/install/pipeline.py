@@ -28,6 +28,7 @@ from lockkeys.install.acquire import (
 )
 from lockkeys.install.environment import TargetEnvironment, probe
 from lockkeys.install.installer import INSTALLERS, run_installer
+from lockkeys.install.markers import check_target, skip_reason
 from lockkeys.install.report import PackageReport, Report, Status
 from lockkeys.install.verify import refused, verify_artifact
 from lockkeys.lockfile.io import read_lock
@@ -86,6 +87,8 @@ def _verify_into(
                     policy=package.tool.verify,
                     status=Status.SKIPPED,
                     source=package.tool.source,
+                    reason=skip_reason(package.marker),
+                    details=(package.marker,) if package.marker else (),
                 )
             )
             continue
@@ -182,6 +185,7 @@ def _verified(
     """Verify every package into a private folder (mode 0700) that lives as long as the block."""
     lock = read_lock(lock_path)
     env = probe(python)
+    check_target(lock, env, Path(lock_path))  # before anything is fetched
     workdir = Path(tempfile.mkdtemp(prefix="lockkeys-verified-"))
     try:
         workdir.chmod(0o700)

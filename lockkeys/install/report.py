@@ -51,7 +51,7 @@ class PackageReport:
             return "sha256 matches the lock"
         if self.status is Status.UNVERIFIED:
             return "NOT VERIFIED (policy 'none')"
-        return "skipped: marker does not apply"
+        return f"skipped: {self.reason}" if self.reason else "skipped: marker does not apply"
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -78,6 +78,7 @@ def locked_package(
         wheels=wheels,
         sdist=sdists[0] if sdists else None,
         tool=tool,
+        marker=pin.marker,
     )
 
 
@@ -91,6 +92,8 @@ def assemble_lock(
     signature_stores: Sequence[str],
     certs: Mapping[str, Certificate],
     lock_dir: Path,
+    environments: Sequence[str] | None = None,
+    requires_python: str | None = None,
 ) -> Lock:
     """The lock, embedding only the certificates some package pins."""
     used = {fpr for p in packages for fpr in p.tool.signers}
@@ -120,7 +123,12 @@ def assemble_lock(
             "signers": signers,
         }
     )
-    return Lock(tool=tool, packages=tuple(sorted(packages, key=lambda p: p.name)))
+    return Lock(
+        tool=tool,
+        packages=tuple(sorted(packages, key=lambda p: p.name)),
+        environments=tuple(environments) if environments is not None else None,
+        requires_python=requires_python,
+    )
 
 
 __all__ = ["assemble_lock", "locked_package", "relative"]

@@ -36,6 +36,7 @@ from lockkeys.lockfile.inputs import load_signers, requirement_lines
 from lockkeys.lockfile.io import read_lock, write_lock
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.resolving import resolve_pins
+from lockkeys.lockfile.scope import lock_scope
 from lockkeys.lockfile.signature_check import check_signatures, needs_signatures
 from lockkeys.lockfile.substitutes import annotate_substitute, dependents
 from lockkeys.resolve.base import Pin
@@ -88,7 +89,7 @@ class Locker:
 
     # ---- inputs -------------------------------------------------------------------------
     def digest(self, lines: Sequence[str]) -> str:
-        return self.config.inputs_digest(lines)
+        return self.config.inputs_digest(lines, resolver=self.resolver_name)
 
     def check(self) -> LockOutcome:
         load_signers(self.config)  # a config error is an error here too, not "up to date"
@@ -110,6 +111,7 @@ class Locker:
         reqs, user_constraints = requirement_lines(config)
         digest = self.digest([*reqs, *(f"-c {c}" for c in user_constraints)])
         policies = {name: config.policy(name) for name in config.packages}
+        scope = lock_scope(config, self.resolver_name)
         pins = resolve_pins(
             config,
             resolver_name=self.resolver_name,
@@ -119,6 +121,7 @@ class Locker:
             policies=policies,
             previous=self._previous(),
             upgrade=self.upgrade,
+            scope=scope,
         )
         # Dependents of a substitute: one of their wheels is read for what they asked.
         need_metadata = {
@@ -149,6 +152,8 @@ class Locker:
             signature_stores=config.signature_stores,
             certs=certs,
             lock_dir=lock_dir,
+            environments=scope.environments,
+            requires_python=scope.requires_python,
         )
         written = write_lock(self.lock_path, lock)
         return LockOutcome(

@@ -22,6 +22,7 @@ from packaging.version import Version
 from lockkeys.config import LockkeysConfig, PackagePolicy
 from lockkeys.errors import InputError, ResolutionError, SourceError
 from lockkeys.lockfile.model import Lock
+from lockkeys.lockfile.scope import LockScope
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
 from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
 from lockkeys.sources.model import Source
@@ -39,9 +40,14 @@ def resolve_pins(
     policies: Mapping[str, PackagePolicy],
     previous: Lock | None,
     upgrade: Collection[str],
+    scope: LockScope,
 ) -> list[Pin]:
     """The pins, sorted by name. Existing pins are kept where they still resolve: first all of
-    them, then without those of packages whose requirement line changed, then none."""
+    them, then without those of packages whose requirement line changed, then none.
+
+    A universal scope asks for one resolution over every environment it covers: each
+    requirement line carries the scope's marker, so what no covered environment needs is
+    left out, and each pin comes back with the marker under which it is needed."""
     substitutes = {
         name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
     }
@@ -55,7 +61,9 @@ def resolve_pins(
                 file=str(config.config_path),
             )
     base = ResolveRequest(
-        requirements=tuple(requirements),
+        requirements=tuple(scope.restrict(line) for line in requirements),
+        universal=scope.universal,
+        python_version=scope.python_floor,
         constraints=tuple(constraints) + (() if uses_uv else tuple(substitutes.values())),
         overrides=tuple(substitutes.values()) if uses_uv else (),
         upgrade=bool(upgrade),
@@ -71,17 +79,21 @@ def resolve_pins(
             indexes=(only.url,) if only.url else (),
             find_links=(only.path,) if only.path else (),
         )
-        return _attempt(config, resolver, direct, attempts, substitutes, policies, None)
-    with serve_view(list(sources), pinned) as (view_url, view):
-        return _attempt(
-            config,
-            resolver,
-            replace(base, indexes=(view_url,)),
-            attempts,
-            substitutes,
-            policies,
-            view,
-        )
+        pins = _attempt(config, resolver, direct, attempts, substitutes, policies, None)
+    else:
+        with serve_view(list(sources), pinned) as (view_url, view):
+            pins = _attempt(
+                config,
+                resolver,
+                replace(base, indexes=(view_url,)),
+                attempts,
+                substitutes,
+                policies,
+                view,
+            )
+    if not scope.universal:  # one environment: markers were evaluated, none is kept
+        pins = [replace(pin, marker=None) for pin in pins]
+    return pins
 
 
 def _kept_pins(

@@ -36,8 +36,12 @@ class ResolveRequest:
     overrides: tuple[str, ...] = ()
     """Replace what dependencies declare for these packages (uv only)."""
     python_version: str | None = None
-    """Target Python, e.g. ``"3.11"``; None means the running interpreter's."""
+    """Target Python, e.g. ``"3.11"``; None means the running interpreter's. For a universal
+    resolution, the lowest Python it covers."""
     upgrade: bool = False
+    universal: bool = False
+    """One resolution for every platform and Python (from ``python_version`` up), each pin
+    with the marker under which it is needed (uv only)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class Pin:
     via: tuple[str, ...]
     """Sorted normalized names of the packages that require it; :data:`ROOT` for the
     top-level requirements. Constraints and overrides are not listed: they add no edge."""
+    marker: str | None = None
+    """Universal resolutions: the environments that need it (None: all of them)."""
 
 
 class Resolver(Protocol):

@@ -183,6 +183,7 @@ def parse_compiled(text: str, resolver: str) -> list[Pin]:
     ``split``: ``bar==1.0`` then ``#   via`` / ``#   foo`` comment lines below it.
     """
     pins: dict[str, tuple[str, set[str]]] = {}
+    markers: dict[str, list[str | None]] = {}
     current: str | None = None
     in_via = False
     for raw in text.splitlines():
@@ -211,20 +212,39 @@ def parse_compiled(text: str, resolver: str) -> list[Pin]:
             current, in_via = None, False  # an option line (index or find-links): not a pin
             continue
         spec, _, comment = line.partition(" #")
-        name, version = _pin_of(spec.strip(), resolver)
-        pins[name] = (version, set())
+        name, version, marker = _pin_of(spec.strip(), resolver)
+        if name in pins and pins[name][0] != version:
+            raise ResolutionError(
+                f"{resolver} chose two versions of {name} for different environments "
+                f"({pins[name][0]} and {version}); a lock holds one version per package",
+                package=name,
+                found=f"{name}=={pins[name][0]} and {escape(spec.strip())}",
+                fix=f"constrain {name} to one version that fits every environment, or narrow "
+                "`environments` / `requires-python`",
+            )
+        if name not in pins:
+            pins[name] = (version, set())
+        markers.setdefault(name, []).append(marker)
         current, in_via = name, False
         comment = comment.strip()
         if comment.startswith("via"):
             pins[name][1].update(_via_entries(comment[3:]))
             in_via = True
     return [
-        Pin(name=name, version=version, via=tuple(sorted(via)))
+        Pin(name=name, version=version, via=tuple(sorted(via)), marker=_either(markers[name]))
         for name, (version, via) in sorted(pins.items())
     ]
 
 
-def _pin_of(spec: str, resolver: str) -> tuple[str, str]:
+def _either(markers: list[str | None]) -> str | None:
+    """One pin listed under several markers is needed where any of them holds."""
+    if any(m is None for m in markers):
+        return None
+    unique = list(dict.fromkeys(m for m in markers if m))
+    return unique[0] if len(unique) == 1 else " or ".join(f"({m})" for m in unique)
+
+
+def _pin_of(spec: str, resolver: str) -> tuple[str, str, str | None]:
     try:
         req = Requirement(spec)
     except InvalidRequirement as exc:
@@ -240,7 +260,8 @@ def _pin_of(spec: str, resolver: str) -> tuple[str, str]:
             expected="name==version",
             found=escape(spec),
         )
-    return canonicalize_name(req.name), specs[0].version
+    marker = str(req.marker) if req.marker is not None else None
+    return canonicalize_name(req.name), specs[0].version, marker
 
 
 def _via_entries(text: str) -> set[str]:

@@ -109,6 +109,12 @@ class PipToolsResolver:
                 package=names if "," not in names else None,
                 fix='set resolver = "uv" (or run with --resolver uv)',
             )
+        if request.universal:
+            raise UsageError(
+                "pip-tools resolves for the running interpreter only; a universal lock "
+                '(several environments) needs resolver = "uv"',
+                fix='set resolver = "uv" (or run with --resolver uv)',
+            )
         self._check_python(request.python_version)
         requirements = clean_lines("requirement", request.requirements)
         constraints = clean_lines("constraint", request.constraints)

@@ -17,6 +17,8 @@ Flags, and why:
 - ``--find-links`` for local folders; ``--constraint FILE``, ``--override FILE`` as given.
 - ``--python sys.executable``: markers are evaluated for the running interpreter, as pip-compile
   does; ``--python-version`` when the request names another target. ``--no-python-downloads``.
+- ``--universal`` when the request asks for it: one resolution for every platform, and Python
+  from ``--python-version`` up; each pin then carries the marker under which it is needed.
 - ``--no-header --annotation-style line``: one ``# via`` comment per pin, read into
   :attr:`Pin.via`; uv emits no index URLs or find-links unless asked and strips extras and
   markers by default.
@@ -143,6 +145,8 @@ class UvResolver:
         ]
         if request.python_version is not None:
             argv += ["--python-version", request.python_version.strip()]
+        if request.universal:
+            argv.append("--universal")
         if request.indexes:
             for url in request.indexes[:-1]:
                 argv += ["--index", url]

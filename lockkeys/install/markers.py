@@ -1,0 +1,48 @@
+"""Is the target inside what the lock covers? Checked before anything is fetched.
+
+A lock records the environments it was made for (PEP 751 ``environments`` and
+``requires-python``). A target outside them would get a partial or wrong set of packages
+(a dependency that only its platform or Python needs was never resolved), so it is refused
+with what the target is and what the lock covers, instead of failing later on a dependency
+that looks extraneous.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lockkeys.errors import UsageError
+from lockkeys.install.environment import TargetEnvironment
+from lockkeys.lockfile.model import Lock
+from lockkeys.markers import covers, describe
+
+
+def check_target(lock: Lock, env: TargetEnvironment, lock_path: Path) -> None:
+    """Raise UsageError (exit 2) when ``env`` lies outside ``lock``'s environments."""
+    problems = covers(
+        env.markers, environments=lock.environments, requires_python=lock.requires_python
+    )
+    if not problems:
+        return
+    covered = []
+    if lock.environments is not None:
+        covered.append("environments: " + " | ".join(lock.environments))
+    if lock.requires_python:
+        covered.append(f"requires-python: {lock.requires_python}")
+    raise UsageError(
+        f"the target ({describe(env.markers)}, {env.python}) is outside what the lock "
+        f"covers: {'; '.join(problems)}",
+        file=str(lock_path),
+        expected="; ".join(covered),
+        found=describe(env.markers),
+        fix='re-lock for this target: with resolver = "uv", add its environment to '
+        "`environments` (or widen `requires-python`); with pip-tools, lock on the target's "
+        "platform and Python",
+    )
+
+
+def skip_reason(marker: str | None) -> str:
+    return f"marker {marker} is false for this target"
+
+
+__all__ = ["check_target", "skip_reason"]
