@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from lockkeys.cli.state import STATE, err, note, out
 from lockkeys.errors import UsageError, escape
 from lockkeys.fsutil import atomic_write
 from lockkeys.lockfile.locate import find_lockfile
+
+if TYPE_CHECKING:
+    from lockkeys.lockfile.locker import LockOutcome
 
 EXIT_STALE = 1
 
@@ -27,6 +30,13 @@ def lock(
         list[str] | None,
         typer.Option("--upgrade-package", "-P", help="Let this package move to a newer version."),
     ] = None,
+    upgrade: Annotated[
+        bool,
+        typer.Option("--upgrade", "-U", help="Move every package to its newest allowed version."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Resolve and print what would change; write nothing.")
+    ] = False,
 ) -> None:
     """Resolve the requirements and write the lock with hashes and signer pins."""
     from lockkeys.lockfile.locker import lock as do_lock
@@ -37,6 +47,8 @@ def lock(
         lock_path=STATE.lock,
         upgrade=upgrade_package or (),
         check=check,
+        upgrade_all=upgrade,
+        dry_run=dry_run,
     )
     if check:
         out.print(f"{outcome.path}: {outcome.message}", markup=False)
@@ -46,6 +58,17 @@ def lock(
             raise typer.Exit(EXIT_STALE)
         return
     out.print(outcome.message, markup=False)
+    print_changes(outcome)
+
+
+def print_changes(outcome: LockOutcome) -> None:
+    """What a re-lock changed (or, with --dry-run, would change), one line per package."""
+    if outcome.previous is None:
+        return
+    for change in outcome.changes:
+        out.print(f"  {escape(change.line())}", markup=False)
+    if not outcome.changes:
+        out.print("  no package changes", markup=False)
 
 
 def warn_expiring_signers() -> None:
@@ -73,9 +96,21 @@ def export(
     from lockkeys.lockfile.views import export_pylock, export_requirements
 
     lock_file = STATE.lock or find_lockfile(STATE.config)
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(
+            f"cannot write {output}: the folder {output.parent} does not exist",
+            file=str(output),
+            fix="create the folder first, or pass another -o path",
+        )
+    if output is not None and output.is_dir():
+        raise UsageError(f"cannot write {output}: it is a folder", file=str(output))
     current = read_lock(lock_file)
     if format == "requirements":
-        text = export_requirements(current)
+        text = export_requirements(
+            current,
+            lock_dir=lock_file.resolve().parent,
+            dest_dir=(output.resolve().parent if output is not None else Path.cwd()),
+        )
     elif format == "pylock":
         text = export_pylock(current)
     else:

@@ -17,6 +17,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from lockkeys.errors import InputError, SourceError, VerificationError
 from lockkeys.install.environment import TargetEnvironment
+from lockkeys.listing import summarize
 from lockkeys.lockfile.model import LockedFile, LockedPackage, LockSource
 from lockkeys.sources.cosign import gather, signature_urls
 from lockkeys.sources.fetch import fetch_to
@@ -43,7 +44,7 @@ def choose_file(package: LockedPackage, env: TargetEnvironment) -> LockedFile:
         return min(ranked, key=lambda item: (item[0], item[1]))[2]
     if package.sdist is not None and package.tool.allow_sdist:
         return package.sdist
-    offered = ", ".join(w.filename for w in package.wheels) or "no wheels"
+    offered = summarize([w.filename for w in package.wheels], noun="wheels") or "no wheels"
     if package.sdist is not None:
         raise VerificationError(
             "only a source distribution fits this environment, and the lock does not allow "

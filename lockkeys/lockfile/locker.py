@@ -26,14 +26,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from lockkeys.config import LockkeysConfig, load_config
-from lockkeys.errors import InputError
+from lockkeys.errors import InputError, UsageError
+from lockkeys.listing import summarize
 from lockkeys.lockfile.assemble import assemble_lock, locked_package
+from lockkeys.lockfile.changes import Change, version_changes
 from lockkeys.lockfile.collect import LOCK_WORKERS, Collected, collect_files
 from lockkeys.lockfile.inputs import load_signers, requirement_lines
-from lockkeys.lockfile.io import read_lock, write_lock
+from lockkeys.lockfile.io import dumps_lock, read_lock, write_lock
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.resolving import resolve_pins
 from lockkeys.lockfile.scope import lock_scope
@@ -56,6 +59,9 @@ class LockOutcome:
     written: bool
     stale: bool  # for --check: the lock is missing or its inputs changed
     message: str
+    changes: tuple[Change, ...] = ()  # from the previous lock (empty for --check)
+    previous: Lock | None = None
+    dry_run: bool = False
 
 
 @contextlib.contextmanager
@@ -75,8 +81,13 @@ class Locker:
         resolver: str | None = None,
         lock_path: Path | None = None,
         upgrade: Sequence[str] = (),
+        upgrade_all: bool = False,
+        dry_run: bool = False,
     ) -> None:
         self.config = config
+        self.upgrade_all = upgrade_all
+        self.dry_run = dry_run
+        self.upgrade_names = list(upgrade)
         self.resolver_name = resolver or config.resolver
         self.lock_path = Path(lock_path) if lock_path else Path(config.lockfile)
         self.upgrade = {canonicalize_name(n) for n in upgrade}
@@ -112,6 +123,8 @@ class Locker:
         digest = self.digest([*reqs, *(f"-c {c}" for c in user_constraints)])
         policies = {name: config.policy(name) for name in config.packages}
         scope = lock_scope(config, self.resolver_name)
+        previous = self._previous()
+        self._check_upgrade_names(reqs, previous)
         pins = resolve_pins(
             config,
             resolver_name=self.resolver_name,
@@ -119,8 +132,9 @@ class Locker:
             requirements=reqs,
             constraints=user_constraints,
             policies=policies,
-            previous=self._previous(),
+            previous=previous,
             upgrade=self.upgrade,
+            upgrade_all=self.upgrade_all,
             scope=scope,
         )
         # Dependents of a substitute: one of their wheels is read for what they asked.
@@ -155,6 +169,22 @@ class Locker:
             environments=scope.environments,
             requires_python=scope.requires_python,
         )
+        changes = tuple(version_changes(previous, lock)) if previous is not None else ()
+        if self.dry_run:
+            same = self.lock_path.exists() and self.lock_path.read_bytes() == dumps_lock(
+                lock
+            ).encode("utf-8")
+            verb = "would leave unchanged:" if same else "would write"
+            return LockOutcome(
+                self.lock_path,
+                lock,
+                False,
+                False,
+                f"{verb} {self.lock_path} ({len(packages)} packages; dry run, nothing written)",
+                changes,
+                previous,
+                dry_run=True,
+            )
         written = write_lock(self.lock_path, lock)
         return LockOutcome(
             self.lock_path,
@@ -162,7 +192,24 @@ class Locker:
             written,
             False,
             f"{'wrote' if written else 'unchanged:'} {self.lock_path} ({len(packages)} packages)",
+            changes,
+            previous,
         )
+
+    def _check_upgrade_names(self, requirements: Sequence[str], previous: Lock | None) -> None:
+        """``-P NAME`` must name a requirement or a locked package: a typo would otherwise
+        upgrade nothing and say nothing."""
+        known: set[str] = {canonicalize_name(Requirement(line).name) for line in requirements}
+        known |= {p.name for p in previous.packages} if previous is not None else set()
+        for raw in self.upgrade_names:
+            if canonicalize_name(raw) not in known:
+                raise UsageError(
+                    f"--upgrade-package {raw}: not in the requirements or the lock",
+                    package=canonicalize_name(raw),
+                    expected="one of: " + summarize(sorted(known), limit=10),
+                    found=raw,
+                    fix="check the name; `lockkeys why NAME` explains a locked package",
+                )
 
     def _previous(self) -> Lock | None:
         if not self.lock_path.exists():
@@ -242,8 +289,25 @@ def lock(
     lock_path: Path | None = None,
     upgrade: Sequence[str] = (),
     check: bool = False,
+    upgrade_all: bool = False,
+    dry_run: bool = False,
 ) -> LockOutcome:
-    """Lock (or, with ``check``, only compare the inputs digest). Library entry point."""
+    """Lock (or, with ``check``, only compare the inputs digest). Library entry point.
+
+    ``upgrade`` lets those packages move to their newest allowed versions, ``upgrade_all``
+    every package; ``dry_run`` resolves and reports the changes but writes nothing."""
+    if check and (dry_run or upgrade_all or upgrade):
+        raise UsageError(
+            "--check compares the inputs only; it cannot be combined with --upgrade, "
+            "--upgrade-package or --dry-run"
+        )
     config = load_config(config_path)
-    locker = Locker(config, resolver=resolver, lock_path=lock_path, upgrade=upgrade)
+    locker = Locker(
+        config,
+        resolver=resolver,
+        lock_path=lock_path,
+        upgrade=upgrade,
+        upgrade_all=upgrade_all,
+        dry_run=dry_run,
+    )
     return locker.check() if check else locker.lock()

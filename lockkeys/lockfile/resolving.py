@@ -41,6 +41,7 @@ def resolve_pins(
     previous: Lock | None,
     upgrade: Collection[str],
     scope: LockScope,
+    upgrade_all: bool = False,
 ) -> list[Pin]:
     """The pins, sorted by name. Existing pins are kept where they still resolve: first all of
     them, then without those of packages whose requirement line changed, then none.
@@ -66,9 +67,10 @@ def resolve_pins(
         python_version=scope.python_floor,
         constraints=tuple(constraints) + (() if uses_uv else tuple(substitutes.values())),
         overrides=tuple(substitutes.values()) if uses_uv else (),
-        upgrade=bool(upgrade),
+        upgrade=bool(upgrade) or upgrade_all,
     )
-    attempts = _kept_pins(requirements, previous, upgrade, substitutes)
+    # --upgrade: no existing pin is kept; the resolvers then take the newest allowed versions.
+    attempts = [] if upgrade_all else _kept_pins(requirements, previous, upgrade, substitutes)
     resolver = get_resolver(resolver_name)
     if len(sources) == 1:
         # One source: nothing to confuse. Hand it over directly (the resolver then also

@@ -10,11 +10,15 @@ from pathlib import Path
 
 from lockkeys.config import PackagePolicy
 from lockkeys.errors import VerificationError
+from lockkeys.listing import summarize
 from lockkeys.lockfile.collect import Collected
 from lockkeys.sources.cosign import Gathered, gather, signature_urls
 from lockkeys.sources.model import RemoteFile
 from lockkeys.trust.certs import Certificate, Keyring
 from lockkeys.trust.threshold import evaluate_threshold
+
+#: Files whose shortfall is explained in full; the others are only named.
+DETAILED_FILES = 5
 
 
 def needs_signatures(policy: PackagePolicy) -> bool:
@@ -35,14 +39,20 @@ def check_signatures(
     keyring = Keyring(certs[n] for n in policy.signers)
     pin = collected.pin
     shortfalls: list[str] = []
+    short: list[str] = []
     for entry in collected.files:
         if entry.local is None:  # collected without its bytes: a bug in the caller
             raise AssertionError(f"{entry.remote.filename} was not downloaded")
         found = _signatures(entry.remote, stores, root)
         result = evaluate_threshold(entry.local, found.signatures, keyring, policy.threshold)
         if not result.met:
-            shortfalls.append(f"{entry.remote.filename}: {result.summary()}")
-            shortfalls += [f"  {line}" for line in (*found.notes, *result.explain())]
+            short.append(entry.remote.filename)
+            if len(short) <= DETAILED_FILES:
+                shortfalls.append(f"{entry.remote.filename}: {result.summary()}")
+                shortfalls += [f"  {line}" for line in (*found.notes, *result.explain())]
+    if len(short) > DETAILED_FILES:  # a release with a hundred wheels: name them, briefly
+        rest = short[DETAILED_FILES:]
+        shortfalls.append(f"also short of the threshold: {summarize(rest, noun='files')}")
     if shortfalls:
         raise VerificationError(
             f"{pin.name} {pin.version} cannot be locked: its files lack enough valid signatures",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -13,11 +16,16 @@ from lockkeys.lockfile.model import Lock, LockedPackage
 ROOT = "<root>"
 
 
-def export_requirements(lock: Lock) -> str:
-    """A `--require-hashes` requirements file: every locked file's hash, all platforms."""
+def export_requirements(
+    lock: Lock, *, lock_dir: Path | None = None, dest_dir: Path | None = None
+) -> str:
+    """A `--require-hashes` requirements file: every locked file's hash, all platforms, each
+    package's marker, and the sources a plain pip needs to find the files (the lock's index
+    URLs, its folders as ``--find-links`` relative to ``dest_dir``, where the file goes)."""
     lines = [
         "# Exported from a lockkeys lock: hashes only; signer pins are NOT enforced by pip.",
         "# Install with: pip install --no-deps --require-hashes -r THIS_FILE",
+        *source_options(lock, lock_dir=lock_dir, dest_dir=dest_dir),
     ]
     for pkg in sorted(lock.packages, key=lambda p: p.name):
         hashes = sorted({f.sha256 for f in pkg.files})
@@ -27,6 +35,29 @@ def export_requirements(lock: Lock) -> str:
         parts += [f"    --hash=sha256:{h}" for h in hashes]
         lines.append(" \\\n".join(parts))
     return "\n".join(lines) + "\n"
+
+
+def source_options(
+    lock: Lock, *, lock_dir: Path | None = None, dest_dir: Path | None = None
+) -> list[str]:
+    """pip options for the sources the locked packages come from, in the lock's order:
+    ``--index-url`` (then ``--extra-index-url``) for indexes, ``--no-index`` when there is
+    none (pip would otherwise look on the public index), ``--find-links`` for folders."""
+    used = {p.tool.source for p in lock.packages}
+    sources = [s for s in lock.tool.sources if s.name in used]
+    urls = [s.url for s in sources if s.url]
+    options = [f"--index-url {shlex.quote(urls[0])}"] if urls else ["--no-index"]
+    options += [f"--extra-index-url {shlex.quote(url)}" for url in urls[1:]]
+    for source in sources:
+        if source.path is None:
+            continue
+        folder = Path(source.path)
+        if lock_dir is not None:
+            folder = lock_dir / folder
+            if dest_dir is not None:
+                folder = Path(os.path.relpath(folder, dest_dir))
+        options.append(f"--find-links {shlex.quote(folder.as_posix())}")
+    return options
 
 
 def export_pylock(lock: Lock) -> str:
