@@ -15,7 +15,7 @@ import pytest
 from gnupg import GnuPG
 
 from lockkeys.cli import main
-from tests.support.venvs import installed, make_venv
+from tests.support.venvs import installed, make_venv, snapshot
 
 pytestmark = [
     pytest.mark.slow,
@@ -198,3 +198,158 @@ def test_expiry_warning_in_verify_and_key_show(
     code, out, _err = project.cli("key", "show", project.root / "keys" / "alice.asc")
     assert code == 0
     assert "  expires      20" in out and "days)" in out
+
+
+def _revocation(g: GnuPG, fpr: str, code: int, at: str | None = None) -> bytes:
+    """`gpg --gen-revoke` with a reason (0-3); not imported, so the key can still sign."""
+    out = g.home / f"rev-{fpr[-8:]}-{code}.asc"
+    answers = f"y\n{code}\n\ny\n".encode()
+    g.run(
+        "--command-fd", "0", "--output", out, "--gen-revoke", fpr, at=at, stdin=answers, batch=False
+    )
+    return out.read_bytes()
+
+
+def test_expiry_extended_after_signing_then_relocked_old_signatures_count(
+    project: Project,
+) -> None:
+    """alice signed in February, extended her expiry in June (gpg --quick-set-expire: the
+    export carries only the new self-signature). The project updates keys/alice.asc:
+    `lock --check` names what is new, `lock` merges, the February signature still counts."""
+    project.key("alice", expire="1y", at="20250101T000000")
+    project.sign("alice", at="20250201T000000")
+    project.configure(["alice"], threshold=1)
+    code, _out, err = project.cli("lock")
+    assert code == 0, err
+    project.gpg.set_expire(project.fprs["alice"], "5y", at="20250601T000000")
+    project.export("alice")  # the new export: one self-signature, dated June
+    code, out, err = project.cli("lock", "--check")
+    assert code == 1
+    assert "alice" in out and "expiry 2026-01-01 -> 2030-" in out, out
+    code, out, err = project.cli("lock")
+    assert code == 0, err
+    assert "certificate merged: expiry 2026-01-01 -> 2030-" in out, out
+    code, out, err = project.cli("verify", "--json")
+    assert code == 0, err
+    assert json.loads(out)["packages"][0]["status"] == "verified-by-signatures"
+    code, _out, _err = project.cli("lock", "--check")
+    assert code == 0
+
+
+def test_hard_revocation_in_revocations_folder_refuses_install_without_relock(
+    project: Project,
+) -> None:
+    project.key("alice")
+    project.sign("alice")
+    (project.root / "revocations").mkdir()
+    project.configure(["alice"], threshold=1, extra='revocations = ["revocations"]')
+    code, _out, err = project.cli("lock")
+    assert code == 0, err
+    lock_bytes = (project.root / "pylock.toml").read_bytes()
+    python = make_venv(project.root / "venv")
+    before = snapshot(python)
+    (project.root / "revocations" / "alice.rev").write_bytes(
+        _revocation(project.gpg, project.fprs["alice"], 1)  # compromised
+    )
+    code, _out, err = project.cli("install", "--python", python)
+    assert code == 1, err
+    assert "revoked" in err and "key compromised" in err, err
+    assert "published revocation of primary key" in err, err
+    assert snapshot(python) == before
+    assert (project.root / "pylock.toml").read_bytes() == lock_bytes  # no re-lock
+
+
+def test_soft_revocation_keeps_older_signatures(project: Project) -> None:
+    project.key("alice", at="20240101T000000")
+    project.sign("alice", at="20240201T000000")
+    (project.root / "revocations").mkdir()
+    project.configure(["alice"], threshold=1, extra='revocations = ["revocations"]')
+    assert project.cli("lock")[0] == 0
+    (project.root / "revocations" / "alice.rev").write_bytes(
+        _revocation(project.gpg, project.fprs["alice"], 2, at="20240301T000000")  # superseded
+    )
+    code, out, err = project.cli("verify", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["packages"][0]["status"] == "verified-by-signatures"
+    assert any("published revocation" in n for n in report["notes"]), report
+    # A signature made after the soft revocation does not count.
+    (project.root / "signatures" / f"{WHEEL}.asc").unlink()
+    project.sign("alice", at="20240401T000000")
+    code, _out, err = project.cli("verify")
+    assert code == 1 and "revoked" in err, err
+
+
+def test_unreachable_revocation_source_is_exit_3_and_offline_says_so(project: Project) -> None:
+    project.key("alice")
+    project.sign("alice")
+    project.configure(
+        ["alice"], threshold=1, extra='revocations = ["http://127.0.0.1:9/revoked.asc"]'
+    )
+    assert project.cli("lock")[0] == 0
+    code, _out, err = project.cli("verify", "--timeout", "2")
+    assert code == 3, err
+    assert "127.0.0.1:9" in err
+    wheelhouse = project.root / "wheelhouse"
+    wheelhouse.mkdir()
+    shutil.copy(project.wheel, wheelhouse / WHEEL)
+    shutil.copy(project.root / "signatures" / f"{WHEEL}.asc", wheelhouse / f"{WHEEL}.asc")
+    code, out, err = project.cli("verify", "--wheelhouse", wheelhouse, "--json")
+    assert code == 0, err
+    assert (
+        "revocations: http://127.0.0.1:9/revoked.asc was not read (offline)"
+        in json.loads(out)["notes"]
+    )
+
+
+def test_rotation_relocked_shows_as_neutral(project: Project) -> None:
+    code, out, err = project.cli("key", "generate", "alice", "--out-dir", project.root / "keys")
+    assert code == 0, err
+    project.root.joinpath("keys", "old").mkdir()
+    old_fpr = out.strip()
+    code, out, err = project.cli(
+        "sign",
+        project.wheel,
+        "--key",
+        project.root / "keys" / "alice.secret.asc",
+        "--out-dir",
+        project.root / "signatures",
+    )
+    assert code == 0, err
+    project.configure(["alice"], threshold=1)
+    assert project.cli("lock")[0] == 0, err
+    shutil.copy(project.root / "pylock.toml", project.root / "before.toml")
+    for suffix in (".asc", ".secret.asc", ".revocation.asc"):
+        (project.root / "keys" / f"alice{suffix}").rename(
+            project.root / "keys" / "old" / f"alice{suffix}"
+        )
+    code, out, err = project.cli(
+        "key",
+        "generate",
+        "alice",
+        "--out-dir",
+        project.root / "keys",
+        "--replaces",
+        project.root / "keys" / "old" / "alice.secret.asc",
+    )
+    assert code == 0, err
+    new_fpr = out.strip()
+    code, out, err = project.cli(
+        "sign",
+        project.wheel,
+        "--key",
+        project.root / "keys" / "alice.secret.asc",
+        "--out-dir",
+        project.root / "signatures",
+    )
+    assert code == 0, err
+    code, out, err = project.cli("lock")
+    assert code == 0, err
+    assert "rotation" in out, out
+    code, out, err = project.cli(
+        "diff", project.root / "before.toml", project.root / "pylock.toml", "--fail-on", "weakening"
+    )
+    assert code == 0, out + err
+    line = next(line for line in out.splitlines() if " signers:" in line)
+    assert line.startswith("neutral") and old_fpr in line and new_fpr in line
+    assert "rotation" in line
