@@ -1,0 +1,108 @@
+"""Certificates across re-locks: merged into what the lock embeds, never replaced.
+
+`lockkeys lock` merges each configured certificate into the one the previous lock embeds
+(same primary fingerprint): new subkeys, self-signatures and revocations are added, older
+self-signatures are kept, so a signature made before an expiry extension keeps counting. A
+configured certificate with another primary key is a replacement: it is embedded as given,
+keeping a certification by the key it replaces (a transition statement, see
+:mod:`lockkeys.trust.transition`), and `lockkeys diff` reports it.
+
+`lock --check` asks :func:`certificate_news` whether a certificate file holds anything the lock
+lacks, and names the signer and what is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from lockkeys.errors import InputError
+from lockkeys.lockfile.model import Lock
+from lockkeys.trust.certs import Certificate, merge_certificates, parse_certificate
+from lockkeys.trust.merge import compare_certificates, describe
+
+
+def embedded_certificates(lock: Lock, file: str) -> dict[str, Certificate]:
+    """fingerprint -> the certificate the lock embeds (a damaged one is simply not reused)."""
+    out: dict[str, Certificate] = {}
+    for name, signer in lock.tool.signers.items():
+        source = f"{file}: tool.lockkeys.signers.{name}.certificate"
+        try:
+            cert = parse_certificate(signer.certificate.encode("utf-8"), source, name)
+        except InputError:
+            continue
+        if cert.fingerprint == signer.fingerprint:
+            out[cert.fingerprint] = cert
+    return out
+
+
+def merge_with_lock(
+    certs: Mapping[str, Certificate], previous: Lock | None, file: str
+) -> dict[str, Certificate]:
+    """Each configured certificate merged into the previous lock's copy of the same key."""
+    if previous is None:
+        return dict(certs)
+    embedded = embedded_certificates(previous, file)
+    old_by_name = {name: s.fingerprint for name, s in previous.tool.signers.items()}
+    out: dict[str, Certificate] = {}
+    for name, cert in certs.items():
+        before = embedded.get(cert.fingerprint)
+        if before is not None:
+            out[name] = merge_certificates(before, cert)
+            continue
+        old = old_by_name.get(name)
+        if old is not None and old != cert.fingerprint:
+            # A replacement: keep a transition statement by the key it replaces, if any.
+            out[name] = parse_certificate(
+                _original_bytes(cert), cert.source, name, keep_certifiers=frozenset({old})
+            )
+            continue
+        out[name] = cert
+    return out
+
+
+def _original_bytes(cert: Certificate) -> bytes:
+    """The certificate file as given (its third-party certifications are not in ``binary``)."""
+    try:
+        return Path(cert.source).read_bytes()
+    except OSError:
+        return cert.binary
+
+
+def certificate_news(certs: Mapping[str, Certificate], lock: Lock, file: str) -> list[str]:
+    """One line per configured signer whose certificate holds what the lock lacks."""
+    embedded = embedded_certificates(lock, file)
+    by_name = {name: s.fingerprint for name, s in lock.tool.signers.items()}
+    lines: list[str] = []
+    for name, cert in sorted(certs.items()):
+        before = embedded.get(cert.fingerprint)
+        if before is None:
+            old = by_name.get(name)
+            if old is not None:
+                lines.append(
+                    f"signer {name}: the certificate file holds another key "
+                    f"({cert.fingerprint}, the lock has {old}): a replacement"
+                )
+            continue
+        news = describe(compare_certificates(before, merge_certificates(before, cert)))
+        if news:
+            lines.append(
+                f"signer {name}: the certificate file has what the lock lacks: " + "; ".join(news)
+            )
+    return lines
+
+
+
+
+def trust_summary(previous: Lock | None, new: Lock, file: str) -> list[str]:
+    """What a re-lock changed in trust, as `lockkeys diff` prints it (versions and files are
+    printed by the locker's own change list)."""
+    from lockkeys.trust.lockdiff import diff_locks
+
+    if previous is None:
+        return []
+    result = diff_locks(previous, new, f"{file} (before)", file)
+    return [c.line() for c in result.changes if c.field not in ("version", "files")]
+
+
+__all__ = ["certificate_news", "embedded_certificates", "merge_with_lock", "trust_summary"]
