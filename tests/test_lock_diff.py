@@ -340,3 +340,61 @@ def test_gnupg_made_transition_statement_is_a_rotation(
         == 0
     )
     assert "neutral       broken  signers" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("sq") is None, reason="Sequoia's sq is not installed")
+def test_sequoia_made_transition_statement_is_a_rotation(
+    keys: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sq certify OLD.secret NEW.cert UID` (Sequoia) makes the statement; and sq reads the
+    one `key generate --replaces` makes as a certification by the old key."""
+    out = tmp_path / "keys"
+    assert main(["key", "generate", "old", "--out-dir", str(out)]) == 0
+    old_fpr = capsys.readouterr().out.strip()
+    assert main(["key", "generate", "new", "--out-dir", str(out)]) == 0
+    new_fpr = capsys.readouterr().out.strip()
+    certified = subprocess.run(
+        [
+            "sq",
+            "certify",
+            str(out / "old.secret.asc"),
+            str(out / "new.asc"),
+            "new (lockkeys signing key)",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    base = {
+        **keys,
+        "fprs": {**keys["fprs"], "alice": old_fpr},
+        "certs": {**keys["certs"], "alice": (out / "old.asc").read_text()},
+    }
+    after = {
+        **keys,
+        "fprs": {**keys["fprs"], "alice": new_fpr},
+        "certs": {**keys["certs"], "alice": certified},
+    }
+    assert run_diff(tmp_path, lock_text(base), lock_text(after), "--fail-on", "weakening") == 0
+    assert "rotation" in capsys.readouterr().out
+
+    assert (
+        main(
+            [
+                "key",
+                "generate",
+                "newer",
+                "--out-dir",
+                str(out),
+                "--replaces",
+                str(out / "old.secret.asc"),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    inspected = subprocess.run(
+        ["sq", "inspect", "--certifications", str(out / "newer.asc")],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert f"Alleged certifier: {old_fpr}" in inspected

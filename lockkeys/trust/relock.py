@@ -92,8 +92,6 @@ def certificate_news(certs: Mapping[str, Certificate], lock: Lock, file: str) ->
     return lines
 
 
-
-
 def trust_summary(previous: Lock | None, new: Lock, file: str) -> list[str]:
     """What a re-lock changed in trust, as `lockkeys diff` prints it (versions and files are
     printed by the locker's own change list)."""

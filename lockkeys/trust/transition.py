@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -161,6 +162,8 @@ def find_transition(old: Certificate, new: Certificate) -> str | None:
                 continue
             if facts.created is not None and facts.created < new.facts.primary.created:
                 continue
+            if facts.expires is not None and facts.expires <= datetime.now(UTC):
+                continue  # an expired certification no longer vouches
             prefix = key_prefix + b"\xb4" + len(user_id).to_bytes(4, "big") + user_id
             if _verify(old_key, packet.body, prefix):
                 when = f"{facts.created:%Y-%m-%d}" if facts.created else "undated"
