@@ -88,6 +88,11 @@ def lock_text(keys: dict[str, Any], **change: Any) -> str:
         'lock-version = "1"',
         'inputs-digest = "sha256:' + "1" * 64 + '"',
         'requirements = ["broken"]',
+        *(
+            [f"revocations = {json.dumps(change['revocations'])}"]
+            if "revocations" in change
+            else []
+        ),
         f'sources = [{private}, {{ name = "public", url = "https://pypi.org/simple/" }}]',
     ]
     for name in sorted(table_names):
@@ -123,6 +128,7 @@ WEAKENING = {
     "source widened": ({"mirrors": ["http://mirror.invalid/simple/"]}, "sources.private.mirrors"),
     "new substitute": ({"substitutes": "broken>=1.0,<2"}, "substitutes"),
     "new override": ({"override": True}, "override"),
+    "revocation source removed": ({}, "revocations"),
 }
 
 
@@ -132,13 +138,15 @@ def test_each_weakening_kind_exits_1_and_names_the_field(
 ) -> None:
     change, field = WEAKENING[case]
     old = lock_text(keys, signer_names=["alice", "bob"]) if case == "signer added" else None
+    if case == "revocation source removed":
+        old = lock_text(keys, revocations=["revocations"])
     old = old or lock_text(keys)
     new = lock_text(keys, **change)
     assert run_diff(tmp_path, old, new, "--fail-on", "weakening") == 1
     text = capsys.readouterr().out
     lines = [line for line in text.splitlines() if line.startswith("weakening")]
     assert any(field in line for line in lines), text
-    package = "*" if case == "source widened" else "broken"
+    package = "*" if case in ("source widened", "revocation source removed") else "broken"
     assert all(line.split()[1] == package for line in lines), text
     # Without --fail-on the same diff is only a report.
     assert run_diff(tmp_path, old, new) == 0

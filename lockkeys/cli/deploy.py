@@ -88,6 +88,8 @@ def render(report: Report, as_json: bool) -> None:
                 markup_escape(escape(pkg.summary())),
             )
         out.print(table)
+    for line in report.notes:
+        err.print(f"lockkeys: {escape(line)}", markup=False)
     for pkg in report.unverified:
         err.print(
             f"lockkeys: warning: {pkg.name} {pkg.version} was accepted UNVERIFIED "

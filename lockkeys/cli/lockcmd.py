@@ -62,13 +62,19 @@ def lock(
 
 
 def print_changes(outcome: LockOutcome) -> None:
-    """What a re-lock changed (or, with --dry-run, would change), one line per package."""
+    """What a re-lock changed (or, with --dry-run, would change), one line per package;
+    then every trust change, classified as `lockkeys diff` does."""
+    from lockkeys.trust.relock import trust_summary
+
     if outcome.previous is None:
         return
     for change in outcome.changes:
         out.print(f"  {escape(change.line())}", markup=False)
     if not outcome.changes:
         out.print("  no package changes", markup=False)
+    if outcome.lock is not None:
+        for line in trust_summary(outcome.previous, outcome.lock, str(outcome.path)):
+            out.print(f"  {line}", markup=False)
 
 
 def warn_expiring_signers() -> None:

@@ -35,6 +35,7 @@ from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.signers import lock_keyring, package_keyring
 from lockkeys.trust.certs import Keyring
+from lockkeys.trust.revocations import deploy_revocations
 from lockkeys.trust.signatures import DetachedSignature, armor_signatures
 
 log = logging.getLogger("lockkeys.install")
@@ -65,6 +66,8 @@ def _verify_into(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Verified:
     keyring = lock_keyring(lock, str(lock_path)) if lock.tool.signers else Keyring([])
+    revoked = deploy_revocations(lock, lock_path, keyring, wheelhouse is not None, timeout)
+    keyring = revoked.keyring
     sources = {s.name: s for s in lock.tool.sources}
     locked = {p.name for p in lock.packages}
     lock_dir = lock_path.resolve().parent
@@ -166,6 +169,7 @@ def _verify_into(
             python=env.python,
             packages=tuple(reports),
             offline=wheelhouse is not None,
+            notes=tuple(revoked.notes),
         ),
         workdir=workdir,
         signatures=gathered,

@@ -78,6 +78,7 @@ class Report:
     offline: bool
     installed: bool = False
     installer: str | None = None
+    notes: tuple[str, ...] = ()  # e.g. revocations applied, sources not read offline
 
     @property
     def ok(self) -> bool:
@@ -100,4 +101,5 @@ class Report:
             "installed": self.installed,
             "installer": self.installer,
             "packages": [p.to_json() for p in self.packages],
+            "notes": list(self.notes),
         }

@@ -94,6 +94,7 @@ def assemble_lock(
     lock_dir: Path,
     environments: Sequence[str] | None = None,
     requires_python: str | None = None,
+    revocations: Sequence[str] = (),
 ) -> Lock:
     """The lock, embedding only the certificates some package pins."""
     used = {fpr for p in packages for fpr in p.tool.signers}
@@ -119,6 +120,10 @@ def assemble_lock(
             "signature-stores": tuple(
                 s if s.startswith(("http://", "https://")) else relative(Path(s), lock_dir)
                 for s in signature_stores
+            ),
+            "revocations": tuple(
+                s if s.startswith(("http://", "https://")) else relative(Path(s), lock_dir)
+                for s in revocations
             ),
             "signers": signers,
         }

@@ -45,6 +45,7 @@ from lockkeys.lockfile.substitutes import annotate_substitute, dependents
 from lockkeys.resolve.base import Pin
 from lockkeys.sources.model import Source
 from lockkeys.trust.certs import Certificate
+from lockkeys.trust.relock import certificate_news, merge_with_lock
 
 log = logging.getLogger("lockkeys.lock")
 
@@ -109,6 +110,10 @@ class Locker:
         if not self.lock_path.exists():
             return LockOutcome(self.lock_path, None, False, True, "the lock is missing")
         lock = read_lock(self.lock_path)
+        news = certificate_news(load_signers(self.config), lock, str(self.lock_path))
+        if news:
+            message = "\n  ".join(["the lock is stale: certificate files changed:", *news])
+            return LockOutcome(self.lock_path, lock, False, True, message)
         if lock.tool.inputs_digest != digest:
             return LockOutcome(
                 self.lock_path, lock, False, True, "the lock is stale: its inputs changed"
@@ -125,6 +130,8 @@ class Locker:
         scope = lock_scope(config, self.resolver_name)
         previous = self._previous()
         self._check_upgrade_names(reqs, previous)
+        # Certificates are merged into the previous lock's copies, never replaced.
+        certs = merge_with_lock(certs, previous, str(self.lock_path))
         pins = resolve_pins(
             config,
             resolver_name=self.resolver_name,
@@ -168,6 +175,7 @@ class Locker:
             lock_dir=lock_dir,
             environments=scope.environments,
             requires_python=scope.requires_python,
+            revocations=config.revocations,
         )
         changes = tuple(version_changes(previous, lock)) if previous is not None else ()
         if self.dry_run:

@@ -65,6 +65,7 @@ class LockTool(_Frozen):
     requirements: tuple[str, ...] = ()
     sources: tuple[LockSource, ...] = ()
     signature_stores: tuple[str, ...] = Field(default=(), alias="signature-stores")
+    revocations: tuple[str, ...] = ()  # read at deploy time (lockkeys.trust.revocations)
     signers: dict[str, LockSigner] = Field(default_factory=dict)
 
     @field_validator("lock_version")
@@ -196,6 +197,7 @@ _LOCK_TOOL_ORDER = (
     "requirements",
     "sources",
     "signature-stores",
+    "revocations",
     "signers",
 )
 
@@ -242,6 +244,8 @@ class Lock:
             for s in tool.get("sources", [])
         ]
         tool["signers"] = {name: tool["signers"][name] for name in sorted(tool["signers"])}
+        if not tool.get("revocations"):
+            tool.pop("revocations", None)  # absent unless configured: older locks unchanged
         return _ordered(tool, _LOCK_TOOL_ORDER)
 
     def to_pylock(self, *, with_tool: bool = True) -> Pylock:

@@ -253,8 +253,8 @@ class _Differ:
                         Kind.WEAKENING,
                         "source widened (new mirror)",
                     )
-        old_revs = set(getattr(self.old.tool, "revocations", ()))
-        new_revs = set(getattr(self.new.tool, "revocations", ()))
+        old_revs = set(self.old.tool.revocations)
+        new_revs = set(self.new.tool.revocations)
         for rev in sorted(old_revs - new_revs):
             self.add(
                 LOCK_WIDE, "revocations", rev, None, Kind.WEAKENING, "revocation source removed"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lockkeys.errors import InputError, SourceError, escape
+from lockkeys.lockfile.model import Lock
 from lockkeys.openpgp.armor import (
     TAG_PUBLIC_KEY,
     TAG_PUBLIC_SUBKEY,
@@ -188,4 +189,17 @@ def apply_revocations(
     return outcome
 
 
-__all__ = ["RevocationOutcome", "apply_revocations"]
+def deploy_revocations(
+    lock: Lock, lock_path: Path, keyring: Keyring, offline: bool, timeout: float
+) -> RevocationOutcome:
+    """The lock's `revocations` sources (relative to the lock's folder) applied to its keyring."""
+    return apply_revocations(
+        keyring,
+        lock.tool.revocations,
+        Path(lock_path).resolve().parent,
+        offline=offline,
+        timeout=timeout,
+    )
+
+
+__all__ = ["RevocationOutcome", "apply_revocations", "deploy_revocations"]
