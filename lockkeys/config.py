@@ -67,7 +67,14 @@ DIGEST_VERSION = 2
 SIGNATURE_CHECKS: frozenset[str] = frozenset({"signatures", "hashes+signatures"})
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _INTERNAL_KEYS = frozenset(
-    {"config-path", "root", "project-dependencies", "project-requires-python"}
+    {
+        "config-path",
+        "root",
+        "project-dependencies",
+        "project-requires-python",
+        "project-extras",
+        "project-groups",
+    }
 )
 
 
@@ -347,6 +354,8 @@ class LockkeysConfig(BaseModel):
     root: Path = Path()  # the folder of config_path when omitted
     project_dependencies: list[str] | None = None
     project_requires_python: str | None = None
+    project_extras: dict[str, list[str]] = Field(default_factory=dict)
+    project_groups: dict[str, list[str]] = Field(default_factory=dict)
     requirements: list[Path] | None = None
     lockfile: Path = Field(default=Path(DEFAULT_LOCKFILE), validate_default=True)
     resolver: Resolver = "pip-tools"
@@ -360,6 +369,8 @@ class LockkeysConfig(BaseModel):
     # Which environments a lock covers (PEP 751): markers, and the Python versions.
     environments: list[StrictStr] | None = None
     requires_python: StrictStr | None = None
+    # PEP 735 dependency groups installed when none is asked for (PEP 751 default-groups).
+    default_groups: list[StrictStr] = Field(default_factory=list)
 
     @field_validator("environments")
     @classmethod
@@ -534,6 +545,19 @@ class LockkeysConfig(BaseModel):
 
     # ---- cross-checks ----------------------------------------------------------------------
     @model_validator(mode="after")
+    def _default_groups_exist(self) -> LockkeysConfig:
+        for index, group in enumerate(self.default_groups):
+            if canonicalize_name(group) not in self.project_groups:
+                known = ", ".join(sorted(self.project_groups)) or "none"
+                raise _problem(
+                    f"unknown dependency group {group!r}; [dependency-groups] has: {known}",
+                    "default-groups",
+                    index,
+                    fix="name a group of pyproject.toml's [dependency-groups]",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _cross_checks(self) -> LockkeysConfig:
         known = sorted(self.signers)
         for index, signer in enumerate(self.default.signers):
@@ -686,6 +710,11 @@ class LockkeysConfig(BaseModel):
             "resolver": self.resolver if resolver is None else resolver,
             "environments": self.environments,
             "requires-python": self.python_requirement,
+            "extras": {k: [_normalize_line(x) for x in v] for k, v in self.project_extras.items()},
+            "dependency-groups": {
+                k: [_normalize_line(x) for x in v] for k, v in self.project_groups.items()
+            },
+            "default-groups": sorted(canonicalize_name(g) for g in self.default_groups),
         }
         if self.revocations:  # only when set: older locks' digests stay what they were
             document["revocations"] = [
@@ -833,6 +862,8 @@ def load_config(config: Path | None = None, cwd: Path | None = None) -> Lockkeys
     prefix = _prefix_for(path)
     project_dependencies: list[str] | None = None
     project_requires_python: str | None = None
+    project_extras: dict[str, list[str]] = {}
+    project_groups: dict[str, list[str]] = {}
     if prefix:
         tool = doc.get("tool")
         table = tool.get("lockkeys") if isinstance(tool, Mapping) else None
@@ -844,6 +875,8 @@ def load_config(config: Path | None = None, cwd: Path | None = None) -> Lockkeys
             )
         project_dependencies = _project_dependencies(doc, display)
         project_requires_python = _project_requires_python(doc, display)
+        project_extras = _project_extras(doc, display)
+        project_groups = _dependency_groups(doc, display)
     else:
         table = doc
     if not isinstance(table, Mapping):
@@ -856,11 +889,87 @@ def load_config(config: Path | None = None, cwd: Path | None = None) -> Lockkeys
         "config-path": path,
         "project-dependencies": project_dependencies,
         "project-requires-python": project_requires_python,
+        "project-extras": project_extras,
+        "project-groups": project_groups,
     }
     try:
         return LockkeysConfig.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise _convert(exc, table, display, prefix) from None
+
+
+def _one_requirement(line: Any, where: str, display: str) -> str:
+    if not isinstance(line, str):
+        raise InputError(f"{where}: expected a requirement string", file=display)
+    try:
+        return check_requirement(line, file=display)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc.message}", file=display, expected=exc.expected) from None
+
+
+def _requirement_list(value: Any, where: str, display: str) -> list[str]:
+    if not isinstance(value, list):
+        raise InputError(f"{where}: expected an array of requirement strings", file=display)
+    return [_one_requirement(line, f"{where}[{i}]", display) for i, line in enumerate(value)]
+
+
+def _project_extras(doc: Mapping[str, Any], display: str) -> dict[str, list[str]]:
+    """``[project.optional-dependencies]``: normalized extra name -> requirement lines."""
+    project = doc.get("project")
+    table = project.get("optional-dependencies") if isinstance(project, Mapping) else None
+    if table is None:
+        return {}
+    if not isinstance(table, Mapping):
+        raise InputError("project.optional-dependencies: expected a table", file=display)
+    out: dict[str, list[str]] = {}
+    for name, lines in table.items():
+        where = f"project.optional-dependencies.{name}"
+        key = canonicalize_name(name)
+        if key in out:
+            raise InputError(f"{where}: the same extra twice (as {key!r})", file=display)
+        out[key] = _requirement_list(lines, where, display)
+    return dict(sorted(out.items()))
+
+
+def _dependency_groups(doc: Mapping[str, Any], display: str) -> dict[str, list[str]]:
+    """PEP 735 ``[dependency-groups]``, ``{include-group = ...}`` expanded: normalized group
+    name -> requirement lines."""
+    table = doc.get("dependency-groups")
+    if table is None:
+        return {}
+    if not isinstance(table, Mapping):
+        raise InputError("dependency-groups: expected a table", file=display)
+    raw: dict[str, tuple[str, Any]] = {canonicalize_name(k): (k, v) for k, v in table.items()}
+    if len(raw) != len(table):
+        raise InputError("dependency-groups: two groups have the same name", file=display)
+
+    def expand(name: str, trail: tuple[str, ...]) -> list[str]:
+        written, entries = raw[name]
+        where = f"dependency-groups.{written}"
+        if not isinstance(entries, list):
+            raise InputError(f"{where}: expected an array", file=display)
+        out: list[str] = []
+        for index, entry in enumerate(entries):
+            if isinstance(entry, Mapping) and set(entry) == {"include-group"}:
+                included = canonicalize_name(str(entry["include-group"]))
+                if included not in raw:
+                    raise InputError(
+                        f"{where}[{index}]: includes unknown group {entry['include-group']!r}",
+                        file=display,
+                    )
+                if included in trail:
+                    cycle = " -> ".join((*trail, included))
+                    raise InputError(
+                        f"{where}[{index}]: groups include each other: {cycle}", file=display
+                    )
+                out += [x for x in expand(included, (*trail, included)) if x not in out]
+            else:
+                line = _one_requirement(entry, f"{where}[{index}]", display)
+                if line not in out:
+                    out.append(line)
+        return out
+
+    return {name: expand(name, (name,)) for name in sorted(raw)}
 
 
 def _project_requires_python(doc: Mapping[str, Any], display: str) -> str | None:

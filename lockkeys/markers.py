@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
+from typing import Any
 
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -100,6 +101,72 @@ def describe(target: Mapping[str, str]) -> str:
     ).rstrip()
 
 
+# -- extras and dependency groups -------------------------------------------------------------
+
+_SELECTION_VARIABLES = frozenset({"extras", "dependency_groups"})
+
+
+def selection_marker(extras: Sequence[str], groups: Sequence[str]) -> str:
+    """``"security" in extras or "dev" in dependency_groups``: needed when any is chosen."""
+    terms = [f"{_quote(e)} in extras" for e in extras]
+    terms += [f"{_quote(g)} in dependency_groups" for g in groups]
+    return " or ".join(terms)
+
+
+def with_selection(marker: str | None, selection: str) -> str:
+    """``marker`` and ``selection``, both required."""
+    if not marker:
+        return str(Marker(selection))
+    return str(Marker(f"({marker}) and ({selection})"))
+
+
+Partial = bool | str
+
+
+def resolve_selection(marker: str | None, extras: Set[str], groups: Set[str]) -> Partial:
+    """A lock marker with the chosen extras and dependency groups put in: True (needed
+    everywhere), False (not needed), or the marker that remains (environment terms only), for
+    a requirements file that cannot express extras and groups."""
+    if not marker:
+        return True
+    parsed = Marker(marker)._markers  # packaging's parse tree (stable within the major)
+    result = _partial(parsed, extras, groups)
+    return result if isinstance(result, bool) else str(Marker(result))
+
+
+def _partial(node: Any, extras: Set[str], groups: Set[str]) -> Partial:
+    if isinstance(node, tuple):
+        lhs, op, rhs = node
+        names = {
+            getattr(side, "value", None) for side in (lhs, rhs) if type(side).__name__ == "Variable"
+        }
+        chosen = names & _SELECTION_VARIABLES
+        if not chosen:
+            return " ".join(part.serialize() for part in node)
+        values = extras if "extras" in chosen else groups
+        item = rhs.value if type(lhs).__name__ == "Variable" else lhs.value
+        member = str(item) in values
+        return member if op.value == "in" else not member
+    # A flat list: terms joined by "and", groups of those joined by "or".
+    alternatives: list[list[Partial]] = [[]]
+    for item in node:
+        if item == "or":
+            alternatives.append([])
+        elif item != "and":
+            alternatives[-1].append(_partial(item, extras, groups))
+    kept: list[str] = []
+    for terms in alternatives:
+        if any(t is False for t in terms):
+            continue
+        rest = [t for t in terms if not isinstance(t, bool)]
+        if not rest:
+            return True
+        kept.append(" and ".join(f"({t})" for t in rest))
+    if not kept:
+        return False
+    return " or ".join(f"({k})" for k in kept)
+
+
 __all__ = [
     "ENVIRONMENT_KEYS",
     "covers",
@@ -107,6 +174,9 @@ __all__ = [
     "lowest_python",
     "parse_requires_python",
     "requires_python_marker",
+    "resolve_selection",
     "running_environment",
     "running_python",
+    "selection_marker",
+    "with_selection",
 ]

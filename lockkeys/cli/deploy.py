@@ -144,6 +144,14 @@ PythonOption = Annotated[
     str | None, typer.Option("--python", help="Target interpreter (default: this one).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")]
+ExtraOption = Annotated[
+    list[str] | None,
+    typer.Option("--extra", help="Also the packages this extra of the application needs."),
+]
+GroupOption = Annotated[
+    list[str] | None,
+    typer.Option("--group", help="Also this dependency group (default: the lock's defaults)."),
+]
 LockSignerOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -213,6 +221,8 @@ def verify(
     timeout: TimeoutOption = 30.0,
     lock_signer: LockSignerOption = None,
     lock_threshold: LockThresholdOption = None,
+    extra: ExtraOption = None,
+    group: GroupOption = None,
 ) -> None:
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
     from lockkeys.install import pipeline
@@ -225,6 +235,8 @@ def verify(
         timeout=timeout,
         lock_signers=lock_signer,
         lock_threshold=lock_threshold,
+        extras=extra or (),
+        groups=group,
     )
 
 
@@ -235,6 +247,8 @@ def download(
     timeout: TimeoutOption = 30.0,
     lock_signer: LockSignerOption = None,
     lock_threshold: LockThresholdOption = None,
+    extra: ExtraOption = None,
+    group: GroupOption = None,
 ) -> None:
     """Fetch and verify every file this environment needs; keep only verified files."""
     from lockkeys.install import pipeline
@@ -247,6 +261,8 @@ def download(
         timeout=timeout,
         lock_signers=lock_signer,
         lock_threshold=lock_threshold,
+        extras=extra or (),
+        groups=group,
     )
 
 
@@ -258,6 +274,8 @@ def install(
     timeout: TimeoutOption = 30.0,
     lock_signer: LockSignerOption = None,
     lock_threshold: LockThresholdOption = None,
+    extra: ExtraOption = None,
+    group: GroupOption = None,
 ) -> None:
     """Verify everything, then install exactly the locked set into the target environment."""
     from lockkeys.install import pipeline
@@ -271,6 +289,8 @@ def install(
         timeout=timeout,
         lock_signers=lock_signer,
         lock_threshold=lock_threshold,
+        extras=extra or (),
+        groups=group,
     )
     if not as_json and not STATE.quiet:
         installed = sum(1 for p in report.packages if p.local_path is not None)

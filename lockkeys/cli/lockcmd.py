@@ -96,6 +96,14 @@ def export(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
     ] = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--extra", help="requirements: also what this extra needs."),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", help="requirements: also this group (default: lock's defaults)."),
+    ] = None,
 ) -> None:
     """Export the lock as a --require-hashes requirements file or a plain PEP 751 lock."""
     from lockkeys.lockfile.io import read_lock
@@ -112,8 +120,13 @@ def export(
         raise UsageError(f"cannot write {output}: it is a folder", file=str(output))
     current = read_lock(lock_file)
     if format == "requirements":
+        from lockkeys.lockfile.selections import chosen
+
+        extras, groups = chosen(current, extra or (), group, str(lock_file))
         text = export_requirements(
             current,
+            extras=extras,
+            groups=groups,
             lock_dir=lock_file.resolve().parent,
             dest_dir=(output.resolve().parent if output is not None else Path.cwd()),
         )

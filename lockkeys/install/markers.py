@@ -9,7 +9,10 @@ that looks extraneous.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from pathlib import Path
+
+from packaging.markers import Marker
 
 from lockkeys.errors import UsageError
 from lockkeys.install.environment import TargetEnvironment
@@ -45,4 +48,20 @@ def skip_reason(marker: str | None) -> str:
     return f"marker {marker} is false for this target"
 
 
-__all__ = ["check_target", "skip_reason"]
+def package_applies(
+    marker: str | None, env: TargetEnvironment, extras: Set[str], groups: Set[str]
+) -> bool:
+    """A PEP 751 package marker, for the target, with the chosen extras and groups. A marker
+    that cannot be evaluated raises ValueError for the caller to report."""
+    if not marker:
+        return True
+    environment: dict[str, str | frozenset[str]] = dict(env.markers)
+    environment["extras"] = frozenset(extras)
+    environment["dependency_groups"] = frozenset(groups)
+    try:
+        return Marker(marker).evaluate(environment, context="lock_file")
+    except Exception as exc:  # packaging raises several types for unusable markers
+        raise ValueError(f"cannot evaluate marker {marker!r}: {exc}") from None
+
+
+__all__ = ["check_target", "package_applies", "skip_reason"]

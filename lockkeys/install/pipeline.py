@@ -11,7 +11,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +28,12 @@ from lockkeys.install.acquire import (
 )
 from lockkeys.install.environment import TargetEnvironment, probe
 from lockkeys.install.installer import INSTALLERS, run_installer
-from lockkeys.install.markers import check_target, skip_reason
+from lockkeys.install.markers import check_target, package_applies, skip_reason
 from lockkeys.install.report import PackageReport, Report, Status
 from lockkeys.install.verify import refused, verify_artifact
 from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.model import Lock
+from lockkeys.lockfile.selections import chosen
 from lockkeys.lockfile.signers import lock_keyring, package_keyring
 from lockkeys.trust.certs import Keyring
 from lockkeys.trust.revocations import deploy_revocations
@@ -64,6 +65,8 @@ def _verify_into(
     progress: Progress,
     now: datetime | None,
     timeout: float = DEFAULT_TIMEOUT,
+    extras: frozenset[str] = frozenset(),
+    groups: frozenset[str] = frozenset(),
 ) -> Verified:
     keyring = lock_keyring(lock, str(lock_path)) if lock.tool.signers else Keyring([])
     revoked = deploy_revocations(lock, lock_path, keyring, wheelhouse is not None, timeout)
@@ -75,7 +78,7 @@ def _verify_into(
     gathered: dict[str, list[bytes]] = {}
     for package in lock.packages:
         try:
-            applies = env.marker_applies(package.marker, lock=True)
+            applies = package_applies(package.marker, env, extras, groups)
         except ValueError as exc:
             raise InputError(
                 f"the lock's marker for {package.name} cannot be evaluated: {exc}",
@@ -185,11 +188,14 @@ def _verified(
     progress: Progress | None,
     now: datetime | None,
     timeout: float,
+    extras: Sequence[str] = (),
+    groups: Sequence[str] | None = None,
 ) -> Iterator[tuple[Verified, TargetEnvironment]]:
     """Verify every package into a private folder (mode 0700) that lives as long as the block."""
     lock = read_lock(lock_path)
     env = probe(python)
     check_target(lock, env, Path(lock_path))  # before anything is fetched
+    chosen_extras, chosen_groups = chosen(lock, extras, groups, str(lock_path))
     workdir = Path(tempfile.mkdtemp(prefix="lockkeys-verified-"))
     try:
         workdir.chmod(0o700)
@@ -203,6 +209,8 @@ def _verified(
                 progress=progress or _noop,
                 now=now,
                 timeout=timeout,
+                extras=chosen_extras,
+                groups=chosen_groups,
             ),
             env,
         )
@@ -218,10 +226,22 @@ def verify(
     progress: Progress | None = None,
     now: datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    extras: Sequence[str] = (),
+    groups: Sequence[str] | None = None,
 ) -> Report:
-    """Fetch (or read from a wheelhouse) and verify every package; install nothing."""
+    """Fetch (or read from a wheelhouse) and verify every package; install nothing.
+
+    ``extras`` and ``groups`` choose the application's extras and dependency groups (None:
+    the lock's default groups), for every entry point alike."""
     with _verified(
-        lock_path, python=python, wheelhouse=wheelhouse, progress=progress, now=now, timeout=timeout
+        lock_path,
+        python=python,
+        wheelhouse=wheelhouse,
+        progress=progress,
+        now=now,
+        timeout=timeout,
+        extras=extras,
+        groups=groups,
     ) as (verified, _env):
         return verified.report
 
@@ -234,12 +254,21 @@ def download(
     progress: Progress | None = None,
     now: datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    extras: Sequence[str] = (),
+    groups: Sequence[str] | None = None,
 ) -> Report:
     """Verify, then keep only verified files (and their signatures) in ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     with _verified(
-        lock_path, python=python, wheelhouse=None, progress=progress, now=now, timeout=timeout
+        lock_path,
+        python=python,
+        wheelhouse=None,
+        progress=progress,
+        now=now,
+        timeout=timeout,
+        extras=extras,
+        groups=groups,
     ) as (verified, _env):
         for pkg in verified.report.packages:
             if pkg.file is None:
@@ -266,6 +295,8 @@ def install(
     progress: Progress | None = None,
     now: datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    extras: Sequence[str] = (),
+    groups: Sequence[str] | None = None,
 ) -> Report:
     """Verify everything, then install exactly the verified files; refuse all on any failure."""
     if installer not in INSTALLERS:
@@ -277,6 +308,8 @@ def install(
         progress=progress,
         now=now,
         timeout=timeout,
+        extras=extras,
+        groups=groups,
     ) as (verified, env):
         report = verified.report
         if not report.ok:

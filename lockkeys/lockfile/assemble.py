@@ -95,6 +95,9 @@ def assemble_lock(
     environments: Sequence[str] | None = None,
     requires_python: str | None = None,
     revocations: Sequence[str] = (),
+    extras: Sequence[str] = (),
+    dependency_groups: Sequence[str] = (),
+    default_groups: Sequence[str] = (),
 ) -> Lock:
     """The lock, embedding only the certificates some package pins."""
     used = {fpr for p in packages for fpr in p.tool.signers}
@@ -133,6 +136,9 @@ def assemble_lock(
         packages=tuple(sorted(packages, key=lambda p: p.name)),
         environments=tuple(environments) if environments is not None else None,
         requires_python=requires_python,
+        extras=tuple(extras),
+        dependency_groups=tuple(dependency_groups),
+        default_groups=tuple(default_groups),
     )
 
 

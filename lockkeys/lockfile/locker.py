@@ -40,6 +40,7 @@ from lockkeys.lockfile.io import dumps_lock, read_lock, write_lock
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.resolving import resolve_pins
 from lockkeys.lockfile.scope import lock_scope
+from lockkeys.lockfile.selections import requirement_sets, with_selection_markers
 from lockkeys.lockfile.signature_check import check_signatures, needs_signatures
 from lockkeys.lockfile.substitutes import annotate_substitute, dependents
 from lockkeys.resolve.base import Pin
@@ -129,9 +130,10 @@ class Locker:
         policies = {name: config.policy(name) for name in config.packages}
         scope = lock_scope(config, self.resolver_name)
         previous = self._previous()
-        self._check_upgrade_names(reqs, previous)
         # Certificates are merged into the previous lock's copies, never replaced.
         certs = merge_with_lock(certs, previous, str(self.lock_path))
+        sets = requirement_sets(config.project_extras, config.project_groups)
+        self._check_upgrade_names([*reqs, *(line for _, lines in sets for line in lines)], previous)
         pins = resolve_pins(
             config,
             resolver_name=self.resolver_name,
@@ -143,6 +145,10 @@ class Locker:
             upgrade=self.upgrade,
             upgrade_all=self.upgrade_all,
             scope=scope,
+            sets=sets,
+        )
+        pins = with_selection_markers(
+            pins, sorted(config.project_extras), sorted(config.project_groups)
         )
         # Dependents of a substitute: one of their wheels is read for what they asked.
         need_metadata = {
@@ -176,6 +182,9 @@ class Locker:
             environments=scope.environments,
             requires_python=scope.requires_python,
             revocations=config.revocations,
+            extras=sorted(config.project_extras),
+            dependency_groups=sorted(config.project_groups),
+            default_groups=sorted(canonicalize_name(g) for g in config.default_groups),
         )
         changes = tuple(version_changes(previous, lock)) if previous is not None else ()
         if self.dry_run:

@@ -42,6 +42,7 @@ def resolve_pins(
     upgrade: Collection[str],
     scope: LockScope,
     upgrade_all: bool = False,
+    sets: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> list[Pin]:
     """The pins, sorted by name. Existing pins are kept where they still resolve: first all of
     them, then without those of packages whose requirement line changed, then none.
@@ -63,6 +64,9 @@ def resolve_pins(
             )
     base = ResolveRequest(
         requirements=tuple(scope.restrict(line) for line in requirements),
+        requirement_sets=tuple(
+            (name, tuple(scope.restrict(line) for line in lines)) for name, lines in sets
+        ),
         universal=scope.universal,
         python_version=scope.python_floor,
         constraints=tuple(constraints) + (() if uses_uv else tuple(substitutes.values())),

@@ -23,7 +23,7 @@ from lockkeys.wheelmeta import read_wheel_metadata
 
 def dependents(pin: Pin) -> set[str]:
     """The packages that require ``pin`` (their wheels are read for what they asked)."""
-    return set(pin.via) - {ROOT}
+    return {v for v in pin.via if v != ROOT and not v.startswith("<")}
 
 
 def annotate_substitute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,12 +13,18 @@ from packaging.utils import canonicalize_name
 from lockkeys.errors import UsageError
 from lockkeys.lockfile.io import HEADER, dumps_pylock
 from lockkeys.lockfile.model import Lock, LockedPackage
+from lockkeys.markers import resolve_selection
 
 ROOT = "<root>"
 
 
 def export_requirements(
-    lock: Lock, *, lock_dir: Path | None = None, dest_dir: Path | None = None
+    lock: Lock,
+    *,
+    lock_dir: Path | None = None,
+    dest_dir: Path | None = None,
+    extras: Set[str] = frozenset(),
+    groups: Set[str] | None = None,
 ) -> str:
     """A `--require-hashes` requirements file: every locked file's hash, all platforms, each
     package's marker, and the sources a plain pip needs to find the files (the lock's index
@@ -27,11 +34,16 @@ def export_requirements(
         "# Install with: pip install --no-deps --require-hashes -r THIS_FILE",
         *source_options(lock, lock_dir=lock_dir, dest_dir=dest_dir),
     ]
+    chosen_groups = set(lock.default_groups) if groups is None else groups
     for pkg in sorted(lock.packages, key=lambda p: p.name):
+        # A requirements file has no extras or groups: put the chosen ones into the marker.
+        marker = resolve_selection(pkg.marker, extras, chosen_groups)
+        if marker is False:
+            continue
         hashes = sorted({f.sha256 for f in pkg.files})
         parts = [f"{pkg.name}=={pkg.version}"]
-        if pkg.marker:
-            parts[0] += f" ; {pkg.marker}"
+        if isinstance(marker, str):
+            parts[0] += f" ; {marker}"
         parts += [f"    --hash=sha256:{h}" for h in hashes]
         lines.append(" \\\n".join(parts))
     return "\n".join(lines) + "\n"

@@ -17,6 +17,21 @@ from lockkeys.errors import UsageError
 #: How a top-level requirement (a ``-r requirements`` line) appears in :attr:`Pin.via`.
 ROOT = "<root>"
 
+
+#: A requirement set other than the top-level one (an extra, a dependency group) appears in
+#: :attr:`Pin.via` as ``<KIND:NAME>``, e.g. ``<extra:security>``, ``<group:dev>``.
+def set_root(kind: str, name: str) -> str:
+    return f"<{kind}:{name}>"
+
+
+def root_of_file(filename: str) -> str:
+    """The :attr:`Pin.via` entry for ``-r FILE``: :data:`ROOT` for the top-level requirements,
+    ``<KIND:NAME>`` for a set written as ``KIND.NAME.in``."""
+    stem = Path(filename).name.removesuffix(".in")
+    kind, dot, name = stem.partition(".")
+    return set_root(kind, name) if dot and kind in ("extra", "group") else ROOT
+
+
 #: The resolver names :func:`get_resolver` accepts, as written in ``resolver = "..."``.
 RESOLVER_NAMES = ("pip-tools", "uv")
 
@@ -39,6 +54,9 @@ class ResolveRequest:
     """Target Python, e.g. ``"3.11"``; None means the running interpreter's. For a universal
     resolution, the lowest Python it covers."""
     upgrade: bool = False
+    requirement_sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """More requirements resolved together with ``requirements``, by set: ``("extra.NAME",
+    lines)`` or ``("group.NAME", lines)``; their pins name the set in :attr:`Pin.via`."""
     universal: bool = False
     """One resolution for every platform and Python (from ``python_version`` up), each pin
     with the marker under which it is needed (uv only)."""

@@ -15,7 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lockkeys.errors import LockkeysError, ResolutionError, SourceError, UsageError, escape
-from lockkeys.resolve.base import ROOT, Pin, ResolveRequest
+from lockkeys.resolve.base import ROOT, Pin, ResolveRequest, root_of_file
 
 #: Seconds a resolver may run before it is stopped.
 DEFAULT_TIMEOUT = 600.0
@@ -101,6 +101,18 @@ def requirement_names(lines: Iterable[str]) -> list[str]:
 def running_python() -> str:
     """``major.minor.micro`` of the running interpreter."""
     return "{}.{}.{}".format(*sys.version_info[:3])
+
+
+def write_sets(work: Path, request: ResolveRequest) -> list[str]:
+    """Write each requirement set of ``request`` to ``work/NAME.in``; return the file names."""
+    names: list[str] = []
+    for name, lines in request.requirement_sets:
+        cleaned = clean_lines("requirement", lines)
+        if not cleaned:
+            continue
+        (work / f"{name}.in").write_text("\n".join(cleaned) + "\n", "utf-8")
+        names.append(f"{name}.in")
+    return names
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -275,9 +287,9 @@ def _via_entries(text: str) -> set[str]:
         if not entry:
             continue
         if entry.startswith("-"):
-            flag = entry.split()[0]
+            flag, *rest = entry.split()
             if flag in ("-r", "--requirement", "--requirements"):
-                found.add(ROOT)
+                found.add(root_of_file(rest[0]) if rest else ROOT)
             continue
         word = entry.split()[0]
         if _NAME.match(word):

@@ -53,6 +53,7 @@ from lockkeys.resolve.common import (
     requirement_names,
     run_resolver,
     running_python,
+    write_sets,
 )
 
 _FIX_MISSING = "pip install pip-tools"
@@ -138,6 +139,7 @@ class PipToolsResolver:
             (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
             argv = [*command, *self._options(request, cache)]
             argv += ["--output-file", "requirements.txt", "requirements.in"]
+            argv += write_sets(work, request)
             env = isolated_env(
                 ("PIP_",),
                 {

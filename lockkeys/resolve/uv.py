@@ -44,6 +44,7 @@ from lockkeys.resolve.common import (
     isolated_env,
     pins_from_run,
     run_resolver,
+    write_sets,
 )
 
 _FIX_MISSING = "pip install uv"
@@ -104,7 +105,7 @@ class UvResolver:
             work = Path(tmp)
             cache = self.cache_dir if self.cache_dir is not None else work / "cache"
             (work / "requirements.in").write_text("\n".join(requirements) + "\n", "utf-8")
-            argv = [*command, "pip", "compile", "requirements.in"]
+            argv = [*command, "pip", "compile", "requirements.in", *write_sets(work, request)]
             argv += ["--output-file", "requirements.txt", *self._options(request, cache)]
             if constraints:
                 (work / "constraints.txt").write_text("\n".join(constraints) + "\n", "utf-8")
