@@ -37,6 +37,7 @@ __all__ = [
     "FetchResult",
     "FetchedBytes",
     "NotFoundError",
+    "TooLargeError",
     "fetch_bytes",
     "fetch_optional_text",
     "fetch_to",
@@ -58,6 +59,11 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 class NotFoundError(SourceError):
     """The URL names nothing (HTTP 404/410, or a missing local file). Exit code 3."""
+
+
+class TooLargeError(SourceError):
+    """More bytes than the caller allows (the lock's size cap). The installer treats it as a
+    refusal (exit 1): a file that differs from the lock in size is not an outage."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +270,7 @@ class _Limits:
     def check_size(self, url: str, size: int) -> None:
         if self.max_size is not None and size > self.max_size:
             raise _Permanent(
-                SourceError(
+                TooLargeError(
                     f"more data than allowed: over {self.max_size} bytes",
                     file=escape(url),
                     expected=f"at most {self.max_size} bytes",
