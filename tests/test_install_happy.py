@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import textwrap
 import urllib.error
 import urllib.request
@@ -230,10 +228,61 @@ def test_wheelhouse_install_and_verify_with_server_stopped(
 
 # -- sdists: refused unless the lock allows them ----------------------------------------------
 
+# A PEP 517 backend inside the sdist (standard library only), so that building it needs
+# nothing from whatever interpreter runs the tests: no setuptools, no wheel.
+INTREE_BACKEND = b'''
+import base64, hashlib, os, zipfile
+
+def _meta():
+    with open("PKG-INFO", "rb") as handle:
+        return handle.read()
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    info = _meta().decode()
+    fields = dict(l.split(": ", 1) for l in info.splitlines() if ": " in l)
+    name, version = fields["Name"], fields["Version"]
+    dist = name.replace("-", "_") + "-" + version
+    files = {}
+    for folder, _dirs, names in os.walk(name.replace("-", "_")):
+        for n in names:
+            path = os.path.join(folder, n).replace(os.sep, "/")
+            with open(path, "rb") as handle:
+                files[path] = handle.read()
+    files[dist + ".dist-info/METADATA"] = _meta()
+    files[dist + ".dist-info/WHEEL"] = (
+        b"Wheel-Version: 1.0\\nGenerator: intree\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    )
+    record = []
+    for path, data in sorted(files.items()):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(dist + ".dist-info/RECORD,,")
+    files[dist + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = dist + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return filename
+'''
+
 
 def test_sdist_only_package_refused_unless_allow_sdist(tmp_path: Path, cli: Cli) -> None:
     scene = tmp_path / "s"
-    sdist = build_sdist(scene / "dists", "srconly", "1.0")
+    sdist = build_sdist(
+        scene / "dists",
+        "srconly",
+        "1.0",
+        build_requires=(),
+        build_backend="intree_backend",
+        backend_path=["."],
+        files={
+            "srconly/__init__.py": module_source("srconly", "1.0"),
+            "intree_backend.py": INTREE_BACKEND,
+        },
+    )
     (scene / "requirements.in").write_text("srconly\n", encoding="utf-8")
     # uv reads the sdist's static pyproject metadata, so locking builds nothing (offline).
     base = textwrap.dedent(
@@ -263,11 +312,9 @@ def test_sdist_only_package_refused_unless_allow_sdist(tmp_path: Path, cli: Cli)
     )
     lock = lock_config(scene / "lockkeys.toml").path
     assert read_lock(lock).packages[0].tool.allow_sdist
-    # Built without isolation, with what the target can already import: a venv that sees
-    # this interpreter's setuptools.
-    venv = ["-m", "venv", "--without-pip", "--system-site-packages"]
-    subprocess.run([sys.executable, *venv, str(tmp_path / "venv-build")], check=True)
-    python = tmp_path / "venv-build" / "bin" / "python"
+    # Built without isolation, with what the target can already import: here, a bare venv
+    # (the sdist's own in-tree backend needs nothing else).
+    python = make_venv(tmp_path / "venv-build")
     code, _out, err = cli("--lock", lock, "install", "--python", python)
     assert code == 0, err
     init = site_packages(python) / "srconly" / "__init__.py"
