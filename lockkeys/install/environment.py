@@ -22,17 +22,31 @@ from packaging.tags import Tag, parse_tag
 from lockkeys.errors import UsageError
 
 _PROBE = r"""
-import importlib.metadata, json, sys
+import importlib.metadata, json, sys, sysconfig
 from packaging import markers, tags
+dists = []
+for d in importlib.metadata.distributions():
+    where = getattr(d, "_path", None)
+    dists.append((d.metadata["Name"] or "", d.version, str(where) if where else ""))
 print(json.dumps({
     "tags": [str(t) for t in tags.sys_tags()],
     "markers": markers.default_environment(),
     "executable": sys.executable,
     "prefix": sys.prefix,
-    "installed": sorted({(d.metadata["Name"] or "", d.version)
-                         for d in importlib.metadata.distributions()}),
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+    "paths": sysconfig.get_paths(),
+    "dists": dists,
 }))
 """
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    """One distribution the target can import: its metadata folder (``*.dist-info``)."""
+
+    name: str  # normalized
+    version: str
+    path: Path | None  # the .dist-info (or .egg-info) folder, when importlib says
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,30 @@ class TargetEnvironment:
     tags: tuple[Tag, ...]  # most preferred first
     markers: dict[str, str]
     installed: dict[str, str] = field(default_factory=dict)  # name -> version, when probed
+    prefix: str = ""
+    paths: dict[str, str] = field(default_factory=dict)  # sysconfig scheme: purelib, scripts...
+    dists: tuple[InstalledDist, ...] = ()  # first on sys.path wins, as importlib finds them
+    base_prefix: str = ""
+
+    @property
+    def site_dirs(self) -> tuple[Path, ...]:
+        """The environment's own site-packages folder(s): what install and sync may change."""
+        found: list[Path] = []
+        for key in ("purelib", "platlib"):
+            if key in self.paths and Path(self.paths[key]) not in found:
+                found.append(Path(self.paths[key]))
+        return tuple(found)
+
+    def dist(self, name: str) -> InstalledDist | None:
+        """The distribution importlib finds first under the normalized ``name``."""
+        for dist in self.dists:
+            if dist.name == name:
+                return dist
+        return None
+
+    def owns(self, dist: InstalledDist) -> bool:
+        """Whether a distribution lives in this environment (not a base or system site)."""
+        return dist.path is not None and any(dist.path.parent == site for site in self.site_dirs)
 
     def tag_rank(self, filename_tags: frozenset[Tag]) -> int | None:
         """The rank of the best supported tag among a wheel's tags (lower is better)."""
@@ -137,7 +175,27 @@ def probe(python: str | None = None) -> TargetEnvironment:
         tags.extend(parse_tag(text))
     from packaging.utils import canonicalize_name
 
-    installed = {str(canonicalize_name(n)): v for n, v in data["installed"] if n}
+    dists: list[InstalledDist] = []
+    seen: set[str] = set()
+    for raw_name, version, where in data["dists"]:
+        if not raw_name:
+            continue
+        name = str(canonicalize_name(raw_name))
+        dists.append(InstalledDist(name, version, Path(where) if where else None))
+    # importlib lists sys.path in order; the first copy of a name is the one imported
+    unique: list[InstalledDist] = []
+    for dist in dists:
+        if dist.name not in seen:
+            seen.add(dist.name)
+            unique.append(dist)
+    installed = {d.name: d.version for d in unique}
     return TargetEnvironment(
-        python=data["executable"], tags=tuple(tags), markers=data["markers"], installed=installed
+        python=data["executable"],
+        tags=tuple(tags),
+        markers=data["markers"],
+        installed=installed,
+        prefix=data["prefix"],
+        paths=dict(data["paths"]),
+        dists=tuple(unique),
+        base_prefix=data["base_prefix"],
     )

@@ -1,23 +1,66 @@
-"""Run the real installer (pip or uv) on exactly the verified local files.
+"""Put verified files into the target environment: in process (default), or with pip or uv.
 
-`--no-index --no-deps --require-hashes` with the hashes lockkeys computed while verifying: if a
-file is swapped after verification the installer's own hash check fails (threat-model row
-13). Reinstalling is forced so a tampered copy already in site-packages is replaced (row 14).
-The user's pip/uv configuration is isolated so nothing else can be pulled in.
+``builtin`` (the default) installs wheels in this process with pypa's ``installer`` library: no
+second interpreter to start, no resolver. Each file is hashed again from the open file it is
+installed from, so a file swapped after verification is refused (threat-model row 13). It
+writes ``INSTALLER`` (``lockkeys``) and ``REQUESTED`` like any installer, and no
+``direct_url.json``: the package was not installed from a URL. Byte code is not compiled
+(as uv); Python compiles modules when they are first imported.
+
+``pip`` and ``uv`` run as child processes on exactly the verified files: a requirements file
+``name==version --hash=sha256:...`` with ``--no-index --find-links <the private folder of
+verified files> --no-deps --require-hashes``. Found through ``--find-links`` rather than named
+by path, the files are recorded as ordinary installs (``pip freeze`` shows ``name==version``,
+no ``file://`` direct URL). The child dies with lockkeys (``PR_SET_PDEATHSIG`` on Linux), and
+the user's pip and uv configuration is isolated. Sdists a lock allows are always built by pip
+(or uv with ``--installer uv``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from lockkeys.errors import UsageError, VerificationError
+from lockkeys.install.environment import InstalledDist, TargetEnvironment
+from lockkeys.install.installed import recorded_files
 
-INSTALLERS = ("pip", "uv")
+INSTALLERS = ("builtin", "pip", "uv")
+DEFAULT_INSTALLER = "builtin"
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One verified file to install."""
+
+    name: str
+    version: str
+    path: Path
+    sha256: str
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.path.name.endswith(".whl")
+
+
+def check_installer(installer: str) -> None:
+    if installer not in INSTALLERS:
+        raise UsageError(f"unknown installer {installer!r}", expected=" or ".join(INSTALLERS))
+
+
+# -- child processes ---------------------------------------------------------------------------
 
 
 def _clean_env() -> dict[str, str]:
@@ -33,6 +76,28 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGKILL when lockkeys dies, even by SIGKILL."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_child(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run an installer child that cannot outlive lockkeys: killed on any exception here
+    (SIGINT, SIGTERM), and by the kernel if lockkeys is killed outright."""
+    return subprocess.run(
+        list(cmd),
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        check=False,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
+
+
 def find_uv() -> list[str]:
     beside = Path(sys.executable).with_name("uv")
     if beside.exists():
@@ -46,119 +111,158 @@ def find_uv() -> list[str]:
         return [sys.executable, "-m", "uv"]
     except ImportError:
         raise UsageError(
-            "the uv installer is not available", fix="pip install uv, or use --installer pip"
+            "the uv installer is not available", fix="pip install uv, or use --installer builtin"
         ) from None
 
 
 def installer_command(
-    installer: str, python: str | None, requirements: Path, *, allow_build: bool
+    installer: str, python: str, requirements: Path, find_links: Path, *, allow_build: bool
 ) -> list[str]:
-    """The installer's command line; ``python`` None means lockkeys' own interpreter.
+    """pip's or uv's command line for the verified files in ``find_links``.
 
     A virtual environment's ``bin/python`` is often a symlink to the base interpreter, so the
     target is passed as given, never compared by resolved path.
     """
-    if installer == "pip":
-        cmd = [sys.executable, "-m", "pip"]
-        if python is not None:
-            cmd += ["--python", python]
-        cmd += [
-            "install",
-            "--isolated",
-            "--no-index",
-            "--no-deps",
-            "--require-hashes",
-            "--force-reinstall",
-            "--no-input",
-            "--disable-pip-version-check",
-            "--quiet",
-            "-r",
-            str(requirements),
-        ]
-        if allow_build:
-            cmd.append("--no-build-isolation")
-        return cmd
+    common = ["--no-index", "--find-links", str(find_links), "--no-deps", "--require-hashes"]
     if installer == "uv":
-        cmd = [
-            *find_uv(),
-            "pip",
-            "install",
-            "--python",
-            python or sys.executable,
-            "--no-config",
-            "--no-index",
-            "--no-deps",
-            "--require-hashes",
-            "--reinstall",
-            "--quiet",
-            "-r",
-            str(requirements),
-        ]
-        if allow_build:
-            cmd.append("--no-build-isolation")
-        return cmd
-    raise UsageError(f"unknown installer {installer!r}", expected=" or ".join(INSTALLERS))
-
-
-def uninstall(installer: str, python: str | None, names: Sequence[str]) -> bool:
-    """Best-effort removal of distributions (rollback after a failed install)."""
-    if not names:
-        return True
-    if installer == "uv":
-        cmd = [*find_uv(), "pip", "uninstall", "--python", python or sys.executable, *names]
+        cmd = [*find_uv(), "pip", "install", "--python", python, "--no-config", *common]
+        cmd += ["--reinstall", "--quiet", "-r", str(requirements)]
     else:
-        cmd = [sys.executable, "-m", "pip"]
-        if python is not None:
-            cmd += ["--python", python]
-        cmd += ["uninstall", "--yes", "--quiet", *names]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(), check=False)
-    return proc.returncode == 0
+        cmd = [sys.executable, "-m", "pip", "--python", python, "install", "--isolated"]
+        cmd += [*common, "--force-reinstall", "--no-input", "--disable-pip-version-check"]
+        cmd += ["--quiet", "-r", str(requirements)]
+    if allow_build:
+        cmd.append("--no-build-isolation")
+    return cmd
 
 
-def run_installer(
-    installer: str,
-    python: str | None,
-    files: Sequence[tuple[Path, str]],
-    workdir: Path,
-    *,
-    allow_build: bool = False,
-    before: dict[str, str] | None = None,
+def _run_external(
+    installer: str, env: TargetEnvironment, artifacts: Sequence[Artifact], workdir: Path
 ) -> None:
-    """Install ``(path, sha256)`` pairs; raise VerificationError if the installer refuses.
-
-    If the installer fails part-way, distributions it newly added are removed again, so the
-    environment holds what it held before, except packages it replaced, which are named.
-    """
-    from lockkeys.install.environment import installed_distributions
-
-    if before is None:
-        before = installed_distributions(python)
     requirements = workdir / "verified-requirements.txt"
     requirements.write_text(
-        "".join(f"{path} --hash=sha256:{sha256}\n" for path, sha256 in files), encoding="utf-8"
+        "".join(f"{a.name}=={a.version} --hash=sha256:{a.sha256}\n" for a in artifacts),
+        encoding="utf-8",
     )
-    cmd = installer_command(installer, python, requirements, allow_build=allow_build)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(), check=False)
+    allow_build = any(not a.is_wheel for a in artifacts)
+    cmd = installer_command(installer, env.python, requirements, workdir, allow_build=allow_build)
+    proc = run_child(cmd)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
         hash_failure = any("hash" in ln.lower() and "match" in ln.lower() for ln in lines)
-        after = installed_distributions(python)
-        added = sorted(n for n in after if n not in before)
-        changed = sorted(n for n in after if n in before and after[n] != before[n])
-        rolled_back = uninstall(installer, python, added)
-        state = []
-        if added:
-            state.append(
-                ("removed again: " if rolled_back else "could NOT remove: ") + ", ".join(added)
-            )
-        if changed:
-            state.append("replaced (previous versions not restored): " + ", ".join(changed))
-        names = ", ".join(sorted({p.name.split("-")[0] for p, _ in files}))
         raise VerificationError(
             f"{installer} failed to install the verified files"
             + (" (a file changed after verification)" if hash_failure else ""),
-            package=names,
-            details=lines[-15:] + state,
+            package=", ".join(sorted(a.name for a in artifacts)),
+            details=lines[-15:],
             fix="a file changed after verification if the installer reports a hash mismatch; "
             "otherwise see the installer's output above",
         )
+
+
+# -- in process --------------------------------------------------------------------------------
+
+
+def _sha256_of(handle: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while chunk := handle.read(CHUNK):
+        digest.update(chunk)
+    handle.seek(0)
+    return digest.hexdigest()
+
+
+def _install_wheel(env: TargetEnvironment, artifact: Artifact) -> None:
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.exceptions import InstallerError
+    from installer.sources import WheelFile
+
+    class Destination(SchemeDictionaryDestination):
+        """Never writes into an existing file: it is unlinked first (the transaction keeps a
+        hard link to the old one), as pip does."""
+
+        def write_to_fs(self, scheme, path, stream, is_executable):  # type: ignore[no-untyped-def]
+            target = self._path_with_destdir(scheme, path)
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            return super().write_to_fs(scheme, path, stream, is_executable)
+
+    destination = Destination(
+        scheme_dict=dict(env.paths),
+        interpreter=env.python,
+        script_kind="posix",
+        overwrite_existing=True,
+    )
+    with open(artifact.path, "rb") as handle:
+        found = _sha256_of(handle)
+        if found != artifact.sha256:
+            raise VerificationError(
+                "the file changed after verification",
+                package=artifact.name,
+                file=artifact.path.name,
+                expected=f"sha256:{artifact.sha256}",
+                found=f"sha256:{found}",
+                fix="something replaced the verified file in lockkeys' private folder; "
+                "nothing was installed",
+            )
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                archive.filename = str(artifact.path)
+                source = WheelFile(archive)
+                install(source, destination, {"INSTALLER": b"lockkeys\n", "REQUESTED": b""})
+        except (InstallerError, ValueError, zipfile.BadZipFile, KeyError, OSError) as exc:
+            # installer's errors carry (source, message)
+            text = exc.args[-1] if len(exc.args) > 1 and isinstance(exc.args[-1], str) else exc
+            raise VerificationError(
+                "the verified wheel could not be installed",
+                package=artifact.name,
+                file=artifact.path.name,
+                found=f"{type(exc).__name__}: {text}",
+                fix="the wheel is malformed for installation; nothing was changed",
+            ) from None
+
+
+def remove_dist(dist: InstalledDist, env: TargetEnvironment) -> None:
+    """Uninstall one distribution: the files its RECORD lists (inside the environment only)
+    and its metadata folder; folders left empty are removed."""
+    parents: set[Path] = set()
+    for path in recorded_files(dist, env):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        parents.add(path.parent)
+    if dist.path is not None and dist.path.is_dir():
+        shutil.rmtree(dist.path, ignore_errors=True)
+    stops = {Path(p) for p in env.paths.values()} | {Path(env.prefix)}
+    for folder in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+        while folder not in stops and folder.is_relative_to(env.prefix):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+
+
+def install_artifacts(
+    installer: str,
+    env: TargetEnvironment,
+    artifacts: Sequence[Artifact],
+    workdir: Path,
+    *,
+    replace: Sequence[InstalledDist] = (),
+) -> None:
+    """Install verified files; ``replace`` are the installed copies they supersede (removed
+    first by the builtin installer; pip and uv remove them themselves)."""
+    check_installer(installer)
+    if not artifacts:
+        return
+    if installer == "builtin":
+        for dist in replace:
+            remove_dist(dist, env)
+        for artifact in artifacts:
+            if artifact.is_wheel:
+                _install_wheel(env, artifact)
+        built = [a for a in artifacts if not a.is_wheel]
+        if built:
+            _run_external("pip", env, built, workdir)
+        return
+    _run_external(installer, env, artifacts, workdir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from lockkeys.errors import InputError, SourceError, UsageError, VerificationError
+from lockkeys.errors import InputError, SourceError, VerificationError
 from lockkeys.fsutil import atomic_write
 from lockkeys.install.acquire import (
     DEFAULT_TIMEOUT,
@@ -26,15 +27,26 @@ from lockkeys.install.acquire import (
     gather_signatures,
     size_cap,
 )
+from lockkeys.install.cache import FileCache, default_cache_dir
 from lockkeys.install.environment import TargetEnvironment, probe
-from lockkeys.install.installer import INSTALLERS, run_installer
+from lockkeys.install.installed import differences, wheel_layout
+from lockkeys.install.installer import (
+    DEFAULT_INSTALLER,
+    Artifact,
+    check_installer,
+    install_artifacts,
+    remove_dist,
+)
 from lockkeys.install.markers import check_target, package_applies, skip_reason
-from lockkeys.install.report import PackageReport, Report, Status
+from lockkeys.install.plan import Action, Step, make_plan, replaced
+from lockkeys.install.report import Finding, PackageReport, Report, Status
+from lockkeys.install.transaction import Transaction, recover, signals_raise
 from lockkeys.install.verify import refused, verify_artifact
 from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.selections import chosen
 from lockkeys.lockfile.signers import lock_keyring, package_keyring
+from lockkeys.sources.fetch import TooLargeError
 from lockkeys.trust.certs import Keyring
 from lockkeys.trust.revocations import deploy_revocations
 from lockkeys.trust.signatures import DetachedSignature, armor_signatures
@@ -42,6 +54,8 @@ from lockkeys.trust.signatures import DetachedSignature, armor_signatures
 log = logging.getLogger("lockkeys.install")
 
 Progress = Callable[[str, str], None]  # (package, stage)
+
+WORKDIR_PREFIX = "lockkeys-verified-"
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,9 @@ def _verify_into(
     timeout: float = DEFAULT_TIMEOUT,
     extras: frozenset[str] = frozenset(),
     groups: frozenset[str] = frozenset(),
+    cache: FileCache | None = None,
 ) -> Verified:
+    cache = cache or FileCache(None)
     keyring = lock_keyring(lock, str(lock_path)) if lock.tool.signers else Keyring([])
     revoked = deploy_revocations(lock, lock_path, keyring, wheelhouse is not None, timeout)
     keyring = revoked.keyring
@@ -122,12 +138,39 @@ def _verify_into(
                 stores=lock.tool.signature_stores,
             )
         )
+        # Only the locked bytes can pass a hashes policy, so the cache (keyed by sha256) is
+        # used for those; a signatures-only package is read from its source every time,
+        # which may publish a signed rebuild.
+        cached_sha = (
+            file.hashes.get("sha256")
+            if package.tool.verify
+            in (
+                "hashes",
+                "hashes+signatures",
+            )
+            else None
+        )
         for index, place in enumerate(places):
             local = workdir / file.filename
             with contextlib.suppress(FileNotFoundError):
                 local.unlink()
+            hit = index == 0 and cached_sha is not None and cache.fetch(cached_sha, local)
             try:
-                fetch_file(place, local, cap, package.name, timeout)
+                if not hit:
+                    fetch_file(place, local, cap, package.name, timeout)
+            except TooLargeError as exc:
+                # Bytes that differ from the lock, in size here: a refusal, not an outage.
+                report = refused(
+                    package,
+                    file,
+                    f"{file.filename} is larger than the lock allows ({exc.message})",
+                    details=[f"expected {exc.expected}", f"found    {exc.found}"],
+                    fix="the source serves something else than the locked file; if the new "
+                    "bytes are expected, re-lock with `lockkeys lock --upgrade-package "
+                    f"{package.name}`",
+                )
+                attempts.append(f"{place.label}: {exc.message}")
+                continue
             except SourceError as exc:
                 if index + 1 < len(places):
                     attempts.append(f"{place.label}: {exc.message}")
@@ -157,6 +200,8 @@ def _verify_into(
             )
             if report.ok:
                 gathered[file.filename] = raw
+                if cached_sha is not None and not hit and report.sha256 == cached_sha:
+                    cache.store(cached_sha, local)
                 break
             attempts.append(f"{place.label}: {report.reason}")
             with contextlib.suppress(FileNotFoundError):
@@ -165,7 +210,7 @@ def _verify_into(
         if not report.ok and len(attempts) > 1:
             report = replace(report, details=(*attempts, *report.details))
         reports.append(report)
-        progress(package.name, "done")
+        progress(f"{package.name} {package.version}: {report.summary()}", "done")
     return Verified(
         report=Report(
             lock=str(lock_path),
@@ -179,6 +224,27 @@ def _verify_into(
     )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale_workdirs(root: Path) -> None:
+    """Remove private folders that a killed lockkeys left (its pid is in the name)."""
+    with contextlib.suppress(OSError):
+        for old in root.glob(f"{WORKDIR_PREFIX}*"):
+            pid = old.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+            if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+                continue
+            if old.is_dir() and not old.is_symlink() and old.lstat().st_uid == os.getuid():
+                shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _verified(
     lock_path: Path,
@@ -190,13 +256,20 @@ def _verified(
     timeout: float,
     extras: Sequence[str] = (),
     groups: Sequence[str] | None = None,
+    cache_dir: Path | bool | None = True,
 ) -> Iterator[tuple[Verified, TargetEnvironment]]:
-    """Verify every package into a private folder (mode 0700) that lives as long as the block."""
+    """Verify every package into a private folder (mode 0700) that lives as long as the block.
+
+    ``cache_dir``: True for the default cache folder, a path, or None/False for no cache.
+    """
     lock = read_lock(lock_path)
     env = probe(python)
     check_target(lock, env, Path(lock_path))  # before anything is fetched
     chosen_extras, chosen_groups = chosen(lock, extras, groups, str(lock_path))
-    workdir = Path(tempfile.mkdtemp(prefix="lockkeys-verified-"))
+    root = Path(tempfile.gettempdir())
+    _sweep_stale_workdirs(root)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=root))
+    cache = FileCache(default_cache_dir()) if cache_dir is True else FileCache(cache_dir or None)
     try:
         workdir.chmod(0o700)
         yield (
@@ -211,6 +284,7 @@ def _verified(
                 timeout=timeout,
                 extras=chosen_extras,
                 groups=chosen_groups,
+                cache=cache,
             ),
             env,
         )
@@ -228,6 +302,7 @@ def verify(
     timeout: float = DEFAULT_TIMEOUT,
     extras: Sequence[str] = (),
     groups: Sequence[str] | None = None,
+    cache_dir: Path | bool | None = True,
 ) -> Report:
     """Fetch (or read from a wheelhouse) and verify every package; install nothing.
 
@@ -242,6 +317,7 @@ def verify(
         timeout=timeout,
         extras=extras,
         groups=groups,
+        cache_dir=cache_dir,
     ) as (verified, _env):
         return verified.report
 
@@ -256,6 +332,7 @@ def download(
     timeout: float = DEFAULT_TIMEOUT,
     extras: Sequence[str] = (),
     groups: Sequence[str] | None = None,
+    cache_dir: Path | bool | None = True,
 ) -> Report:
     """Verify, then keep only verified files (and their signatures) in ``dest``."""
     dest = Path(dest)
@@ -269,6 +346,7 @@ def download(
         timeout=timeout,
         extras=extras,
         groups=groups,
+        cache_dir=cache_dir,
     ) as (verified, _env):
         for pkg in verified.report.packages:
             if pkg.file is None:
@@ -286,21 +364,148 @@ def download(
         return verified.report
 
 
+def _at_risk(artifacts: list[Artifact], env: TargetEnvironment) -> list[Path]:
+    """Paths the new wheels will write (an installer may write into an existing one)."""
+    paths: list[Path] = []
+    for artifact in artifacts:
+        if not artifact.is_wheel:
+            continue
+        layout = wheel_layout(artifact.path)
+        for entry in layout.entries:
+            base = env.paths.get(entry.scheme)
+            if base:
+                paths.append(Path(os.path.normpath(Path(base) / entry.path)))
+        root = env.paths.get("purelib", "")
+        for extra in ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json"):
+            paths.append(Path(root) / layout.dist_info / extra)
+        scripts = env.paths.get("scripts")
+        if scripts:
+            paths.extend(Path(scripts) / name for name in layout.scripts)
+    return paths
+
+
+def _apply(
+    steps: tuple[Step, ...],
+    report: Report,
+    env: TargetEnvironment,
+    installer: str,
+    workdir: Path,
+) -> None:
+    """Carry out the plan inside one transaction: all of it, or nothing."""
+    by_name = {p.name: p for p in report.packages}
+    to_install = [s for s in steps if s.changes and s.action is not Action.REMOVE]
+    artifacts = [
+        Artifact(s.name, s.version or "", by_name[s.name].local_path, by_name[s.name].sha256)  # type: ignore[arg-type]
+        for s in to_install
+    ]
+    old = replaced(steps, env)
+    removals = [
+        d for d in old if any(s.name == d.name and s.action is Action.REMOVE for s in steps)
+    ]
+    superseded = [d for d in old if d not in removals]
+    transaction = Transaction(env)
+    transaction.begin(_at_risk(artifacts, env))
+    try:
+        for dist in removals:
+            remove_dist(dist, env)
+        install_artifacts(installer, env, artifacts, workdir, replace=superseded)
+        after = probe(env.python)
+        broken: list[str] = []
+        for artifact in artifacts:
+            if artifact.is_wheel:
+                broken += [
+                    f"{artifact.name}: {d}" for d in differences(wheel_layout(artifact.path), after)
+                ]
+        if broken:
+            raise VerificationError(
+                "after installing, the environment does not hold the verified files",
+                package=", ".join(sorted({b.split(":", 1)[0] for b in broken})),
+                details=broken[:15],
+                fix="another process may be changing this environment; nothing was changed",
+            )
+    except BaseException as exc:
+        problems = transaction.rollback()
+        note = (
+            "the environment was restored to its state before this run"
+            if not problems
+            else "the environment could NOT be fully restored: " + "; ".join(problems[:10])
+        )
+        if isinstance(exc, VerificationError):
+            attempted = "; ".join(f"{s.action} {s.describe()}" for s in steps if s.changes)
+            exc.details += [f"attempted: {attempted}", note]
+        else:
+            log.error("lockkeys: %s", note)
+        raise
+    transaction.commit()
+
+
 def install(
     lock_path: Path,
     *,
     python: str | None = None,
-    installer: str = "pip",
+    installer: str = DEFAULT_INSTALLER,
     wheelhouse: Path | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     extras: Sequence[str] = (),
     groups: Sequence[str] | None = None,
+    sync: bool = False,
+    dry_run: bool = False,
+    cache_dir: Path | bool | None = True,
 ) -> Report:
-    """Verify everything, then install exactly the verified files; refuse all on any failure."""
-    if installer not in INSTALLERS:
-        raise UsageError(f"unknown installer {installer!r}", expected=" or ".join(INSTALLERS))
+    """Verify everything, then make the target hold exactly the verified files.
+
+    Packages already installed at the locked version and intact are kept; the rest are
+    installed in one transaction (all or nothing). ``sync`` also removes distributions that
+    are not in the lock; ``dry_run`` only reports the plan. Nothing is installed unless every
+    package passed verification.
+    """
+    check_installer(installer)
+    with (
+        signals_raise(),
+        _verified(
+            lock_path,
+            python=python,
+            wheelhouse=wheelhouse,
+            progress=progress,
+            now=now,
+            timeout=timeout,
+            extras=extras,
+            groups=groups,
+            cache_dir=cache_dir,
+        ) as (verified, env),
+    ):
+        report = verified.report
+        if not report.ok:
+            return report
+        if not dry_run and recover(Path(env.prefix)):
+            env = probe(python)  # an interrupted earlier run was undone: look again
+        steps = make_plan(report.packages, env, remove_extras=sync)
+        report = replace(report, plan=steps, dry_run=dry_run, installer=installer)
+        if dry_run or not any(s.changes for s in steps):
+            return replace(report, installed=not dry_run)
+        if progress:
+            progress("*", "install")
+        _apply(steps, report, env, installer, verified.workdir)
+        return replace(report, installed=True)
+
+
+def audit(
+    lock_path: Path,
+    *,
+    python: str | None = None,
+    wheelhouse: Path | None = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    extras: Sequence[str] = (),
+    groups: Sequence[str] | None = None,
+    cache_dir: Path | bool | None = True,
+) -> Report:
+    """`verify --installed`: the target against the lock. Missing, extra and other-version
+    distributions, and every installed file whose hash differs from the locked, verified
+    wheel's own RECORD. The locked files are verified first (from the cache or the source)."""
     with _verified(
         lock_path,
         python=python,
@@ -310,27 +515,33 @@ def install(
         timeout=timeout,
         extras=extras,
         groups=groups,
+        cache_dir=cache_dir,
     ) as (verified, env):
         report = verified.report
         if not report.ok:
             return report
-        files = [
-            (p.local_path, p.sha256)
-            for p in report.packages
-            if p.local_path is not None and p.sha256 is not None
-        ]
-        allow_build = any(
-            p.file is not None and not p.file.endswith(".whl") for p in report.packages
-        )
-        if progress:
-            progress("*", "install")
-        if files:
-            run_installer(
-                installer,
-                python,
-                files,
-                verified.workdir,
-                allow_build=allow_build,
-                before=env.installed,
-            )
-        return replace(report, installed=True, installer=installer)
+        steps = make_plan(report.packages, env, remove_extras=True)
+        findings: list[Finding] = []
+        for step in steps:
+            pkg = next((p for p in report.packages if p.name == step.name), None)
+            if step.action is Action.INSTALL:
+                findings.append(Finding("missing", step.name, f"{step.version} is not installed"))
+            elif step.action in (Action.UPGRADE, Action.DOWNGRADE):
+                findings.append(
+                    Finding(
+                        "other-version",
+                        step.name,
+                        f"{step.installed} is installed, the lock says {step.version}",
+                    )
+                )
+            elif step.action is Action.REMOVE:
+                findings.append(
+                    Finding("extra", step.name, f"{step.installed} is installed, not in the lock")
+                )
+            elif step.action is Action.REINSTALL and pkg is not None:
+                if pkg.local_path is None or not pkg.local_path.name.endswith(".whl"):
+                    continue  # built from source: nothing to compare against
+                for problem in differences(wheel_layout(pkg.local_path), env):
+                    path, _, what = problem.rpartition(": ")
+                    findings.append(Finding("file", step.name, what, file=path))
+        return replace(report, plan=steps, findings=tuple(findings), audited=True)

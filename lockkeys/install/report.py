@@ -5,8 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lockkeys.trust.threshold import CountedSigner, ThresholdResult
+
+if TYPE_CHECKING:
+    from lockkeys.install.plan import Step
 
 
 class Status(enum.StrEnum):
@@ -71,6 +75,28 @@ class PackageReport:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One way an installed environment differs from the lock (`verify --installed`)."""
+
+    kind: str  # missing | extra | other-version | file
+    package: str
+    detail: str
+    file: str | None = None
+
+    def line(self) -> str:
+        where = f"{self.package}: {self.file}" if self.file else self.package
+        return f"{self.kind}: {where}: {self.detail}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "package": self.package,
+            "file": self.file,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
 class Report:
     lock: str
     python: str
@@ -79,10 +105,18 @@ class Report:
     installed: bool = False
     installer: str | None = None
     notes: tuple[str, ...] = ()  # e.g. revocations applied, sources not read offline
+    plan: tuple[Step, ...] = ()  # install and sync: what was (or, dry run, would be) done
+    dry_run: bool = False
+    audited: bool = False  # verify --installed
+    findings: tuple[Finding, ...] = ()
 
     @property
     def ok(self) -> bool:
         return all(p.ok for p in self.packages)
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.findings)
 
     @property
     def refused(self) -> tuple[PackageReport, ...]:
@@ -102,4 +136,11 @@ class Report:
             "installer": self.installer,
             "packages": [p.to_json() for p in self.packages],
             "notes": list(self.notes),
+            "plan": [s.to_json() for s in self.plan],
+            "dry_run": self.dry_run,
+            **(
+                {"findings": [f.to_json() for f in self.findings], "drift": self.drifted}
+                if self.audited
+                else {}
+            ),
         }

@@ -1,0 +1,104 @@
+"""A cache of verified files, keyed by their sha256, so a redeploy downloads nothing again.
+
+Layout: ``<cache dir>/files/sha256/<first two hex digits>/<sha256>`` holding the bytes. The
+cache is never trusted (threat-model row 14): every hit is hashed again while it is copied out,
+and an entry whose bytes no longer match its key is deleted and fetched again. Only files that
+passed verification are stored, each written atomically.
+
+The folder is ``--cache-dir``, else ``LOCKKEYS_CACHE_DIR``, else ``$XDG_CACHE_HOME/lockkeys``,
+else ``~/.cache/lockkeys``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger("lockkeys.install")
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1024 * 1024
+
+
+def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if environ is None else environ
+    if env.get("LOCKKEYS_CACHE_DIR"):
+        return Path(env["LOCKKEYS_CACHE_DIR"])
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "lockkeys"
+    return Path.home() / ".cache" / "lockkeys"
+
+
+class FileCache:
+    """Verified files by sha256. ``root`` None disables the cache."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = Path(root) if root is not None else None
+        self.discarded: list[str] = []  # sha256 of entries found corrupt in this run
+
+    def _entry(self, sha256: str) -> Path | None:
+        if self.root is None or not _SHA256.match(sha256):
+            return None
+        return self.root / "files" / "sha256" / sha256[:2] / sha256
+
+    def fetch(self, sha256: str, dest: Path) -> bool:
+        """Copy the entry for ``sha256`` to ``dest`` if it exists and still has that hash.
+
+        A corrupt entry is deleted (and ``dest`` removed); False means: fetch from the source.
+        """
+        entry = self._entry(sha256)
+        if entry is None:
+            return False
+        digest = hashlib.sha256()
+        try:
+            with open(entry, "rb") as src, open(dest, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except FileNotFoundError:
+            with contextlib.suppress(FileNotFoundError):
+                dest.unlink()
+            return False
+        except OSError as exc:
+            log.info("cache entry %s unreadable (%s); fetching again", entry, exc)
+            with contextlib.suppress(FileNotFoundError):
+                dest.unlink()
+            return False
+        if digest.hexdigest() != sha256:
+            log.warning(
+                "lockkeys: cache entry %s is corrupt (sha256 %s); discarded, fetching again",
+                entry,
+                digest.hexdigest(),
+            )
+            self.discarded.append(sha256)
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                dest.unlink()
+            return False
+        return True
+
+    def store(self, sha256: str, source: Path) -> None:
+        """Keep a verified file (best effort: a read-only or full cache is not an error)."""
+        entry = self._entry(sha256)
+        if entry is None or entry.exists():
+            return
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=entry.parent)
+            try:
+                with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+                os.replace(tmp, entry)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            log.info("cannot store %s in the cache (%s)", source.name, exc)
