@@ -36,3 +36,16 @@ def pypiserver_factory() -> Iterator[Callable[[Path], str]]:
             return stack.enter_context(serve_index(directory))
 
         yield start
+
+
+# --- lockkeys' verified-file cache: one private folder per test -------------------------------
+
+
+@pytest.fixture(autouse=True)
+def private_file_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Tests never read or fill the user's cache, and never share one."""
+    folder = tmp_path_factory.mktemp("lockkeys-cache")
+    monkeypatch.setenv("LOCKKEYS_CACHE_DIR", str(folder))
+    return folder

@@ -49,7 +49,13 @@ def test_json_document_even_when_a_source_fails(
     assert "util" in json.dumps(document["error"])
 
 
-def test_quiet_prints_no_table(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_prints_results_and_errors_only(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     assert main(["-q", "--lock", str(project / "pylock.toml"), "verify"]) == 0
-    assert capsys.readouterr().out == ""
+    captured = capsys.readouterr()
+    assert captured.err == ""  # no progress
+    lines = captured.out.splitlines()  # the results
+    assert lines[0].split() == ["package", "version", "policy", "status", "detail"]
+    assert [line.split()[0] for line in lines[1:]] == ["bar", "broken", "foo", "util"]

@@ -30,7 +30,7 @@ import tomli_w
 from fixtures.wheelmaker import build_wheel
 from lockkeys.cli import main
 from lockkeys.install import pipeline
-from lockkeys.install.installer import run_installer as real_run_installer
+from lockkeys.install.installer import install_artifacts as real_install_artifacts
 from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.locker import lock as lock_config
 from lockkeys.trust.certs import load_certificate
@@ -282,8 +282,9 @@ def hostile_scene(fixture_data: Path, tmp_path: Path) -> Iterator[tuple[Path, Ho
 @pytest.mark.parametrize(
     ("package", "filename", "exit_code"),
     [
-        ("bar", "bar-1.1-py3-none-any.whl", 3),
-        ("util", "util-2.1-py3-none-any.whl", 3),
+        # bytes that differ from the lock in size are a refusal (1), not an outage (3)
+        ("bar", "bar-1.1-py3-none-any.whl", 1),
+        ("util", "util-2.1-py3-none-any.whl", 1),
         ("util", "util-2.1-py3-none-any.whl.asc", 1),
     ],
     ids=["hashes-cap-is-locked-size", "signatures-cap-is-4x-plus-16MiB", "signature-file-1MiB"],
@@ -531,7 +532,9 @@ def test_row_08_corrupt_mirror_a_good_mirror_b(
 
     python = make_venv(tmp_path / "venv-alone")
     before = snapshot(python)
-    code, _out, err = cli("--lock", locks["alone"], "install", "--python", python)
+    # --no-cache: the verified-file cache holds B's (locked) bytes from the run above and
+    # would rightly install them; this is about what mirror A alone serves.
+    code, _out, err = cli("--lock", locks["alone"], "install", "--python", python, "--no-cache")
     assert_refused(code, err, "bar 1.1: refused", before, python)
 
 
@@ -721,29 +724,32 @@ def test_row_12_lock_with_md5_only_is_a_parse_error(
 # -- row 13: swap between verify and install --------------------------------------------------
 
 
-@pytest.mark.parametrize("installer", ["pip", "uv"])
+@pytest.mark.parametrize("installer", ["builtin", "pip", "uv"])
 def test_row_13_file_swapped_after_verification_fails_installer_hash_check(
     scene: Path, venv: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, installer: str
 ) -> None:
     evil = evil_rebuild(scene / "attacker", "bar", "1.1").read_bytes()
     swapped: list[Path] = []
 
-    def swap_then_install(name: str, python: str | None, files, workdir: Path, **kw):  # type: ignore[no-untyped-def]
-        for path, _sha in files:
-            if path.name == "bar-1.1-py3-none-any.whl":
-                path.write_bytes(evil)
-                swapped.append(path)
-        return real_run_installer(name, python, files, workdir, **kw)
+    def swap_then_install(name: str, env, artifacts, workdir: Path, **kw):  # type: ignore[no-untyped-def]
+        for artifact in artifacts:
+            if artifact.path.name == "bar-1.1-py3-none-any.whl":
+                artifact.path.write_bytes(evil)
+                swapped.append(artifact.path)
+        return real_install_artifacts(name, env, artifacts, workdir, **kw)
 
-    monkeypatch.setattr(pipeline, "run_installer", swap_then_install)
+    monkeypatch.setattr(pipeline, "install_artifacts", swap_then_install)
     before = snapshot(venv)
     code, _out, err = cli(
         "--lock", scene / "pylock.toml", "install", "--python", venv, "--installer", installer
     )
     assert swapped, "the installer step was not reached"
     assert_refused(code, err, "bar", before, venv)
-    assert f"{installer} failed to install the verified files" in err
-    assert "(a file changed after verification)" in err
+    if installer == "builtin":
+        assert "the file changed after verification" in err
+    else:
+        assert f"{installer} failed to install the verified files" in err
+        assert "(a file changed after verification)" in err
 
 
 # -- row 14: cached / preinstalled dists ------------------------------------------------------
@@ -909,12 +915,13 @@ def test_row_19_wheel_writing_outside_the_environment_refused_before_install(
     assert not list(venv.parent.parent.rglob("escape.txt"))
 
 
+@pytest.mark.parametrize("installer", ["builtin", "pip", "uv"])
 def test_row_19_installer_failure_mid_install_leaves_environment_unchanged(
-    scene: Path, venv: Path, cli: Cli
+    scene: Path, venv: Path, cli: Cli, installer: str
 ) -> None:
     """All or nothing also when the installer itself fails part-way: a signed `foo` that
-    passes every lockkeys check but declares a wheel format pip does not support, so pip
-    stops after installing the packages before it. lockkeys removes what pip added."""
+    passes every lockkeys check but declares a wheel format no installer supports, so the
+    installer stops after installing the packages before it. lockkeys undoes all of it."""
 
     def future_format(name: str, data: bytes) -> tuple[str, bytes]:
         if name.endswith(".dist-info/WHEEL"):
@@ -925,7 +932,13 @@ def test_row_19_installer_failure_mid_install_leaves_environment_unchanged(
     code, _out, err = cli("--lock", scene / "pylock.toml", "verify")
     assert code == 0, err  # lockkeys accepts it: signed, right name, version and dependencies
     before = snapshot(venv)
-    code, _out, err = cli("--lock", scene / "pylock.toml", "install", "--python", venv)
+    code, _out, err = cli(
+        "--lock", scene / "pylock.toml", "install", "--python", venv, "--installer", installer
+    )
     assert code == 1, err
-    assert "pip failed to install the verified files" in err, err
+    if installer == "builtin":
+        assert "foo-1.0-py3-none-any.whl: the verified wheel could not be installed" in err, err
+    else:
+        assert f"{installer} failed to install the verified files" in err, err
+    assert "the environment was restored to its state before this run" in err
     assert snapshot(venv) == before, installed(venv)

@@ -1,9 +1,9 @@
-"""`lockkeys verify`, `lockkeys download`, `lockkeys install`: the deploy gate."""
+"""`lockkeys verify`, `download`, `install`, `sync` and `verify --installed`: the deploy gate."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -42,10 +42,38 @@ def lock_path() -> Path:
     return find_lockfile(STATE.config)
 
 
+def project_dir() -> Path:
+    """Where the configuration is (for `.venv` beside it): --config, else a lockkeys.toml or
+    pyproject.toml in the current folder, else the lock's folder."""
+    if STATE.config is not None:
+        return STATE.config.resolve().parent
+    cwd = Path.cwd()
+    if (cwd / "lockkeys.toml").is_file() or (cwd / "pyproject.toml").is_file():
+        return cwd
+    return lock_path().resolve().parent
+
+
+def target_python(python: str | None, *, required: bool) -> str | None:
+    from lockkeys.install.target import choose_python
+
+    return choose_python(python, project_dir=project_dir(), required=required)
+
+
+def _log_lines(package: str, stage: str) -> None:
+    """Progress for logs (stderr is not a terminal): one line per package as it finishes."""
+    if stage == "done":
+        err.print(f"lockkeys: {escape(package)}", markup=False)
+    elif stage == "install":
+        err.print("lockkeys: installing", markup=False)
+
+
 @contextmanager
 def progress_bar(total: int, enabled: bool) -> Iterator[Callable[[str, str], None]]:
-    if not enabled or not err.is_terminal:
+    if not enabled:
         yield lambda _pkg, _stage: None
+        return
+    if not err.is_terminal:
+        yield _log_lines
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -69,25 +97,70 @@ def progress_bar(total: int, enabled: bool) -> Iterator[Callable[[str, str], Non
         yield update
 
 
+def _plain_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """Aligned columns that never wrap, for logs and files (stdout is not a terminal)."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def render_table(report: Report) -> None:
+    headers = ("package", "version", "policy", "status", "detail")
+    rows = [
+        (escape(p.name), escape(p.version), p.policy, str(p.status), escape(p.summary()))
+        for p in report.packages
+    ]
+    if not out.is_terminal:
+        if rows:
+            print(_plain_table(headers, rows))
+        return
+    from rich.markup import escape as markup_escape
+    from rich.table import Table
+
+    table = Table(title=None, show_header=True, header_style="bold", box=None)
+    for column in headers:
+        table.add_column(column, no_wrap=column != "detail", overflow="fold")
+    for row, pkg in zip(rows, report.packages, strict=True):
+        table.add_row(
+            *(markup_escape(cell) for cell in row[:3]),
+            f"[{_STYLE[str(pkg.status)]}]{pkg.status}[/]",
+            markup_escape(row[4]),
+        )
+    out.print(table)
+
+
+def render_plan(report: Report) -> None:
+    if not report.plan:
+        return
+    counts: dict[str, int] = {}
+    for step in report.plan:
+        counts[str(step.action)] = counts.get(str(step.action), 0) + 1
+    summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+    title = "plan (dry run, nothing was changed)" if report.dry_run else "plan"
+    lines = [f"{title}: {summary}"]
+    lines += [f"  {s.action!s:<9}  {escape(s.describe())}" for s in report.plan]
+    print("\n".join(lines))
+
+
+def render_findings(report: Report) -> None:
+    for finding in report.findings:
+        print(f"drift: {escape(finding.line())}")
+    if report.audited and not report.findings:
+        locked = sum(1 for p in report.packages if p.local_path is not None)
+        print(f"ok: {escape(report.python)} holds exactly the lock ({locked} packages)")
+
+
 def render(report: Report, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    elif not STATE.quiet:
-        from rich.markup import escape as markup_escape
-        from rich.table import Table
-
-        table = Table(title=None, show_header=True, header_style="bold", box=None)
-        for column in ("package", "version", "policy", "status", "detail"):
-            table.add_column(column, overflow="fold")
-        for pkg in report.packages:
-            table.add_row(
-                markup_escape(escape(pkg.name)),
-                markup_escape(escape(pkg.version)),
-                pkg.policy,
-                f"[{_STYLE[str(pkg.status)]}]{pkg.status}[/]",
-                markup_escape(escape(pkg.summary())),
-            )
-        out.print(table)
+    else:
+        if not report.audited or not report.ok:
+            render_table(report)
+        render_plan(report)
+        render_findings(report)
     for line in report.notes:
         err.print(f"lockkeys: {escape(line)}", markup=False)
     for pkg in report.unverified:
@@ -141,7 +214,12 @@ WheelhouseOption = Annotated[
     Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
 ]
 PythonOption = Annotated[
-    str | None, typer.Option("--python", help="Target interpreter (default: this one).")
+    str | None,
+    typer.Option(
+        "--python",
+        help="Target interpreter (default: the active virtual environment, else .venv beside "
+        "the configuration).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")]
 ExtraOption = Annotated[
@@ -152,6 +230,25 @@ GroupOption = Annotated[
     list[str] | None,
     typer.Option("--group", help="Also this dependency group (default: the lock's defaults)."),
 ]
+InstallerOption = Annotated[
+    str,
+    typer.Option("--installer", help="builtin (default: in process), pip or uv; all hash-checked."),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Verify and print the plan; change nothing.")
+]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Verified-file cache (default: LOCKKEYS_CACHE_DIR, else ~/.cache/lockkeys).",
+    ),
+]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor fill the verified-file cache.")
+]
+
+
 LockSignerOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -194,6 +291,12 @@ def check_lock_signature(path: Path, signers: list[Path] | None, threshold: int 
         err.print(f"lockkeys: lock signed: {result.summary()}", markup=False)
 
 
+def _cache(cache_dir: Path | None, no_cache: bool) -> Path | bool | None:
+    if no_cache:
+        return None
+    return cache_dir if cache_dir is not None else True
+
+
 def _run(
     as_json: bool,
     action: Callable[..., Report],
@@ -207,8 +310,15 @@ def _run(
         path = lock_path()
         check_lock_signature(path, lock_signers, lock_threshold)
         warn_expiring(path)
-        with progress_bar(_count(path), not as_json and not STATE.quiet) as progress:
-            report = action(path, *args, progress=progress, **kwargs)
+        try:
+            with progress_bar(_count(path), not STATE.quiet) as progress:
+                report = action(path, *args, progress=progress, **kwargs)
+        except KeyboardInterrupt as exc:
+            code = getattr(exc, "exit_code", None)  # SIGTERM (143) or SIGINT (130)
+            if not isinstance(code, int):
+                raise
+            err.print(f"lockkeys: interrupted ({exc})", markup=False)
+            raise typer.Exit(code) from None
     render(report, as_json)
     fail_if_refused(report, as_json)
     return report
@@ -219,6 +329,16 @@ def verify(
     python: PythonOption = None,
     as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
+    installed: Annotated[
+        bool,
+        typer.Option(
+            "--installed",
+            help="Audit the target environment against the lock: missing, extra and "
+            "other-version distributions, files that differ from the locked wheel's RECORD.",
+        ),
+    ] = False,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
     lock_signer: LockSignerOption = None,
     lock_threshold: LockThresholdOption = None,
     extra: ExtraOption = None,
@@ -227,17 +347,42 @@ def verify(
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
     from lockkeys.install import pipeline
 
-    _run(
+    with json_errors(as_json):
+        target = target_python(python, required=installed)
+    if not installed:
+        _run(
+            as_json,
+            pipeline.verify,
+            wheelhouse=wheelhouse,
+            python=target,
+            timeout=timeout,
+            cache_dir=_cache(cache_dir, no_cache),
+            lock_signers=lock_signer,
+            lock_threshold=lock_threshold,
+            extras=extra or (),
+            groups=group,
+        )
+        return
+    report = _run(
         as_json,
-        pipeline.verify,
+        pipeline.audit,
         wheelhouse=wheelhouse,
-        python=python,
+        python=target,
         timeout=timeout,
+        cache_dir=_cache(cache_dir, no_cache),
         lock_signers=lock_signer,
         lock_threshold=lock_threshold,
         extras=extra or (),
         groups=group,
     )
+    if report.findings:
+        if not as_json:
+            err.print(
+                f"lockkeys: {len(report.findings)} difference(s) between {report.python} and "
+                "the lock; `lockkeys sync` makes the environment exactly the lock",
+                markup=False,
+            )
+        raise typer.Exit(1)
 
 
 def download(
@@ -245,6 +390,8 @@ def download(
     python: PythonOption = None,
     as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
     lock_signer: LockSignerOption = None,
     lock_threshold: LockThresholdOption = None,
     extra: ExtraOption = None,
@@ -253,49 +400,131 @@ def download(
     """Fetch and verify every file this environment needs; keep only verified files."""
     from lockkeys.install import pipeline
 
+    with json_errors(as_json):
+        target = target_python(python, required=False)
     _run(
         as_json,
         pipeline.download,
         dest,
-        python=python,
+        python=target,
         timeout=timeout,
+        cache_dir=_cache(cache_dir, no_cache),
         lock_signers=lock_signer,
         lock_threshold=lock_threshold,
         extras=extra or (),
         groups=group,
+    )
+
+
+def _deploy(
+    *,
+    sync: bool,
+    python: str | None,
+    installer: str,
+    wheelhouse: Path | None,
+    as_json: bool,
+    timeout: float,
+    dry_run: bool,
+    cache_dir: Path | None,
+    no_cache: bool,
+    lock_signer: list[Path] | None,
+    lock_threshold: int | None,
+    extras: list[str],
+    groups: list[str] | None,
+) -> None:
+    from lockkeys.install import pipeline
+
+    with json_errors(as_json):
+        target = target_python(python, required=True)
+    report = _run(
+        as_json,
+        pipeline.install,
+        python=target,
+        installer=installer,
+        wheelhouse=wheelhouse,
+        timeout=timeout,
+        sync=sync,
+        dry_run=dry_run,
+        cache_dir=_cache(cache_dir, no_cache),
+        lock_signers=lock_signer,
+        lock_threshold=lock_threshold,
+        extras=extras,
+        groups=groups,
+    )
+    if as_json or STATE.quiet or dry_run:
+        return
+    counts: dict[str, int] = {}
+    for step in report.plan:
+        counts[str(step.action)] = counts.get(str(step.action), 0) + 1
+    changed = sum(1 for s in report.plan if s.changes)
+    done = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "nothing to do"
+    verb = "synced" if sync else "installed"
+    err.print(
+        f"lockkeys: {verb} {report.python} with {report.installer}: {done}"
+        + ("" if changed else " (nothing changed)"),
+        markup=False,
     )
 
 
 def install(
     python: PythonOption = None,
-    installer: Annotated[str, typer.Option("--installer", help="pip (default) or uv.")] = "pip",
+    installer: InstallerOption = "builtin",
     wheelhouse: WheelhouseOption = None,
     as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,
+    dry_run: DryRunOption = False,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
     lock_signer: LockSignerOption = None,
     lock_threshold: LockThresholdOption = None,
     extra: ExtraOption = None,
     group: GroupOption = None,
 ) -> None:
-    """Verify everything, then install exactly the locked set into the target environment."""
-    from lockkeys.install import pipeline
-
-    report = _run(
-        as_json,
-        pipeline.install,
+    """Verify everything, then install or upgrade what is missing, other or altered."""
+    _deploy(
+        sync=False,
         python=python,
         installer=installer,
         wheelhouse=wheelhouse,
+        as_json=as_json,
         timeout=timeout,
-        lock_signers=lock_signer,
+        dry_run=dry_run,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        lock_signer=lock_signer,
         lock_threshold=lock_threshold,
-        extras=extra or (),
+        extras=extra or [],
         groups=group,
     )
-    if not as_json and not STATE.quiet:
-        installed = sum(1 for p in report.packages if p.local_path is not None)
-        err.print(
-            f"lockkeys: installed {installed} verified package(s) into {report.python} "
-            f"with {report.installer}",
-            markup=False,
-        )
+
+
+def sync(
+    python: PythonOption = None,
+    installer: InstallerOption = "builtin",
+    wheelhouse: WheelhouseOption = None,
+    as_json: JsonOption = False,
+    timeout: TimeoutOption = 30.0,
+    dry_run: DryRunOption = False,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
+    lock_signer: LockSignerOption = None,
+    lock_threshold: LockThresholdOption = None,
+    extra: ExtraOption = None,
+    group: GroupOption = None,
+) -> None:
+    """Make the target environment exactly the lock: like install, and remove the rest."""
+    _deploy(
+        sync=True,
+        python=python,
+        installer=installer,
+        wheelhouse=wheelhouse,
+        as_json=as_json,
+        timeout=timeout,
+        dry_run=dry_run,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        lock_signer=lock_signer,
+        lock_threshold=lock_threshold,
+        extras=extra or [],
+        groups=group,
+    )
