@@ -177,7 +177,9 @@ def probe(python: str | None = None) -> TargetEnvironment:
 
     dists: list[InstalledDist] = []
     seen: set[str] = set()
-    for raw_name, version, where in data["dists"]:
+    # (an older probe answer may give only "installed": name and version pairs)
+    rows = data.get("dists") or [(n, v, "") for n, v in data.get("installed", [])]
+    for raw_name, version, where in rows:
         if not raw_name:
             continue
         name = str(canonicalize_name(raw_name))
@@ -195,7 +197,7 @@ def probe(python: str | None = None) -> TargetEnvironment:
         markers=data["markers"],
         installed=installed,
         prefix=data["prefix"],
-        paths=dict(data["paths"]),
+        paths=dict(data.get("paths", {})),
         dists=tuple(unique),
-        base_prefix=data["base_prefix"],
+        base_prefix=data.get("base_prefix", data["prefix"]),
     )

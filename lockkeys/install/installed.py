@@ -57,8 +57,11 @@ def wheel_layout(wheel: Path) -> WheelLayout:
         if len(dist_infos) != 1:
             raise ValueError(f"{wheel.name}: expected one .dist-info folder, found {dist_infos}")
         dist_info = dist_infos[0]
-        wheel_text = archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace")
-        record_text = archive.read(f"{dist_info}/RECORD").decode("utf-8")
+        try:
+            wheel_text = archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace")
+            record_text = archive.read(f"{dist_info}/RECORD").decode("utf-8")
+        except (KeyError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{wheel.name}: no readable WHEEL and RECORD ({exc})") from None
         try:
             entry_points = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
         except KeyError:

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -370,7 +371,10 @@ def _at_risk(artifacts: list[Artifact], env: TargetEnvironment) -> list[Path]:
     for artifact in artifacts:
         if not artifact.is_wheel:
             continue
-        layout = wheel_layout(artifact.path)
+        try:
+            layout = wheel_layout(artifact.path)
+        except (ValueError, OSError, zipfile.BadZipFile):
+            continue  # the installer refuses it; every file is in the backup anyway
         for entry in layout.entries:
             base = env.paths.get(entry.scheme)
             if base:
@@ -541,7 +545,12 @@ def audit(
             elif step.action is Action.REINSTALL and pkg is not None:
                 if pkg.local_path is None or not pkg.local_path.name.endswith(".whl"):
                     continue  # built from source: nothing to compare against
-                for problem in differences(wheel_layout(pkg.local_path), env):
+                try:
+                    problems = differences(wheel_layout(pkg.local_path), env)
+                except (ValueError, OSError, zipfile.BadZipFile) as exc:
+                    findings.append(Finding("file", step.name, f"cannot be checked: {exc}"))
+                    continue
+                for problem in problems:
                     path, _, what = problem.rpartition(": ")
                     findings.append(Finding("file", step.name, what, file=path))
         return replace(report, plan=steps, findings=tuple(findings), audited=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import importlib.metadata
 import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,10 @@ def plan_package(report: PackageReport, env: TargetEnvironment) -> Step:
             dist.version,
             "built from source: no wheel RECORD to check it against",
         )
-    problems = differences(wheel_layout(report.local_path), env)
+    try:
+        problems = differences(wheel_layout(report.local_path), env)
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        problems = [f"cannot be checked: {exc}"]
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         return Step(

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
+from lockkeys.errors import UsageError
 from lockkeys.install.environment import TargetEnvironment
 
 log = logging.getLogger("lockkeys.install")
@@ -146,7 +147,17 @@ class Transaction:
         write; those that exist are copied (not linked), those outside the roots are tracked
         so that they are removed again, or restored, on rollback."""
         recover(self.prefix)
-        backup = Path(tempfile.mkdtemp(prefix=f"{BACKUP_PREFIX}{os.getpid()}-", dir=self.prefix))
+        try:
+            backup = Path(
+                tempfile.mkdtemp(prefix=f"{BACKUP_PREFIX}{os.getpid()}-", dir=self.prefix)
+            )
+        except OSError as exc:
+            raise UsageError(
+                "cannot write into the target environment",
+                file=str(self.prefix),
+                found=str(exc),
+                fix="run as the environment's owner, or choose another environment with --python",
+            ) from None
         self.backup = backup  # mkdtemp: mode 0700
         risky = {Path(os.path.normpath(p)) for p in at_risk}
         for index, root in enumerate(self.roots):
