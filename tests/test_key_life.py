@@ -236,7 +236,7 @@ def test_expiry_extended_after_signing_then_relocked_old_signatures_count(
     assert code == 0
 
 
-def test_hard_revocation_in_revocations_folder_refuses_install_without_relock(
+def test_row_24_hard_revocation_in_revocations_folder_refuses_install_without_relock(
     project: Project,
 ) -> None:
     project.key("alice")
@@ -353,3 +353,43 @@ def test_rotation_relocked_shows_as_neutral(project: Project) -> None:
     line = next(line for line in out.splitlines() if " signers:" in line)
     assert line.startswith("neutral") and old_fpr in line and new_fpr in line
     assert "rotation" in line
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        ({"threshold": 1}, "packages.util.threshold"),
+        ({"verify": "none", "signers": None, "threshold": None}, "packages.util.verify"),
+        ({"source": "elsewhere"}, "packages.util.source"),
+    ],
+    ids=["threshold-lowered", "policy-to-none", "source-changed"],
+)
+def test_row_20_hand_weakened_lock_fails_check(
+    project: Project, edit: dict[str, object], field: str
+) -> None:
+    """The inputs digest does not change when the lock is edited by hand: `lock --check`
+    compares the lock's trust with the configuration and names the field."""
+    import tomllib
+
+    import tomli_w
+
+    for name in ("alice", "bob"):
+        project.key(name)
+    project.sign("alice", "bob")
+    project.configure(["alice", "bob"], threshold=2)
+    assert project.cli("lock")[0] == 0
+    assert project.cli("lock", "--check")[0] == 0
+    lock = project.root / "pylock.toml"
+    doc = tomllib.loads(lock.read_text())
+    table = doc["packages"][0]["tool"]["lockkeys"]
+    for key, value in edit.items():
+        if value is None:
+            del table[key]
+        else:
+            table[key] = value
+    if edit.get("source"):
+        doc["tool"]["lockkeys"]["sources"].append({"name": "elsewhere", "url": "http://x.invalid/"})
+    lock.write_text(tomli_w.dumps(doc))
+    code, out, _err = project.cli("lock", "--check")
+    assert code == 1, out + _err
+    assert "the lock's trust differs from the configuration" in out and field in out, out

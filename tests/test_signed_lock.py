@@ -85,7 +85,7 @@ def test_lock_signed_2_of_3_installs(
     assert ["foo", "1.0"] in installed(python)
 
 
-def test_lock_edited_after_signing_refused_before_any_download(
+def test_row_20_lock_edited_after_signing_refused_before_any_download(
     project: Path,
     lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]],
     capsys: pytest.CaptureFixture[str],

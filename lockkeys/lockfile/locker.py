@@ -46,7 +46,7 @@ from lockkeys.lockfile.substitutes import annotate_substitute, dependents
 from lockkeys.resolve.base import Pin
 from lockkeys.sources.model import Source
 from lockkeys.trust.certs import Certificate
-from lockkeys.trust.relock import certificate_news, merge_with_lock
+from lockkeys.trust.relock import certificate_news, merge_with_lock, trust_mismatches
 
 log = logging.getLogger("lockkeys.lock")
 
@@ -111,9 +111,16 @@ class Locker:
         if not self.lock_path.exists():
             return LockOutcome(self.lock_path, None, False, True, "the lock is missing")
         lock = read_lock(self.lock_path)
-        news = certificate_news(load_signers(self.config), lock, str(self.lock_path))
+        certs = load_signers(self.config)
+        news = certificate_news(certs, lock, str(self.lock_path))
         if news:
             message = "\n  ".join(["the lock is stale: certificate files changed:", *news])
+            return LockOutcome(self.lock_path, lock, False, True, message)
+        edited = trust_mismatches(self.config, certs, lock)
+        if edited:
+            message = "\n  ".join(
+                ["the lock's trust differs from the configuration (edited by hand?):", *edited]
+            )
             return LockOutcome(self.lock_path, lock, False, True, message)
         if lock.tool.inputs_digest != digest:
             return LockOutcome(

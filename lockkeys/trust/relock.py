@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from lockkeys.config import LockkeysConfig
 from lockkeys.errors import InputError
 from lockkeys.lockfile.model import Lock
 from lockkeys.trust.certs import Certificate, merge_certificates, parse_certificate
@@ -103,4 +104,67 @@ def trust_summary(previous: Lock | None, new: Lock, file: str) -> list[str]:
     return [c.line() for c in result.changes if c.field not in ("version", "files")]
 
 
-__all__ = ["certificate_news", "embedded_certificates", "merge_with_lock", "trust_summary"]
+def trust_mismatches(
+    config: LockkeysConfig, certs: Mapping[str, Certificate], lock: Lock
+) -> list[str]:
+    """Where the lock's trust content differs from what the configuration says (threat-model
+    row 20: a lock weakened by hand keeps its inputs digest, so `lock --check` compares the
+    trust itself): each package's policy, signers, threshold, source and substitute, the
+    signers' fingerprints, and the sources."""
+    from packaging.version import InvalidVersion, Version
+
+    lines: list[str] = []
+    names = {s.name: s for s in config.sources}
+
+    def differ(where: str, locked: object, configured: object) -> None:
+        lines.append(f"{where}: the lock says {locked!r}, the configuration says {configured!r}")
+
+    for name, signer in sorted(lock.tool.signers.items()):
+        cert = certs.get(name)
+        if cert is not None and cert.fingerprint != signer.fingerprint:
+            differ(f"signers.{name}.fingerprint", signer.fingerprint, cert.fingerprint)
+    for source in lock.tool.sources:
+        configured = names.get(source.name)
+        if configured is None:
+            lines.append(f"sources.{source.name}: in the lock, not in the configuration")
+            continue
+        if (source.url or None) != (configured.url or None):
+            differ(f"sources.{source.name}.url", source.url, configured.url)
+        if tuple(source.mirrors) != tuple(configured.mirrors):
+            differ(f"sources.{source.name}.mirrors", list(source.mirrors), list(configured.mirrors))
+    for pkg in lock.packages:
+        policy = config.policy(pkg.name)
+        tool = pkg.tool
+        where = f"packages.{pkg.name}"
+        if tool.verify != policy.verify:
+            differ(f"{where}.verify", tool.verify, policy.verify)
+        wanted = sorted(certs[n].fingerprint for n in policy.signers if n in certs)
+        if sorted(tool.signers) != wanted:
+            differ(f"{where}.signers", sorted(tool.signers), wanted)
+        if tool.threshold != policy.threshold:
+            differ(f"{where}.threshold", tool.threshold, policy.threshold)
+        if policy.source is not None and tool.source != policy.source:
+            differ(f"{where}.source", tool.source, policy.source)
+        elif tool.source not in names:
+            lines.append(f"{where}.source: {tool.source!r} is not a configured source")
+        if tool.allow_sdist != policy.allow_sdist:
+            differ(f"{where}.allow-sdist", tool.allow_sdist, policy.allow_sdist)
+        if policy.substitute is None and (tool.substitutes or tool.override):
+            differ(f"{where}.substitutes", tool.substitutes, None)
+        elif policy.substitute is not None:
+            try:
+                same = Version(pkg.version) == Version(policy.substitute)
+            except InvalidVersion:
+                same = pkg.version == policy.substitute
+            if not same:
+                differ(f"{where}.version", pkg.version, policy.substitute)
+    return lines
+
+
+__all__ = [
+    "certificate_news",
+    "embedded_certificates",
+    "merge_with_lock",
+    "trust_mismatches",
+    "trust_summary",
+]
