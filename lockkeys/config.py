@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -31,6 +31,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -42,6 +44,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from lockkeys.errors import InputError, LockkeysError, UsageError
+from lockkeys.redact import register_secret, strip_userinfo
 from lockkeys.requirements import check_requirement, normalize_requirement
 
 __all__ = [
@@ -153,6 +156,56 @@ class SourceConfig(BaseModel):
     # Other servers with the same layout as `url` (same paths, another host): a file that
     # fails to download or verify from one is tried from the next. Never another version.
     mirrors: list[StrictStr] = []
+    # Credentials from the environment: the names of variables, never the secrets themselves.
+    username_env: StrictStr | None = None
+    password_env: StrictStr | None = None
+    token_env: StrictStr | None = None
+    # A private CA (PEM) trusted for this source, besides the system trust store.
+    ca_bundle: Path | None = None
+    # `user:password@` taken out of `url` (kept in memory only; never dumped or shown).
+    _userinfo: tuple[str, str | None] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _split_userinfo(cls, data: Any, handler: ModelWrapValidatorHandler[SourceConfig]) -> Any:
+        userinfo: tuple[str, str | None] | None = None
+        if isinstance(data, Mapping) and isinstance(data.get("url"), str):
+            url = data["url"]
+            parts = urlsplit(url)
+            if "@" in parts.netloc:
+                raw_user, sep, raw_password = parts.netloc.rsplit("@", 1)[0].partition(":")
+                password = unquote(raw_password) if sep else None
+                register_secret(password)
+                userinfo = (unquote(raw_user), password)
+                data = {**data, "url": strip_userinfo(url)}
+        model = handler(data)
+        if userinfo is not None and isinstance(model, SourceConfig):
+            model._userinfo = userinfo
+        return model
+
+    @property
+    def url_credentials(self) -> tuple[str, str | None] | None:
+        """(user, password) written in the source URL, if any (None: none written)."""
+        return self._userinfo
+
+    def credential_names(self) -> dict[str, str]:
+        """The environment variable names set on this source (names only), by config key."""
+        named = {
+            "username-env": self.username_env,
+            "password-env": self.password_env,
+            "token-env": self.token_env,
+        }
+        return {key: value for key, value in named.items() if value is not None}
+
+    @field_validator("username_env", "password_env", "token_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise _problem(
+                f"{value!r} is not an environment variable name",
+                fix="give the NAME of the variable that holds the secret, not the secret",
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -166,6 +219,12 @@ class SourceConfig(BaseModel):
             parts = urlsplit(mirror)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise _problem(f"mirror {mirror!r} is not an http(s) URL")
+            if "@" in parts.netloc:
+                raise _problem(
+                    "a mirror URL carries no credentials",
+                    fix="put them in ~/.netrc, or name environment variables with "
+                    "`username-env` and `password-env` (they apply to the mirrors too)",
+                )
         return value
 
     @field_validator("url")
@@ -194,6 +253,16 @@ class SourceConfig(BaseModel):
             raise _problem("`path` is empty", "path")
         if self.mirrors and self.url is None:
             raise _problem("`mirrors` apply to an index source (`url`), not a folder")
+        credential_keys = (self.username_env, self.password_env, self.token_env, self.ca_bundle)
+        if self.url is None and any(k is not None for k in credential_keys):
+            raise _problem(
+                "credentials and `ca-bundle` apply to an index source (`url`), not a folder"
+            )
+        if self.password_env is not None and self.token_env is not None:
+            raise _problem(
+                "give one of `password-env` and `token-env`, not both",
+                fix="`token-env` is the password of user `__token__` (or of `username-env`)",
+            )
         return self
 
 
@@ -497,10 +566,14 @@ class LockkeysConfig(BaseModel):
                 )
             seen.add(source.name)
         base = cls._base(info)
-        return [
-            s.model_copy(update={"path": _under(base, s.path)}) if s.path is not None else s
-            for s in value
-        ]
+        out: list[SourceConfig] = []
+        for s in value:
+            if s.path is not None:
+                s = s.model_copy(update={"path": _under(base, s.path)})
+            if s.ca_bundle is not None:
+                s = s.model_copy(update={"ca_bundle": _under(base, s.ca_bundle)})
+            out.append(s)
+        return out
 
     @field_validator("signers")
     @classmethod
@@ -692,7 +765,7 @@ class LockkeysConfig(BaseModel):
             "digest-version": DIGEST_VERSION,
             "requirements": [_normalize_line(line) for line in requirement_lines],
             "sources": [
-                {"name": s.name, "url": s.url, "mirrors": list(s.mirrors)}
+                {"name": s.name, "url": s.url, "mirrors": list(s.mirrors), **s.credential_names()}
                 if s.url is not None
                 else {"name": s.name, "path": _relative(s.path or Path(), self.root)}
                 for s in self.sources

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lockkeys.redact import redact
+
 
 def escape(text: str) -> str:
     """Make untrusted text (user IDs, file names from a server) safe to print on one line."""
@@ -50,7 +52,7 @@ class LockkeysError(Exception):
         if self.file:
             where.append(escape(self.file))
         prefix = f"{': '.join(where)}: " if where else ""
-        return f"{prefix}{self.message}"
+        return redact(f"{prefix}{self.message}")
 
     def diagnostics(self) -> str:
         """The full text for people: the headline, then expected/found/fix lines."""
@@ -62,18 +64,21 @@ class LockkeysError(Exception):
         lines.extend(f"  {line}" for line in self.details)
         if self.fix is not None:
             lines.append(f"  fix:      {self.fix}")
-        return "\n".join(lines)
+        return redact("\n".join(lines))
 
     def to_json(self) -> dict[str, object]:
+        def clean(value: str | None) -> str | None:
+            return None if value is None else redact(value)
+
         return {
             "kind": self.kind,
-            "message": self.message,
+            "message": clean(self.message),
             "package": self.package,
-            "file": self.file,
-            "expected": self.expected,
-            "found": self.found,
-            "fix": self.fix,
-            "details": list(self.details),
+            "file": clean(self.file),
+            "expected": clean(self.expected),
+            "found": clean(self.found),
+            "fix": clean(self.fix),
+            "details": [redact(line) for line in self.details],
         }
 
 
@@ -95,7 +100,7 @@ class UsageError(LockkeysError):
         parts.extend(self.details)
         if self.fix is not None:
             parts.append(f"fix: {self.fix}")
-        return "; ".join(parts)
+        return redact("; ".join(parts))
 
 
 class InputError(UsageError):

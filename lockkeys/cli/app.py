@@ -15,6 +15,7 @@ from lockkeys import __version__
 from lockkeys.cli import deploy, keys, lockcmd, review
 from lockkeys.cli.state import STATE, err
 from lockkeys.errors import LockkeysError
+from lockkeys.redact import RedactingFilter, redact
 
 EXIT_INTERNAL = 70
 
@@ -71,6 +72,9 @@ def global_options(
         format="%(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:  # no secret in any log line
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if STATE.verbose:
             traceback.print_exc()
         err.print(
-            f"lockkeys: internal error: {type(exc).__name__}: {exc} "
+            f"lockkeys: internal error: {type(exc).__name__}: {redact(str(exc))} "
             "(a bug in lockkeys; run with -v for the traceback)",
             markup=False,
         )

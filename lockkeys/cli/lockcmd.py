@@ -37,6 +37,17 @@ def lock(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Resolve and print what would change; write nothing.")
     ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Give the resolver a fresh, empty cache for this run."),
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Keep resolver caches here (default: LOCKKEYS_CACHE_DIR, else ~/.cache/lockkeys).",
+        ),
+    ] = None,
 ) -> None:
     """Resolve the requirements and write the lock with hashes and signer pins."""
     from lockkeys.lockfile.locker import lock as do_lock
@@ -49,6 +60,9 @@ def lock(
         check=check,
         upgrade_all=upgrade,
         dry_run=dry_run,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        progress=note,
     )
     if check:
         out.print(f"{outcome.path}: {outcome.message}", markup=False)

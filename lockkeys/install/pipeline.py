@@ -48,6 +48,7 @@ from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.selections import chosen
 from lockkeys.lockfile.signers import lock_keyring, package_keyring
 from lockkeys.sources.fetch import TooLargeError
+from lockkeys.sources.session import sources_session
 from lockkeys.trust.certs import Keyring
 from lockkeys.trust.revocations import deploy_revocations
 from lockkeys.trust.signatures import DetachedSignature, armor_signatures
@@ -273,8 +274,10 @@ def _verified(
     cache = FileCache(default_cache_dir()) if cache_dir is True else FileCache(cache_dir or None)
     try:
         workdir.chmod(0o700)
-        yield (
-            _verify_into(
+        # The lock's sources give their servers' credentials (netrc, the environment
+        # variables the lock names, keyring) and trust to every fetch of this run.
+        with sources_session(lock.tool.sources):
+            verified = _verify_into(
                 lock,
                 Path(lock_path),
                 env,
@@ -286,9 +289,8 @@ def _verified(
                 extras=chosen_extras,
                 groups=chosen_groups,
                 cache=cache,
-            ),
-            env,
-        )
+            )
+        yield verified, env
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

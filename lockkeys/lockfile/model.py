@@ -55,6 +55,11 @@ class LockSource(_Frozen):
     url: str | None = None
     path: str | None = None
     mirrors: tuple[str, ...] = ()
+    # Names of environment variables holding credentials (never the secrets): a deploy host
+    # sets them to its own credentials.
+    username_env: str | None = Field(default=None, alias="username-env")
+    password_env: str | None = Field(default=None, alias="password-env")
+    token_env: str | None = Field(default=None, alias="token-env")
 
 
 class LockTool(_Frozen):

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lockkeys.errors import UsageError
+
+if TYPE_CHECKING:
+    from lockkeys.resolve.runenv import ResolverSettings
 
 #: How a top-level requirement (a ``-r requirements`` line) appears in :attr:`Pin.via`.
 ROOT = "<root>"
@@ -90,16 +93,17 @@ class Resolver(Protocol):
     def resolve(self, request: ResolveRequest) -> list[Pin]: ...
 
 
-def get_resolver(name: str) -> Resolver:
-    """The resolver called ``name`` ("pip-tools" or "uv"), with default settings."""
+def get_resolver(name: str, settings: ResolverSettings | None = None) -> Resolver:
+    """The resolver called ``name`` ("pip-tools" or "uv"); ``settings`` says how it runs
+    (credentials, trust, cache; default: none of them, a fresh cache per run)."""
     if name == "pip-tools":
         from lockkeys.resolve.piptools import PipToolsResolver
 
-        return PipToolsResolver()
+        return PipToolsResolver(settings=settings)
     if name == "uv":
         from lockkeys.resolve.uv import UvResolver
 
-        return UvResolver()
+        return UvResolver(settings=settings)
     raise UsageError(
         f"unknown resolver {name!r}",
         expected=" or ".join(repr(n) for n in RESOLVER_NAMES),

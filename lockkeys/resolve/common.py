@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,9 @@ from lockkeys.resolve.base import ROOT, Pin, ResolveRequest, root_of_file
 
 #: Seconds a resolver may run before it is stopped.
 DEFAULT_TIMEOUT = 600.0
+
+#: Seconds between "still resolving" notes while a resolver runs.
+HEARTBEAT = 3.0
 
 #: How many stderr lines a failure keeps in ``details``.
 DETAIL_LINES = 15
@@ -144,20 +148,23 @@ def run_resolver(
     cwd: Path,
     timeout: float,
     fix_missing: str,
+    progress: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv``; a missing program is a :class:`UsageError`, a timeout a failure."""
+    """Run ``argv``; a missing program is a :class:`UsageError`, a timeout a failure.
+
+    ``progress`` is told every :data:`HEARTBEAT` seconds that the resolver is still working,
+    so that ``lockkeys lock`` is never silent for long."""
     try:
-        return subprocess.run(
+        process = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
             errors="replace",
-            timeout=timeout,
-            check=False,
         )
     except FileNotFoundError as exc:
         raise UsageError(
@@ -169,12 +176,26 @@ def run_resolver(
             f"the {resolver} resolver cannot be run: {escape(argv[0])}: {exc.strerror}",
             fix=fix_missing,
         ) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ResolutionError(
-            f"{resolver} did not finish resolving within {timeout:g} s",
-            details=meaningful_lines(_text(exc.stderr)),
-            fix="check that every package source answers promptly, then run again",
-        ) from exc
+    started = time.monotonic()
+    with process:
+        while True:
+            left = timeout - (time.monotonic() - started)
+            try:
+                stdout, stderr = process.communicate(timeout=max(0.0, min(HEARTBEAT, left)))
+                break
+            except subprocess.TimeoutExpired as exc:
+                elapsed = time.monotonic() - started
+                if elapsed >= timeout:
+                    process.kill()
+                    _, stderr = process.communicate()
+                    raise ResolutionError(
+                        f"{resolver} did not finish resolving within {timeout:g} s",
+                        details=meaningful_lines(_text(stderr)),
+                        fix="check that every package source answers promptly, then run again",
+                    ) from exc
+                if progress is not None:
+                    progress(f"{resolver}: still resolving ({elapsed:.0f} s)")
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
 
 
 def _text(data: str | bytes | None) -> str:

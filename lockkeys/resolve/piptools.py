@@ -19,9 +19,12 @@ Flags, and why:
   setuptools/pip too: a lock must be complete), ``--resolver=backtracking``.
 - ``--annotate --annotation-style=line``: one ``# via`` comment per pin, read into
   :attr:`Pin.via`.
-- ``--cache-dir``: a fresh private folder per run unless the caller passes one; pip-tools caches
-  dependency metadata by name and version, which would survive a rebuilt distribution. pip's own
-  cache (``PIP_CACHE_DIR``) goes beside it.
+- ``--cache-dir``: lockkeys' persistent cache folder for pip-tools (``ResolverSettings``), or a
+  fresh private folder per run (``--no-cache``); pip-tools caches dependency metadata by name and
+  version, which would survive a rebuilt distribution of the same version: lock with
+  ``--no-cache`` after such a rebuild. pip's own cache (``PIP_CACHE_DIR``) goes beside it.
+- credentials (``NETRC``) and extra CAs (``PIP_CERT``) come through the environment, from
+  :mod:`lockkeys.resolve.runenv`; never on the command line.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from lockkeys.resolve.common import (
     running_python,
     write_sets,
 )
+from lockkeys.resolve.runenv import ResolverSettings
 
 _FIX_MISSING = "pip install pip-tools"
 
@@ -94,12 +98,15 @@ class PipToolsResolver:
         command: Sequence[str] | None = None,
         cache_dir: Path | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        settings: ResolverSettings | None = None,
     ) -> None:
         """``command`` replaces the discovered pip-compile; ``cache_dir`` keeps a cache across
-        runs (default: a fresh one per run)."""
+        runs (default: the one ``settings`` names, else a fresh one per run); ``settings``
+        carries credentials, trust and the cache root (:mod:`lockkeys.resolve.runenv`)."""
         self.command = list(command) if command is not None else None
         self.cache_dir = cache_dir
         self.timeout = timeout
+        self.settings = settings if settings is not None else ResolverSettings()
 
     def resolve(self, request: ResolveRequest) -> list[Pin]:
         if request.overrides:
@@ -131,7 +138,11 @@ class PipToolsResolver:
             prefix="lockkeys-pip-compile-", ignore_cleanup_errors=True
         ) as tmp:
             work = Path(tmp)
-            cache = self.cache_dir if self.cache_dir is not None else work / "cache"
+            cache = (
+                self.cache_dir
+                if self.cache_dir is not None
+                else self.settings.cache_for(self.name, work / "cache")
+            )
             lines = list(requirements)
             if constraints:
                 (work / "constraints.txt").write_text("\n".join(constraints) + "\n", "utf-8")
@@ -140,24 +151,27 @@ class PipToolsResolver:
             argv = [*command, *self._options(request, cache)]
             argv += ["--output-file", "requirements.txt", "requirements.in"]
             argv += write_sets(work, request)
-            env = isolated_env(
-                ("PIP_",),
-                {
-                    "PIP_CONFIG_FILE": os.devnull,
-                    "PIP_NO_INPUT": "1",
-                    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-                    "PIP_CACHE_DIR": str(Path(cache) / "pip"),
-                    "PYTHONIOENCODING": "utf-8",
-                },
-            )
-            done = run_resolver(
-                self.name,
-                argv,
-                env=env,
-                cwd=work,
-                timeout=self.timeout,
-                fix_missing=_FIX_MISSING,
-            )
+            with self.settings.child_environment(self.name) as child:
+                env = isolated_env(
+                    ("PIP_",),
+                    {
+                        "PIP_CONFIG_FILE": os.devnull,
+                        "PIP_NO_INPUT": "1",
+                        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                        "PIP_CACHE_DIR": str(Path(cache) / "pip"),
+                        "PYTHONIOENCODING": "utf-8",
+                        **child,
+                    },
+                )
+                done = run_resolver(
+                    self.name,
+                    argv,
+                    env=env,
+                    cwd=work,
+                    timeout=self.timeout,
+                    fix_missing=_FIX_MISSING,
+                    progress=self.settings.progress,
+                )
             return pins_from_run(
                 self.name, done, work / "requirements.txt", request, _UNSATISFIED, _explain
             )

@@ -22,7 +22,10 @@ Flags, and why:
 - ``--no-header --annotation-style line``: one ``# via`` comment per pin, read into
   :attr:`Pin.via`; uv emits no index URLs or find-links unless asked and strips extras and
   markers by default.
-- ``--cache-dir``: a fresh private folder per run unless the caller passes one.
+- ``--cache-dir``: lockkeys' persistent cache folder for uv (``ResolverSettings``), or a fresh
+  private folder per run (``--no-cache``).
+- credentials (``NETRC``) and trust (``SSL_CERT_FILE`` or ``UV_SYSTEM_CERTS``) come through the
+  environment, from :mod:`lockkeys.resolve.runenv`; never on the command line.
 - ``--no-progress --color never``: plain stderr, read for failure details.
 """
 
@@ -46,6 +49,7 @@ from lockkeys.resolve.common import (
     run_resolver,
     write_sets,
 )
+from lockkeys.resolve.runenv import ResolverSettings
 
 _FIX_MISSING = "pip install uv"
 
@@ -77,12 +81,15 @@ class UvResolver:
         command: Sequence[str] | None = None,
         cache_dir: Path | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        settings: ResolverSettings | None = None,
     ) -> None:
         """``command`` replaces the discovered uv; ``cache_dir`` keeps a cache across runs
-        (default: a fresh one per run)."""
+        (default: the one ``settings`` names, else a fresh one per run); ``settings`` carries
+        credentials, trust and the cache root (:mod:`lockkeys.resolve.runenv`)."""
         self.command = list(command) if command is not None else None
         self.cache_dir = cache_dir
         self.timeout = timeout
+        self.settings = settings if settings is not None else ResolverSettings()
 
     def resolve(self, request: ResolveRequest) -> list[Pin]:
         requirements = clean_lines("requirement", request.requirements)
@@ -103,7 +110,11 @@ class UvResolver:
             raise UsageError("the uv resolver is not installed: uv not found", fix=_FIX_MISSING)
         with tempfile.TemporaryDirectory(prefix="lockkeys-uv-", ignore_cleanup_errors=True) as tmp:
             work = Path(tmp)
-            cache = self.cache_dir if self.cache_dir is not None else work / "cache"
+            cache = (
+                self.cache_dir
+                if self.cache_dir is not None
+                else self.settings.cache_for(self.name, work / "cache")
+            )
             (work / "requirements.in").write_text("\n".join(requirements) + "\n", "utf-8")
             argv = [*command, "pip", "compile", "requirements.in", *write_sets(work, request)]
             argv += ["--output-file", "requirements.txt", *self._options(request, cache)]
@@ -113,18 +124,20 @@ class UvResolver:
             if overrides:
                 (work / "overrides.txt").write_text("\n".join(overrides) + "\n", "utf-8")
                 argv += ["--override", "overrides.txt"]
-            env = isolated_env(
-                ("UV_", "PIP_"),
-                {"UV_NO_CONFIG": "1", "NO_COLOR": "1"},
-            )
-            done = run_resolver(
-                self.name,
-                argv,
-                env=env,
-                cwd=work,
-                timeout=self.timeout,
-                fix_missing=_FIX_MISSING,
-            )
+            with self.settings.child_environment(self.name) as child:
+                env = isolated_env(
+                    ("UV_", "PIP_"),
+                    {"UV_NO_CONFIG": "1", "NO_COLOR": "1", **child},
+                )
+                done = run_resolver(
+                    self.name,
+                    argv,
+                    env=env,
+                    cwd=work,
+                    timeout=self.timeout,
+                    fix_missing=_FIX_MISSING,
+                    progress=self.settings.progress,
+                )
             return pins_from_run(self.name, done, work / "requirements.txt", request, _UNSATISFIED)
 
     def _options(self, request: ResolveRequest, cache: Path) -> list[str]:

@@ -1,60 +1,87 @@
 """Bounded downloads: size caps, per-read and total timeouts, bounded retries (rows 2, 3, 15).
 
-Everything here streams: bytes are hashed while they are written, and a download is abandoned
-as soon as it is larger than the caller allows or slower than the deadline. The caller names
-the destination file; nothing a server sends (``Content-Disposition``, redirects) can choose a
-path. ``file://`` URLs are read with the same caps, so a local folder is no more trusted than
-a server.
+lockkeys' rules, on top of any :class:`~lockkeys.sources.transport.Transport` (urllib3 in
+real runs, an in-memory fake in unit tests):
 
-Only the standard library is used (``urllib``, with redirects limited to http and https).
+- bytes stream into the caller's sink and are hashed on the way; a download is abandoned as
+  soon as it is larger than the caller allows (``Content-Length`` first, then counted bytes)
+  or slower than the deadlines (each read, and the whole transfer with its retries);
+- redirects are followed by lockkeys itself, at most :data:`MAX_REDIRECTS`, and only to http
+  and https; credentials go only to the server they belong to, never across a redirect to
+  another one;
+- the caller names the destination file: nothing a server sends (``Content-Disposition``,
+  redirects) can choose a path; ``file://`` URLs are read with the same caps, so a local
+  folder is no more trusted than a server;
+- 429, 5xx, 408, connection failures and read timeouts are retried with exponential backoff;
+  a ``Retry-After`` the server sends is honoured (within the total deadline);
+- 401 and 403 say which source refused which user and where credentials are looked up; a TLS
+  failure names the source and the certificate problem and points to ``ca-bundle``; a proxy
+  refusal names the proxy. All are :class:`SourceError` (exit 3).
+
+The module functions (:func:`fetch_to`, :func:`fetch_bytes`, ...) use the current
+:class:`Client` (:func:`current_client`); :func:`use_client` swaps it for a block: that is how
+lock and install hand over the sources' credentials and trust, and how tests use a fake.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
-import http.client
 import logging
 import os
-import socket
-import ssl
 import stat
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from typing import BinaryIO
+from urllib.parse import urljoin, urlsplit
 
 from lockkeys.errors import SourceError, VerificationError, escape
+from lockkeys.redact import redact_url, strip_userinfo
+from lockkeys.sources.auth import AuthRegistry, Credentials
+from lockkeys.sources.transport import (
+    ConnectFailed,
+    ConnectionBroken,
+    ProxyFailed,
+    ReadTimedOut,
+    Request,
+    Response,
+    TLSFailed,
+    Transport,
+    TransportError,
+)
 
 __all__ = [
     "CHUNK_SIZE",
+    "Client",
     "FetchResult",
     "FetchedBytes",
     "NotFoundError",
     "TooLargeError",
+    "current_client",
     "fetch_bytes",
     "fetch_optional_text",
     "fetch_to",
     "file_url_path",
+    "head_size",
+    "use_client",
 ]
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
-USER_AGENT = "lockkeys/0.1 (+urllib)"
+USER_AGENT = "lockkeys/0.1"
 DEFAULT_BACKOFF = 0.25
 MAX_BACKOFF = 2.0
+MAX_REDIRECTS = 10
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _GONE_STATUSES = frozenset({404, 410})
-#: Certificate and TLS failures are not retried: the answer would be the same.
-_NOT_RETRIED = (ssl.SSLError, ssl.CertificateError)
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class NotFoundError(SourceError):
@@ -86,7 +113,11 @@ class FetchedBytes:
 
 
 class _Transient(Exception):
-    """A failure worth retrying: connection trouble, a read timeout, a 5xx answer."""
+    """A failure worth retrying; ``retry_after`` is what the server asked for (seconds)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class _Permanent(Exception):
@@ -97,114 +128,6 @@ class _Permanent(Exception):
         self.error = error
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http and https URLs (never file:, ftp:, data:)."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        if urlsplit(newurl).scheme not in ("http", "https"):
-            raise urllib.error.HTTPError(
-                newurl, code, f"redirect to a non-HTTP URL refused: {newurl}", headers, fp
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-#: One TLS context for every connection: urllib would otherwise build one (and re-read the CA
-#: bundle) per request, which dominated locking hundreds of files.
-class _LazyTLS(urllib.request.HTTPSHandler):
-    """HTTPS with one shared context, created on first use (it reads the CA bundle)."""
-
-    _context: ssl.SSLContext | None = None
-
-    @classmethod
-    def context(cls) -> ssl.SSLContext:
-        if cls._context is None:
-            cls._context = ssl.create_default_context()
-        return cls._context
-
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(http.client.HTTPSConnection, req, context=self.context())
-
-
-_OPENER = urllib.request.build_opener(_LazyTLS(), _HttpOnlyRedirects)
-#: Loopback never goes through a proxy from the environment.
-_LOOPBACK_OPENER = urllib.request.build_opener(
-    urllib.request.ProxyHandler({}), _LazyTLS(), _HttpOnlyRedirects
-)
-
-
-_KEEPALIVE = threading.local()
-
-
-def _persistent(
-    scheme: str, host: str, port: int | None, timeout: float
-) -> http.client.HTTPConnection:
-    """One kept-alive connection per (thread, server): connection set-up is what stalls."""
-    pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = getattr(
-        _KEEPALIVE, "pool", {}
-    )
-    _KEEPALIVE.pool = pool
-    key = (scheme, host, port)
-    conn = pool.get(key)
-    if conn is None:
-        if scheme == "https":
-            conn = http.client.HTTPSConnection(
-                host, port, timeout=timeout, context=_LazyTLS.context()
-            )
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        pool[key] = conn
-    return conn
-
-
-def _head_via_urllib(url: str, timeout: float) -> int | None:
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})  # noqa: S310
-    try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            return int(length) if length is not None and length.isdigit() else None
-    except (OSError, ValueError, http.client.HTTPException):
-        return None
-
-
-def head_size(url: str, *, timeout: float = 30.0) -> int | None:
-    """The size a server announces for a file (HEAD, Content-Length), or None if it does not
-    say or cannot be asked. Only a hint for the lock: downloads are still capped and hashed."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        try:
-            return file_url_path(url).stat().st_size
-        except OSError:
-            return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.scheme in urllib.request.getproxies() and parts.hostname not in _LOOPBACK:
-        return _head_via_urllib(url, timeout)  # a proxy is configured: let urllib use it
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    for _attempt in range(2):  # a kept-alive connection the server closed: reconnect once
-        conn = _persistent(parts.scheme, parts.hostname, parts.port, timeout)
-        try:
-            conn.request("HEAD", path, headers={"User-Agent": USER_AGENT})
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            _KEEPALIVE.pool.pop((parts.scheme, parts.hostname, parts.port), None)
-            continue
-        if response.status != 200:
-            return None
-        length = response.headers.get("Content-Length")
-        return int(length) if length is not None and length.isdigit() else None
-    return None
-
-
 def file_url_path(url: str) -> Path:
     """The local path of a ``file://`` URL (``file:///abs`` or ``file://localhost/abs``)."""
     parts = urlsplit(url)
@@ -213,12 +136,22 @@ def file_url_path(url: str) -> Path:
     return Path(urllib.request.url2pathname(parts.path))
 
 
-def _set_read_timeout(response: http.client.HTTPResponse, seconds: float) -> None:
-    """Narrow the socket timeout for the next read (urllib only sets one at connect time)."""
-    raw = getattr(response.fp, "raw", None)
-    sock = getattr(raw, "_sock", None)
-    if isinstance(sock, socket.socket):
-        sock.settimeout(max(seconds, 0.001))
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent or
+    unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
 
 
 class _Sink:
@@ -254,14 +187,15 @@ class _Limits:
     read_timeout: float
     deadline: float
     total_timeout: float
+    clock: Callable[[], float]
 
     def remaining(self, url: str) -> float:
-        left = self.deadline - time.monotonic()
+        left = self.deadline - self.clock()
         if left <= 0:
             raise _Permanent(
                 SourceError(
                     f"download did not finish within {self.total_timeout:g} s",
-                    file=escape(url),
+                    file=redact_url(escape(url)),
                     fix="retry later, or raise the total timeout if the source is just slow",
                 )
             )
@@ -272,7 +206,7 @@ class _Limits:
             raise _Permanent(
                 TooLargeError(
                     f"more data than allowed: over {self.max_size} bytes",
-                    file=escape(url),
+                    file=redact_url(escape(url)),
                     expected=f"at most {self.max_size} bytes",
                     found=f"{size} bytes or more",
                     fix="the source serves something else than the locked file; check it",
@@ -280,70 +214,320 @@ class _Limits:
             )
 
 
-def _copy_http(
-    url: str, sink: _Sink, limits: _Limits, headers: Mapping[str, str]
-) -> tuple[str, str | None]:
-    """One attempt over HTTP; returns (final URL, content type)."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise _Permanent(SourceError("not an http(s) URL", file=escape(url)))
-    # The scheme is checked just above, and redirects are limited to http(s).
-    request = urllib.request.Request(  # noqa: S310
-        url, headers={"User-Agent": USER_AGENT, **headers}
-    )
-    try:
-        opener = _LOOPBACK_OPENER if urlsplit(url).hostname in _LOOPBACK else _OPENER
-        opened = opener.open(request, timeout=min(limits.connect_timeout, limits.remaining(url)))
-    except urllib.error.HTTPError as exc:
-        with contextlib.closing(exc):
-            if exc.code in _GONE_STATUSES:
-                raise _Permanent(
-                    NotFoundError(f"not found (HTTP {exc.code})", file=escape(url))
-                ) from None
-            if exc.code in _RETRY_STATUSES:
-                raise _Transient(f"HTTP {exc.code} {exc.reason}") from None
-            raise _Permanent(
-                SourceError(f"the server answered HTTP {exc.code} {exc.reason}", file=escape(url))
-            ) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            raise _Transient(f"timed out connecting ({limits.connect_timeout:g} s)") from None
-        if isinstance(reason, OSError) and not isinstance(reason, _NOT_RETRIED):
-            raise _Transient(f"cannot connect: {reason}") from None
-        raise _Permanent(SourceError(f"cannot open the URL: {reason}", file=escape(url))) from None
-    except TimeoutError:
-        raise _Transient(f"timed out connecting ({limits.connect_timeout:g} s)") from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise _Transient(f"connection failed: {exc!r}") from None
+def _default_transport() -> Transport:
+    from lockkeys.sources.transport import Urllib3Transport
 
-    with contextlib.closing(opened):
-        if not isinstance(opened, http.client.HTTPResponse):
-            raise _Permanent(SourceError("not an HTTP response", file=escape(url)))
-        response = opened
-        declared: int | None = None
-        length_header = response.headers.get("Content-Length")
-        if length_header is not None and length_header.strip().isdigit():
-            declared = int(length_header.strip())
-            limits.check_size(url, declared)
+    return Urllib3Transport(user_agent=USER_AGENT)
+
+
+class Client:
+    """lockkeys' HTTP rules over one transport, with the credentials of the sources in use."""
+
+    def __init__(
+        self,
+        transport: Transport | None = None,
+        auth: AuthRegistry | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._transport = transport
+        self.auth = auth if auth is not None else AuthRegistry()
+        self.sleep = sleep
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self._lock = threading.Lock()
+
+    @property
+    def transport(self) -> Transport:
+        with self._lock:
+            if self._transport is None:
+                self._transport = _default_transport()
+            return self._transport
+
+    def close(self) -> None:
+        with self._lock:
+            if self._transport is not None:
+                self._transport.close()
+
+    # -- one request, with redirects and credentials -------------------------------------------
+
+    def _open(
+        self, url: str, method: str, headers: Mapping[str, str], limits: _Limits
+    ) -> tuple[Response, str]:
+        """A 2xx response for ``url`` (after redirects), or a classified failure."""
+        current = url
+        keyring_tried: set[str] = set()
+        hops = 0
+        while True:
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise _Permanent(
+                    SourceError("not an http(s) URL", file=redact_url(escape(current)))
+                )
+            if parts.netloc in keyring_tried:
+                creds = self.auth.keyring_credentials(current)
+            else:
+                creds = self.auth.credentials(current)
+            send_headers = dict(headers)
+            if creds is not None:
+                send_headers["Authorization"] = creds.basic_header()
+            request = Request(
+                method=method,
+                url=strip_userinfo(current),
+                headers=send_headers,
+                connect_timeout=min(limits.connect_timeout, limits.remaining(current)),
+                read_timeout=min(limits.read_timeout, limits.remaining(current)),
+            )
+            try:
+                response = self.transport.send(request)
+            except TransportError as exc:
+                raise self._transport_failure(current, exc) from None
+            status = response.status
+            if status in _REDIRECTS:
+                location = response.headers.get("location")
+                response.close()
+                hops += 1
+                if not location:
+                    raise _Permanent(
+                        SourceError(
+                            f"HTTP {status} redirect without a Location",
+                            file=redact_url(escape(current)),
+                        )
+                    )
+                target = urljoin(current, location.strip())
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise _Permanent(
+                        SourceError(
+                            "redirect to a non-HTTP URL refused",
+                            file=redact_url(escape(current)),
+                            found=redact_url(escape(target)),
+                        )
+                    )
+                if hops > MAX_REDIRECTS:
+                    raise _Permanent(
+                        SourceError(
+                            f"more than {MAX_REDIRECTS} redirects",
+                            file=redact_url(escape(url)),
+                        )
+                    )
+                current = strip_userinfo(target)
+                continue
+            if (
+                status == 401
+                and creds is None
+                and parts.netloc not in keyring_tried
+                and self.auth.keyring_credentials(current) is not None
+            ):
+                # Nothing found before keyring: ask it now, once per server.
+                response.close()
+                keyring_tried.add(parts.netloc)
+                continue
+            if 200 <= status < 300:
+                return response, current
+            reason = response.reason
+            retry_after = retry_after_seconds(
+                response.headers.get("retry-after"), self.wall_clock()
+            )
+            response.close()
+            if status in (401, 403):
+                raise _Permanent(self._auth_failure(current, status, reason, creds))
+            if status in _GONE_STATUSES:
+                raise _Permanent(
+                    NotFoundError(f"not found (HTTP {status})", file=redact_url(escape(current)))
+                )
+            if status in _RETRY_STATUSES:
+                raise _Transient(f"HTTP {status} {reason}".strip(), retry_after)
+            raise _Permanent(
+                SourceError(
+                    f"the server answered HTTP {status} {reason}".strip(),
+                    file=redact_url(escape(current)),
+                )
+            )
+
+    def _auth_failure(
+        self, url: str, status: int, reason: str, used: Credentials | None
+    ) -> SourceError:
+        server = self.auth.describe_server(url)
+        if used is None:
+            message = f"{server} asks for credentials (HTTP {status} {reason}) and none were found"
+        else:
+            verb = "refused" if status == 401 else "denied access to"
+            message = (
+                f"{server} {verb} user {used.username!r} (HTTP {status} {reason}); the "
+                f"credentials came from {used.found_in}"
+            )
+        return SourceError(
+            message.replace("  ", " "),
+            file=redact_url(escape(url)),
+            details=["credentials are looked up in this order:"]
+            + [f"  {n}. {step}" for n, step in enumerate(self.auth.lookup_order(url), 1)],
+            fix="check the user name and password (or token) for this source"
+            if used is not None
+            else "give credentials for this server in one of the places above",
+        )
+
+    def _transport_failure(self, url: str, exc: TransportError) -> Exception:
+        server = self.auth.describe_server(url)
+        shown = redact_url(escape(url))
+        if isinstance(exc, TLSFailed):
+            return _Permanent(
+                SourceError(
+                    f"{server}: TLS certificate check failed: {exc.reason}",
+                    file=shown,
+                    fix='if the server uses a private CA, set ca-bundle = "path/to/ca.pem" on '
+                    "the source (or SSL_CERT_FILE, or add the CA to the system trust store)",
+                )
+            )
+        if isinstance(exc, ProxyFailed):
+            if exc.status is not None:
+                return _Permanent(
+                    SourceError(
+                        f"the proxy {redact_url(exc.proxy)} refused to connect to {server} "
+                        f"(HTTP {exc.status})",
+                        file=shown,
+                        found=exc.reason,
+                        fix="check HTTPS_PROXY / HTTP_PROXY (and the proxy's credentials), or "
+                        "list the host in NO_PROXY",
+                    )
+                )
+            return _Transient(f"proxy {redact_url(exc.proxy)} failed: {exc.reason}")
+        if isinstance(exc, ReadTimedOut):
+            return _Transient(f"{exc.reason}")
+        if isinstance(exc, ConnectFailed):
+            return _Transient(f"cannot connect: {exc.reason}")
+        if isinstance(exc, ConnectionBroken):
+            return _Transient(f"connection failed: {exc.reason}")
+        return _Transient(exc.reason)
+
+    # -- one attempt -----------------------------------------------------------------------------
+
+    def _copy_http(
+        self, url: str, sink: _Sink, limits: _Limits, headers: Mapping[str, str]
+    ) -> tuple[str, str | None]:
+        response, final_url = self._open(url, "GET", headers, limits)
         try:
+            declared: int | None = None
+            length_header = response.headers.get("content-length")
+            if length_header is not None and length_header.strip().isdigit():
+                declared = int(length_header.strip())
+                limits.check_size(url, declared)
             while True:
-                _set_read_timeout(response, min(limits.read_timeout, limits.remaining(url)))
-                chunk = response.read1(CHUNK_SIZE)
+                timeout = min(limits.read_timeout, limits.remaining(url))
+                try:
+                    chunk = response.read(CHUNK_SIZE, timeout)
+                except ReadTimedOut:
+                    if self.clock() >= limits.deadline:
+                        limits.remaining(url)  # raises the total-timeout error
+                    raise _Transient(
+                        f"no data for {limits.read_timeout:g} s after {sink.size} bytes"
+                    ) from None
+                except TransportError as exc:
+                    if declared is not None and sink.size < declared:
+                        raise _Transient(
+                            f"truncated: {sink.size} of {declared} bytes ({exc.reason})"
+                        ) from None
+                    raise _Transient(
+                        f"connection broken after {sink.size} bytes: {exc.reason}"
+                    ) from None
                 if not chunk:
                     break
                 limits.check_size(url, sink.size + len(chunk))
                 sink.write(chunk)
-        except TimeoutError:
-            if time.monotonic() >= limits.deadline:
-                limits.remaining(url)  # raises the total-timeout error
-            raise _Transient(
-                f"no data for {limits.read_timeout:g} s after {sink.size} bytes"
-            ) from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise _Transient(f"connection broken after {sink.size} bytes: {exc!r}") from None
-        if declared is not None and sink.size != declared:
-            raise _Transient(f"truncated: {sink.size} of {declared} bytes")
-        return response.geturl(), response.headers.get_content_type()
+            if declared is not None and sink.size != declared:
+                raise _Transient(f"truncated: {sink.size} of {declared} bytes")
+            content_type = response.headers.get("content-type")
+            if content_type is not None:
+                content_type = content_type.split(";", 1)[0].strip().lower() or None
+            return final_url, content_type
+        finally:
+            response.close()
+
+    def head_size(self, url: str, *, timeout: float = 30.0) -> int | None:
+        """The size a server announces for a file (HEAD, ``Content-Length``), or None."""
+        total = timeout * 2
+        limits = _Limits(None, timeout, timeout, self.clock() + total, total, self.clock)
+        try:
+            response, _ = self._open(url, "HEAD", {}, limits)
+        except (_Permanent, _Transient):
+            return None
+        try:
+            length = response.headers.get("content-length")
+            return int(length) if length is not None and length.strip().isdigit() else None
+        finally:
+            response.close()
+
+    def run(
+        self,
+        url: str,
+        sink: _Sink,
+        *,
+        max_size: int | None,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float,
+        retries: int,
+        backoff: float,
+        headers: Mapping[str, str],
+    ) -> tuple[str, str | None]:
+        """Attempt a transfer up to ``retries + 1`` times within one total deadline."""
+        scheme = urlsplit(url).scheme
+        limits = _Limits(
+            max_size=max_size,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            deadline=self.clock() + total_timeout,
+            total_timeout=total_timeout,
+            clock=self.clock,
+        )
+        attempt: Callable[[], tuple[str, str | None]]
+        if scheme in ("http", "https"):
+
+            def attempt() -> tuple[str, str | None]:
+                return self._copy_http(url, sink, limits, headers)
+
+        elif scheme == "file":
+
+            def attempt() -> tuple[str, str | None]:
+                return _copy_file(url, sink, limits)
+
+        else:
+            raise SourceError(
+                "unsupported URL scheme (only http, https and file)",
+                file=redact_url(escape(url)),
+            )
+
+        failures: list[str] = []
+        for number in range(retries + 1):
+            sink.reset()
+            try:
+                return attempt()
+            except _Permanent as exc:
+                exc.error.details.extend(failures)
+                raise exc.error from None
+            except _Transient as exc:
+                failures.append(f"attempt {number + 1}: {exc}")
+                log.debug("fetch %s failed (%s)", redact_url(url), exc)
+                asked = exc.retry_after
+            if number < retries:
+                delay = min(backoff * (2**number), MAX_BACKOFF)
+                if asked is not None:
+                    delay = max(delay, asked)
+                if self.clock() + delay >= limits.deadline:
+                    if asked is not None:
+                        failures.append(
+                            f"the server asked to retry after {asked:g} s, past the deadline"
+                        )
+                    break
+                self.sleep(delay)
+        raise SourceError(
+            f"download failed after {len([f for f in failures if f.startswith('attempt')])} "
+            "attempt(s)",
+            file=redact_url(escape(url)),
+            details=failures,
+            fix="check that the source is reachable, then retry",
+        )
 
 
 def _copy_file(url: str, sink: _Sink, limits: _Limits) -> tuple[str, str | None]:
@@ -380,63 +564,50 @@ def _copy_file(url: str, sink: _Sink, limits: _Limits) -> tuple[str, str | None]
     return url, None
 
 
-def _run(
-    url: str,
-    sink: _Sink,
-    *,
-    max_size: int | None,
-    connect_timeout: float,
-    read_timeout: float,
-    total_timeout: float,
-    retries: int,
-    backoff: float,
-    headers: Mapping[str, str],
-) -> tuple[str, str | None]:
-    """Attempt a transfer up to ``retries + 1`` times within one total deadline."""
-    scheme = urlsplit(url).scheme
-    limits = _Limits(
-        max_size=max_size,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        deadline=time.monotonic() + total_timeout,
-        total_timeout=total_timeout,
-    )
-    attempt: Callable[[], tuple[str, str | None]]
-    if scheme in ("http", "https"):
+# -- the current client ----------------------------------------------------------------------------
 
-        def attempt() -> tuple[str, str | None]:
-            return _copy_http(url, sink, limits, headers)
+_CURRENT: Client | None = None
+_CURRENT_LOCK = threading.Lock()
 
-    elif scheme == "file":
 
-        def attempt() -> tuple[str, str | None]:
-            return _copy_file(url, sink, limits)
+def current_client() -> Client:
+    """The client the module functions use (made on first use: system trust, netrc)."""
+    global _CURRENT
+    with _CURRENT_LOCK:
+        if _CURRENT is None:
+            _CURRENT = Client()
+        return _CURRENT
 
-    else:
-        raise SourceError("unsupported URL scheme (only http, https and file)", file=escape(url))
 
-    failures: list[str] = []
-    for number in range(retries + 1):
-        sink.reset()
+@contextlib.contextmanager
+def use_client(client: Client) -> Iterator[Client]:
+    """Make ``client`` the current one for the block (every thread sees it), then restore."""
+    global _CURRENT
+    with _CURRENT_LOCK:
+        previous = _CURRENT
+        _CURRENT = client
+    try:
+        yield client
+    finally:
+        with _CURRENT_LOCK:
+            _CURRENT = previous
+
+
+# -- the public functions ------------------------------------------------------------------------
+
+
+def head_size(url: str, *, timeout: float = 30.0) -> int | None:
+    """The size a server announces for a file (HEAD, Content-Length), or None if it does not
+    say or cannot be asked. Only a hint for the lock: downloads are still capped and hashed."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
         try:
-            return attempt()
-        except _Permanent as exc:
-            exc.error.details.extend(failures)
-            raise exc.error from None
-        except _Transient as exc:
-            failures.append(f"attempt {number + 1}: {exc}")
-            log.debug("fetch %s failed (%s)", url, exc)
-        if number < retries:
-            delay = min(backoff * (2**number), MAX_BACKOFF)
-            if time.monotonic() + delay >= limits.deadline:
-                break
-            time.sleep(delay)
-    raise SourceError(
-        f"download failed after {len(failures)} attempt(s)",
-        file=escape(url),
-        details=failures,
-        fix="check that the source is reachable, then retry",
-    )
+            return file_url_path(url).stat().st_size
+        except OSError:
+            return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return current_client().head_size(url, timeout=timeout)
 
 
 def fetch_to(
@@ -457,9 +628,10 @@ def fetch_to(
     for ``read_timeout`` seconds, when everything takes longer than ``total_timeout`` seconds
     (all retries included), or when the source cannot be reached; :class:`NotFoundError`
     (a SourceError) for 404. Raises :class:`VerificationError` when ``expected_sha256`` is
-    given and the bytes differ. Connection errors and 5xx answers are retried ``retries``
-    times with a short backoff. The bytes go to a temporary file beside ``dest`` that is
-    renamed into place only on success, and deleted on any failure.
+    given and the bytes differ. Connection errors, 429 and 5xx answers are retried
+    ``retries`` times with backoff (honouring ``Retry-After``). The bytes go to a temporary
+    file beside ``dest`` that is renamed into place only on success, and deleted on any
+    failure.
     """
     dest = Path(dest)
     directory = dest.parent if str(dest.parent) else Path(".")
@@ -469,7 +641,7 @@ def fetch_to(
     try:
         with os.fdopen(fd, "w+b") as handle:
             sink = _Sink(handle)
-            _run(
+            current_client().run(
                 url,
                 sink,
                 max_size=max_size,
@@ -485,7 +657,7 @@ def fetch_to(
         if expected_sha256 is not None and digest != expected_sha256.lower():
             raise VerificationError(
                 "sha256 of the downloaded file does not match",
-                file=escape(url),
+                file=redact_url(escape(url)),
                 expected=expected_sha256.lower(),
                 found=digest,
             )
@@ -515,7 +687,7 @@ def fetch_bytes(
     the content type. Raises :class:`NotFoundError` for 404/410.
     """
     sink = _Sink(None)
-    final_url, content_type = _run(
+    final_url, content_type = current_client().run(
         url,
         sink,
         max_size=max_size,

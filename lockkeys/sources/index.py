@@ -18,6 +18,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 from packaging.utils import canonicalize_name
 
 from lockkeys.errors import SourceError, escape
+from lockkeys.redact import strip_userinfo
 from lockkeys.sources.fetch import NotFoundError, fetch_bytes
 from lockkeys.sources.model import RemoteFile, Source
 
@@ -66,6 +67,9 @@ def _make_file(
 ) -> RemoteFile | None:
     """Resolve one link; None (logged) for links lockkeys will not follow."""
     absolute, fragment = urldefrag(urljoin(page_url, href))
+    # A link carrying user:password@ keeps it out of the lock and of every message;
+    # credentials come from lockkeys' own lookup, by server.
+    absolute = strip_userinfo(absolute)
     parts = urlsplit(absolute)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         log.warning("ignoring a non-HTTP link on %s: %s", page_url, escape(absolute))

@@ -1,0 +1,70 @@
+"""One HTTP client per run, knowing the sources' credentials and trust.
+
+``lockkeys lock`` builds it from the configuration, ``verify`` / ``download`` / ``install``
+from the lock (which keeps each source's URL without credentials, and only the NAMES of the
+environment variables that hold them), and makes it current for the run
+(:func:`lockkeys.sources.fetch.use_client`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from lockkeys.sources.auth import AuthRegistry, SourceAuth
+from lockkeys.sources.fetch import USER_AGENT, Client, use_client
+from lockkeys.sources.tls import TrustStore, origin_of
+from lockkeys.sources.transport import Urllib3Transport
+
+__all__ = ["client_for", "source_auth", "sources_session"]
+
+
+def source_auth(source: Any) -> SourceAuth | None:
+    """The credentials and trust settings of a config source (``SourceConfig``) or a lock
+    source (``LockSource``); None for a folder source."""
+    url = getattr(source, "url", None)
+    if not url:
+        return None
+    ca_bundle = getattr(source, "ca_bundle", None)
+    return SourceAuth(
+        name=str(source.name),
+        url=str(url),
+        mirrors=tuple(getattr(source, "mirrors", ()) or ()),
+        url_credentials=getattr(source, "url_credentials", None),
+        username_env=getattr(source, "username_env", None),
+        password_env=getattr(source, "password_env", None),
+        token_env=getattr(source, "token_env", None),
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
+    )
+
+
+def trust_for(sources: Sequence[SourceAuth]) -> TrustStore:
+    bundles: dict[tuple[str, str, int], list[Path]] = {}
+    for source in sources:
+        if source.ca_bundle is None:
+            continue
+        for url in (source.url, *source.mirrors):
+            paths = bundles.setdefault(origin_of(url), [])
+            if source.ca_bundle not in paths:
+                paths.append(source.ca_bundle)
+    return TrustStore(bundles)
+
+
+def client_for(sources: Iterable[Any]) -> Client:
+    """A client with the credentials and trust of ``sources`` (config or lock sources)."""
+    auths = [a for a in (source_auth(s) for s in sources) if a is not None]
+    transport = Urllib3Transport(trust_for(auths), user_agent=USER_AGENT)
+    return Client(transport, AuthRegistry(auths))
+
+
+@contextlib.contextmanager
+def sources_session(sources: Iterable[Any]) -> Iterator[Client]:
+    """Make a client for ``sources`` current for the block; close its connections after."""
+    client = client_for(sources)
+    try:
+        with use_client(client):
+            yield client
+    finally:
+        client.close()
