@@ -43,6 +43,15 @@ _UNREACHABLE = (
     "Failed to fetch:",
     "error sending request for url",
     "tcp connect error",
+    # Refused credentials (pip: "401 Client Error", uv: "401 Unauthorized") and proxies.
+    "401 Client Error",
+    "403 Client Error",
+    "401 Unauthorized",
+    "403 Forbidden",
+    "ProxyError",
+    "Tunnel connection failed",
+    "invalid peer certificate",
+    "CERTIFICATE_VERIFY_FAILED",
 )
 
 

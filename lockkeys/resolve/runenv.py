@@ -7,10 +7,11 @@ they need from lockkeys is handed to them here, never on a command line that ``p
   its usual order: URL, netrc, environment, keyring), written into a private folder (mode
   0700, the file 0600) that lives only as long as the run, named by ``NETRC`` in the child's
   environment. pip (through requests) and uv both read ``NETRC``;
-- **trust**: the same trust as lockkeys' own requests. uv gets ``SSL_CERT_FILE`` = a bundle
-  of the system CA file plus ``SSL_CERT_FILE`` plus every ``ca-bundle`` (or, on systems
-  without a CA file, ``UV_SYSTEM_CERTS=1``); pip already uses the system store (truststore)
-  and gets ``PIP_CERT`` = the extra CAs when there are any;
+- **trust**: the same trust as lockkeys' own requests: a bundle of the system CA file plus
+  ``SSL_CERT_FILE`` plus every ``ca-bundle``. uv gets it as ``SSL_CERT_FILE`` (or, on systems
+  without a CA file, ``UV_SYSTEM_CERTS=1``); pip, which uses the system store already, gets it
+  as ``PIP_CERT`` (and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, which pip prefers) when
+  there are extra CAs;
 - **proxies**: ``HTTPS_PROXY`` / ``NO_PROXY`` pass through; the resolution view on 127.0.0.1
   is added to ``NO_PROXY``;
 - **caches**: a persistent folder per resolver under lockkeys' own cache directory
@@ -128,7 +129,9 @@ class ResolverSettings:
                 else:
                     env["UV_SYSTEM_CERTS"] = "1"
             elif bundle is not None:
-                env["PIP_CERT"] = str(bundle)
+                # pip takes REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE over PIP_CERT: set all three.
+                for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                    env[name] = str(bundle)
             if self.no_proxy:
                 current = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
                 entries = [e for e in current.split(",") if e.strip()]
@@ -137,11 +140,14 @@ class ResolverSettings:
             yield env
 
     def _bundle(self, private: Path, resolver: str) -> Path | None:
-        """A PEM bundle for the child: for uv the system CA file plus the extras (uv would
-        otherwise trust its own roots only), for pip the extras alone (pip adds them to the
-        system store it already uses)."""
+        """A PEM bundle for the child: the system CA file plus the extras, whether the
+        resolver adds a bundle to the system store or replaces the store with it. uv gets one
+        always (it would otherwise trust only its own roots); pip only with extras (it uses
+        the system store by default)."""
+        if resolver != "uv" and not self.ca_files:
+            return None
         files: list[Path] = []
-        system = system_ca_file() if resolver == "uv" else None
+        system = system_ca_file()
         if system is not None:
             files.append(system)
         for path in self.ca_files:

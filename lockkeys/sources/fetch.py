@@ -353,9 +353,8 @@ class Client:
         if used is None:
             message = f"{server} asks for credentials (HTTP {status} {reason}) and none were found"
         else:
-            verb = "refused" if status == 401 else "denied access to"
             message = (
-                f"{server} {verb} user {used.username!r} (HTTP {status} {reason}); the "
+                f"{server} refused user {used.username!r} (HTTP {status} {reason}); the "
                 f"credentials came from {used.found_in}"
             )
         return SourceError(

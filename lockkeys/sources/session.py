@@ -13,12 +13,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lockkeys.errors import SourceError
 from lockkeys.sources.auth import AuthRegistry, SourceAuth
-from lockkeys.sources.fetch import USER_AGENT, Client, use_client
+from lockkeys.sources.fetch import USER_AGENT, Client, NotFoundError, fetch_bytes, use_client
+from lockkeys.sources.index import ACCEPT, MAX_PAGE_SIZE, project_url
 from lockkeys.sources.tls import TrustStore, origin_of
 from lockkeys.sources.transport import Urllib3Transport
 
-__all__ = ["client_for", "source_auth", "sources_session"]
+__all__ = ["client_for", "probe_sources", "source_auth", "sources_session"]
 
 
 def source_auth(source: Any) -> SourceAuth | None:
@@ -68,3 +70,28 @@ def sources_session(sources: Iterable[Any]) -> Iterator[Client]:
             yield client
     finally:
         client.close()
+
+
+def probe_sources(sources: Iterable[Any], project: str) -> SourceError | None:
+    """Ask each index source for ``project``'s page with lockkeys' own client; the first
+    failure that is the source's fault (credentials refused, TLS, proxy, unreachable) as a
+    clear error, else None. Used when a resolver failed, to say why in lockkeys' words."""
+    for source in sources:
+        url = getattr(source, "url", None)
+        if not url:
+            continue
+        try:
+            fetch_bytes(
+                project_url(str(url), project),
+                max_size=MAX_PAGE_SIZE,
+                accept=ACCEPT,
+                connect_timeout=10,
+                read_timeout=30,
+                total_timeout=60,
+                retries=1,
+            )
+        except NotFoundError:
+            continue
+        except SourceError as exc:
+            return exc
+    return None
