@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pysequoia
 import pytest
-from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+try:  # cryptography >= 47 (as lockkeys.openpgp.protect); older: the original location
+    from cryptography.hazmat.decrepit.ciphers.modes import CFB
+except ImportError:
+    from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from lockkeys.openpgp.protect import (
     DEFAULT_S2K_COUNT,
