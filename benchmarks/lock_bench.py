@@ -4,10 +4,16 @@
 Needs the public index (https://pypi.org/simple/); exits with status 3 and a clear message when
 it cannot be reached. This is a script, not a test: nothing here belongs in the test suite.
 
-    python benchmarks/lock_bench.py [--repeat 3] [--packages "requests flask ..."]
+    python benchmarks/lock_bench.py [--repeat 3] [--sets popular,webapp] [--packages "..."]
                                     [--workdir DIR] [--skip-warm] [--json]
 
-The same requirements (default: 15 popular packages; the transitive set is larger) are locked by
+Two requirement sets by default, each locked by four tools in the same run:
+
+- ``popular``: 15 popular packages (about 27 pins transitively);
+- ``webapp``: a Django web application's direct dependencies (more than 40 pins);
+- ``--packages "a b c"`` replaces both with one ``custom`` set.
+
+The tools:
 
 - ``lockkeys lock --resolver pip-tools`` and ``lockkeys lock --resolver uv``, in a temporary
   project whose ``lockkeys.toml`` has one source ``pypi`` = https://pypi.org/simple/ and the
@@ -18,23 +24,16 @@ The same requirements (default: 15 popular packages; the transitive set is large
   isolated (``PIP_CONFIG_FILE=/dev/null``, every ``PIP_*``/``UV_*`` variable removed,
   ``--no-config``).
 
-Caches:
+Caches, alike for all four:
 
 - cold: every run gets a fresh, empty cache folder (pip-compile: ``--cache-dir`` plus
-  ``PIP_CACHE_DIR``; uv: ``--cache-dir``);
-- warm: one cache folder per tool, filled by an untimed warm-up run, then reused;
-- lockkeys keeps no cache between runs at all: each resolver subprocess gets a fresh private
-  cache folder (``lockkeys/resolve/piptools.py`` and ``uv.py``: ``cache_dir`` defaults to a
-  folder inside the run's temporary directory), and the locker then downloads every file of
-  every pinned release into a scratch folder that is deleted afterwards
-  (``lockkeys/lockfile/collect.py``, ``measure_file``). There is no way to warm it from the
-  command line, so its runs are cold by construction; they are compared with both the cold and
-  the warm figures of the baselines.
+  ``PIP_CACHE_DIR``; uv: ``--cache-dir``; lockkeys: ``LOCKKEYS_CACHE_DIR``, where it keeps its
+  resolver caches and its index-page cache);
+- warm: one cache folder per tool, filled by an untimed warm-up run, then reused.
 
-Targets (medians): lockkeys pip-tools path <= 1.3x pip-compile; lockkeys uv path <= 1.5x
-``uv pip compile`` and at least 3x faster than pip-compile. Each is reported PASS/FAIL for the
-cold and for the warm baselines. The exit status is 0 whatever the targets say (2 if a command
-fails, 3 if the index cannot be reached).
+Targets (medians, warm): lockkeys pip-tools path <= 1.0x pip-compile; lockkeys uv path <= 1.5x
+``uv pip compile``. The cold ratios are printed too. The exit status is 0 whatever the targets
+say (2 if a command fails, 3 if the index cannot be reached).
 """
 
 from __future__ import annotations
@@ -64,9 +63,15 @@ DEFAULT_PACKAGES = (
     "requests flask rich click attrs packaging pydantic httpx jinja2 markupsafe idna certifi "
     "urllib3 charset-normalizer typing-extensions"
 )
-TARGET_PIPTOOLS_RATIO = 1.3  # lockkeys --resolver pip-tools / pip-compile, at most
-TARGET_UV_RATIO = 1.5  # lockkeys --resolver uv / uv pip compile, at most
-TARGET_UV_SPEEDUP = 3.0  # pip-compile / lockkeys --resolver uv, at least
+#: A Django web application's direct dependencies (more than 40 pins transitively).
+WEBAPP_PACKAGES = (
+    "django djangorestframework django-cors-headers django-environ django-filter "
+    "drf-spectacular celery redis psycopg2-binary gunicorn whitenoise sentry-sdk boto3 pillow "
+    "requests pyjwt stripe markdown"
+)
+SETS = {"popular": DEFAULT_PACKAGES, "webapp": WEBAPP_PACKAGES}
+TARGET_PIPTOOLS_RATIO = 1.0  # lockkeys --resolver pip-tools / pip-compile, warm, at most
+TARGET_UV_RATIO = 1.5  # lockkeys --resolver uv / uv pip compile, warm, at most
 COMMAND_TIMEOUT_S = 900.0
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
@@ -339,25 +344,74 @@ class Bench:
         elapsed = run_timed(cmd, "uv pip compile", cwd=self.project, env=self.env)
         return elapsed, parse_requirements_txt(out)
 
-    def lockkeys(self, resolver: str) -> tuple[float, Output]:
+    def lockkeys(self, resolver: str, cache: Path) -> tuple[float, Output]:
         lock = self.project / "pylock.toml"
         lock.unlink(missing_ok=True)  # an existing lock would act as constraints
         cmd = [*self.cmds["lockkeys"], "-q", "lock", "--resolver", resolver]
-        elapsed = run_timed(
-            cmd, f"lockkeys lock --resolver {resolver}", cwd=self.project, env=self.env
-        )
+        env = {**self.env, "LOCKKEYS_CACHE_DIR": str(cache)}
+        elapsed = run_timed(cmd, f"lockkeys lock --resolver {resolver}", cwd=self.project, env=env)
         output = parse_pylock(lock)
         shutil.copyfile(lock, self.outputs / f"pylock-{resolver}.toml")
         return elapsed, output
 
 
+TOOLS = ("pip-compile", "uv pip compile", "lockkeys pip-tools", "lockkeys uv")
+
+
+def measure(bench: Bench, tool: str, cache: Path) -> tuple[float, Output]:
+    if tool == "pip-compile":
+        return bench.pip_compile(cache)
+    if tool == "uv pip compile":
+        return bench.uv_compile(cache)
+    return bench.lockkeys(tool.split()[1], cache)
+
+
 # -- the run -----------------------------------------------------------------------------------
 
 
+def run_set(
+    name: str, packages: Sequence[str], args: argparse.Namespace, root: Path, report: Reporter
+) -> dict[str, ToolResult]:
+    bench = Bench(root / name, packages, commands())
+    results = {tool: ToolResult(tool) for tool in TOOLS}
+    report.line(f"[{name}] {len(packages)} requirements: {' '.join(packages)}")
+    # Cold: a fresh cache per run; the tools take turns so network drift hits all alike.
+    for round_no in range(1, args.repeat + 1):
+        for tool in TOOLS:
+            t, out = measure(bench, tool, bench.fresh_cache(tool.replace(" ", "-")))
+            results[tool].cold.append(t)
+            results[tool].output = out
+        report.line(
+            f"  cold round {round_no}/{args.repeat}: "
+            + ", ".join(f"{n} {r.cold[-1]:.2f} s" for n, r in results.items())
+        )
+    if not args.skip_warm:
+        caches = {tool: bench.fresh_cache(tool.replace(" ", "-")) for tool in TOOLS}
+        for tool in TOOLS:  # untimed warm-up
+            measure(bench, tool, caches[tool])
+        for round_no in range(1, args.repeat + 1):
+            for tool in TOOLS:
+                t, _ = measure(bench, tool, caches[tool])
+                results[tool].warm.append(t)
+            report.line(
+                f"  warm round {round_no}/{args.repeat}: "
+                + ", ".join(f"{n} {r.warm[-1]:.2f} s" for n, r in results.items())
+            )
+    return results
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def run(args: argparse.Namespace, report: Reporter) -> dict[str, Any]:
-    packages = args.packages.split()
-    if len(packages) < 15:
-        report.line(f"note: {len(packages)} packages given; the brief asks for at least 15")
+    if args.packages:
+        sets = {"custom": args.packages.split()}
+    else:
+        sets = {name: SETS[name].split() for name in args.sets.split(",")}
     check_network()
     cmds = commands()
     versions = {
@@ -367,135 +421,84 @@ def run(args: argparse.Namespace, report: Reporter) -> dict[str, Any]:
         "uv": version_of(cmds["uv"]),
         "pip": version_of([sys.executable, "-m", "pip"]),
     }
-    meta = {
+    meta: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "versions": versions,
-        "packages": packages,
+        "sets": {name: list(pkgs) for name, pkgs in sets.items()},
         "repeat": args.repeat,
         "index": INDEX_URL,
+        "load_average_start": load_average(),
     }
     report.line(f"lock_bench {meta['date']}  {meta['cpu']} ({meta['cores']} cores)")
     report.line("  " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    report.line(f"  {len(packages)} requirements: {' '.join(packages)}")
+    report.line(f"  load average at start: {meta['load_average_start']}")
 
     scratch = args.workdir or Path(tempfile.mkdtemp(prefix="lockkeys-lock-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    bench = Bench(scratch / f"run-{os.getpid()}", packages, cmds)
-    results = {
-        name: ToolResult(name)
-        for name in ("pip-compile", "uv pip compile", "lockkeys pip-tools", "lockkeys uv")
-    }
-    results["lockkeys pip-tools"].note = "no cache kept between runs: every run is cold"
-    results["lockkeys uv"].note = "no cache kept between runs: every run is cold"
+    root = scratch / f"run-{os.getpid()}"
+    documents: dict[str, Any] = {}
     try:
-        # Cold: a fresh cache per run; the tools take turns so network drift hits all alike.
-        for round_no in range(1, args.repeat + 1):
-            report.line(f"cold round {round_no}/{args.repeat} ...")
-            t, out = bench.pip_compile(bench.fresh_cache("pip-compile"))
-            results["pip-compile"].cold.append(t)
-            results["pip-compile"].output = out
-            t, out = bench.uv_compile(bench.fresh_cache("uv"))
-            results["uv pip compile"].cold.append(t)
-            results["uv pip compile"].output = out
-            for resolver in ("pip-tools", "uv"):
-                t, out = bench.lockkeys(resolver)
-                results[f"lockkeys {resolver}"].cold.append(t)
-                results[f"lockkeys {resolver}"].output = out
-            report.line(
-                "  " + ", ".join(f"{n} {r.cold[-1]:.2f} s" for n, r in results.items() if r.cold)
-            )
-        if not args.skip_warm:
-            report.line("warm: one untimed warm-up run per baseline, then the same cache reused")
-            pc_cache = bench.fresh_cache("pip-compile")
-            uv_cache = bench.fresh_cache("uv")
-            bench.pip_compile(pc_cache)
-            bench.uv_compile(uv_cache)
-            for round_no in range(1, args.repeat + 1):
-                t, _ = bench.pip_compile(pc_cache)
-                results["pip-compile"].warm.append(t)
-                t, _ = bench.uv_compile(uv_cache)
-                results["uv pip compile"].warm.append(t)
-                report.line(
-                    f"  warm round {round_no}/{args.repeat}: pip-compile "
-                    f"{results['pip-compile'].warm[-1]:.2f} s, uv pip compile "
-                    f"{results['uv pip compile'].warm[-1]:.2f} s"
-                )
+        for name, packages in sets.items():
+            results = run_set(name, packages, args, root, report)
+            documents[name] = summarize(name, results, args.repeat, report)
     finally:
         if args.workdir is None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-    return summarize(meta, results, report)
+    meta["load_average_end"] = load_average()
+    report.line(f"load average at end: {meta['load_average_end']}")
+    return {"meta": meta, "sets": documents}
 
 
 def summarize(
-    meta: dict[str, Any], results: dict[str, ToolResult], report: Reporter
+    name: str, results: dict[str, ToolResult], repeat: int, report: Reporter
 ) -> dict[str, Any]:
     def fmt(value: float | None) -> str:
         return f"{value:8.2f} s" if value is not None else "       -  "
 
     report.line()
-    report.line(f"Medians of {meta['repeat']} runs (wall time of the whole command):")
+    report.line(f"[{name}] medians of {repeat} runs (wall time of the whole command):")
     report.line(f"  {'tool':<22} {'cold cache':>11} {'warm cache':>11}  pins  hashes")
-    for name, res in results.items():
+    for tool, res in results.items():
         pins = len(res.output.pins) if res.output else 0
         hashes = len(res.output.hashes) if res.output else 0
-        warm = res.warm_median
-        warm_text = fmt(warm) if warm is not None else "  (= cold) " if res.note else fmt(None)
         report.line(
-            f"  {name:<22} {fmt(res.cold_median):>11} {warm_text:>11}  {pins:>4}  {hashes:>6}"
+            f"  {tool:<22} {fmt(res.cold_median):>11} {fmt(res.warm_median):>11}"
+            f"  {pins:>4}  {hashes:>6}"
         )
-    report.line("  lockkeys: " + results["lockkeys uv"].note + " (fresh private resolver cache,")
-    report.line("  and every file of every pinned release is downloaded and hashed again)")
 
     targets: list[Target] = []
-    pc, uvc = results["pip-compile"], results["uv pip compile"]
-    lk_pt, lk_uv = results["lockkeys pip-tools"], results["lockkeys uv"]
-    assert lk_pt.cold_median is not None and lk_uv.cold_median is not None
-    for label, pc_t, uv_t in (
-        ("cold", pc.cold_median, uvc.cold_median),
-        ("warm", pc.warm_median, uvc.warm_median),
-    ):
-        if pc_t is None or uv_t is None:
-            continue
-        targets.append(
-            Target(
-                f"lockkeys pip-tools / pip-compile ({label} baseline)",
-                lk_pt.cold_median / pc_t,
-                TARGET_PIPTOOLS_RATIO,
-                True,
-            )
-        )
-        targets.append(
-            Target(
-                f"lockkeys uv / uv pip compile ({label} baseline)",
-                lk_uv.cold_median / uv_t,
-                TARGET_UV_RATIO,
-                True,
-            )
-        )
-        targets.append(
-            Target(
-                f"speed-up of lockkeys uv over pip-compile ({label} baseline)",
-                pc_t / lk_uv.cold_median,
-                TARGET_UV_SPEEDUP,
-                False,
-            )
-        )
+    ratios: dict[str, dict[str, float]] = {}
+    pairs = (
+        ("lockkeys pip-tools", "pip-compile", TARGET_PIPTOOLS_RATIO),
+        ("lockkeys uv", "uv pip compile", TARGET_UV_RATIO),
+    )
     report.line()
-    report.line("Targets:")
+    report.line(f"[{name}] ratios (lockkeys / peer, same cache state):")
+    for ours, peer, limit in pairs:
+        for label in ("cold", "warm"):
+            mine = getattr(results[ours], f"{label}_median")
+            theirs = getattr(results[peer], f"{label}_median")
+            if mine is None or theirs is None:
+                continue
+            ratio = mine / theirs
+            ratios.setdefault(f"{ours} / {peer}", {})[label] = round(ratio, 3)
+            if label == "warm":
+                targets.append(Target(f"{ours} / {peer} (warm)", ratio, limit, True))
+            else:
+                report.line(f"  info  {ours} / {peer} (cold): {ratio:.2f}x")
     for target in targets:
         report.line("  " + target.describe())
 
     report.line()
-    report.line("Agreement with pip-compile's pins (and hashes):")
+    report.line(f"[{name}] agreement with pip-compile's pins (and hashes):")
     agreement: dict[str, Any] = {}
-    reference = pc.output
+    reference = results["pip-compile"].output
     assert reference is not None
-    for name in ("uv pip compile", "lockkeys pip-tools", "lockkeys uv"):
-        out = results[name].output
+    for tool in ("uv pip compile", "lockkeys pip-tools", "lockkeys uv"):
+        out = results[tool].output
         assert out is not None
         missing = sorted(set(reference.pins) - set(out.pins))
         extra = sorted(set(out.pins) - set(reference.pins))
@@ -506,38 +509,34 @@ def summarize(
         )
         same_pins = not (missing or extra or differ)
         same_hashes = out.hashes == reference.hashes
-        agreement[name] = {
+        agreement[tool] = {
             "same_pins": same_pins,
             "same_hashes": same_hashes,
             "missing": missing,
             "extra": extra,
             "different_versions": differ,
-            "hashes_only_here": len(out.hashes - reference.hashes),
-            "hashes_only_in_pip_compile": len(reference.hashes - out.hashes),
         }
         verdict = "PASS" if same_pins else "FAIL"
         report.line(
-            f"  {verdict}  {name}: pins {'equal' if same_pins else 'DIFFER'}, hashes "
+            f"  {verdict}  {tool}: pins {'equal' if same_pins else 'DIFFER'}, hashes "
             f"{'equal' if same_hashes else 'differ'}"
             + (f"; missing {missing}" if missing else "")
             + (f"; extra {extra}" if extra else "")
             + (f"; versions {differ}" if differ else "")
         )
-
     return {
-        "meta": meta,
         "results": {
-            name: {
+            tool: {
                 "cold_runs_s": res.cold,
                 "warm_runs_s": res.warm,
                 "cold_median_s": res.cold_median,
                 "warm_median_s": res.warm_median,
                 "pins": len(res.output.pins) if res.output else None,
                 "hashes": len(res.output.hashes) if res.output else None,
-                "note": res.note,
             }
-            for name, res in results.items()
+            for tool, res in results.items()
         },
+        "ratios": ratios,
         "targets": [
             {
                 "name": t.name,
@@ -549,7 +548,7 @@ def summarize(
             for t in targets
         ],
         "agreement_with_pip_compile": agreement,
-        "pins": pc.output.pins if pc.output else {},
+        "pins": reference.pins,
     }
 
 
@@ -559,7 +558,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument(
-        "--packages", default=DEFAULT_PACKAGES, help="space-separated requirements to lock"
+        "--sets",
+        default="popular,webapp",
+        help=f"comma-separated requirement sets among {', '.join(SETS)}",
+    )
+    parser.add_argument(
+        "--packages", default=None, help="space-separated requirements (replaces --sets)"
     )
     parser.add_argument("--workdir", type=Path, help="keep outputs and caches here")
     parser.add_argument("--skip-warm", action="store_true", help="measure cold caches only")
@@ -567,6 +571,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    for name in args.sets.split(","):
+        if name not in SETS:
+            parser.error(f"unknown set {name!r}; choose among {', '.join(SETS)}")
     return args
 
 

@@ -145,7 +145,10 @@ def test_lock_verify_download_install_with_credentials(
         deploy_netrc.write_text(f"machine 127.0.0.1 login {USER} password {index.password}\n")
         deploy_netrc.chmod(0o600)
         run.not_ours.add(deploy_netrc)
-    run.lockkeys("lock", "--resolver", resolver)
+    done = run.lockkeys("lock", "--resolver", resolver)
+    # Progress on stderr: resolving, then file data.
+    assert b"resolving 1 requirement(s) with " + resolver.encode() in done.stderr
+    assert b"file data: 4/4 package(s)" in done.stderr
     lock = tomllib.loads((run.root / "pylock.toml").read_text())
     names = sorted(p["name"] for p in lock["packages"])
     assert names == ["bar", "broken", "foo", "util"]

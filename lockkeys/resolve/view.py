@@ -5,6 +5,8 @@ a same-version decoy from the wrong index. So lockkeys never hands them its sour
 this view and gives the resolver that one index. For each project the view lists only the
 files of the project's pinned source, or, for a project without one, of the first source (in
 configured order) that offers it. Folder sources are served over HTTP by the view itself.
+Where an index serves a wheel's core metadata separately (PEP 658/714), the view says so, so
+the resolver reads ``<file>.metadata`` instead of downloading the wheel.
 The lock's own file list is made separately, from the same source, by the locker.
 """
 
@@ -74,6 +76,12 @@ class ResolutionView:
                 attrs += (
                     f' data-requires-python="{html.escape(remote.requires_python, quote=True)}"'
                 )
+            if remote.core_metadata and source.path is None:
+                # PEP 658/714: the resolver reads METADATA from `<file url>.metadata` on the
+                # source, not the whole wheel (both attribute names: pip reads either).
+                value = html.escape(remote.core_metadata, quote=True)
+                attrs += f' data-core-metadata="{value}" data-dist-info-metadata="{value}"'
+
             links.append(f"<a{attrs}>{html.escape(remote.filename)}</a><br/>")
         body = "\n".join(links)
         return f"<!DOCTYPE html>\n<html><body>\n{body}\n</body></html>\n"

@@ -44,6 +44,7 @@ from urllib.parse import urljoin, urlsplit
 from lockkeys.errors import SourceError, VerificationError, escape
 from lockkeys.redact import redact_url, strip_userinfo
 from lockkeys.sources.auth import AuthRegistry, Credentials
+from lockkeys.sources.pagecache import CachedPage, PageCache
 from lockkeys.sources.transport import (
     ConnectFailed,
     ConnectionBroken,
@@ -66,6 +67,7 @@ __all__ = [
     "current_client",
     "fetch_bytes",
     "fetch_optional_text",
+    "fetch_page",
     "fetch_to",
     "file_url_path",
     "head_size",
@@ -110,6 +112,16 @@ class FetchedBytes:
     url: str
     content_type: str | None
     sha256: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one transfer ended: the final URL, content type, status and response headers."""
+
+    url: str
+    content_type: str | None
+    status: int
+    headers: Mapping[str, str]
 
 
 class _Transient(Exception):
@@ -231,9 +243,11 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        page_cache: PageCache | None = None,
     ) -> None:
         self._transport = transport
         self.auth = auth if auth is not None else AuthRegistry()
+        self.page_cache = page_cache
         self.sleep = sleep
         self.clock = clock
         self.wall_clock = wall_clock
@@ -254,9 +268,16 @@ class Client:
     # -- one request, with redirects and credentials -------------------------------------------
 
     def _open(
-        self, url: str, method: str, headers: Mapping[str, str], limits: _Limits
+        self,
+        url: str,
+        method: str,
+        headers: Mapping[str, str],
+        limits: _Limits,
+        *,
+        not_modified_ok: bool = False,
     ) -> tuple[Response, str]:
-        """A 2xx response for ``url`` (after redirects), or a classified failure."""
+        """A 2xx response for ``url`` (after redirects), or a classified failure; also a 304
+        when ``not_modified_ok`` (the caller sent validators of a cached copy)."""
         current = url
         keyring_tried: set[str] = set()
         hops = 0
@@ -324,7 +345,7 @@ class Client:
                 response.close()
                 keyring_tried.add(parts.netloc)
                 continue
-            if 200 <= status < 300:
+            if 200 <= status < 300 or (status == 304 and not_modified_ok):
                 return response, current
             reason = response.reason
             retry_after = retry_after_seconds(
@@ -403,10 +424,19 @@ class Client:
     # -- one attempt -----------------------------------------------------------------------------
 
     def _copy_http(
-        self, url: str, sink: _Sink, limits: _Limits, headers: Mapping[str, str]
-    ) -> tuple[str, str | None]:
-        response, final_url = self._open(url, "GET", headers, limits)
+        self,
+        url: str,
+        sink: _Sink,
+        limits: _Limits,
+        headers: Mapping[str, str],
+        not_modified_ok: bool = False,
+    ) -> _Outcome:
+        response, final_url = self._open(
+            url, "GET", headers, limits, not_modified_ok=not_modified_ok
+        )
         try:
+            if response.status == 304:
+                return _Outcome(final_url, None, 304, dict(response.headers))
             declared: int | None = None
             length_header = response.headers.get("content-length")
             if length_header is not None and length_header.strip().isdigit():
@@ -439,9 +469,55 @@ class Client:
             content_type = response.headers.get("content-type")
             if content_type is not None:
                 content_type = content_type.split(";", 1)[0].strip().lower() or None
-            return final_url, content_type
+            return _Outcome(final_url, content_type, response.status, dict(response.headers))
         finally:
             response.close()
+
+    def fetch_page(
+        self,
+        url: str,
+        *,
+        max_size: int,
+        accept: str,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float,
+        retries: int,
+        backoff: float,
+    ) -> FetchedBytes:
+        """A project page: from the page cache while fresh, revalidated when stale."""
+        cache = self.page_cache if urlsplit(url).scheme in ("http", "https") else None
+        cached = cache.get(url, accept) if cache is not None else None
+        if cached is not None and cached.fresh(self.wall_clock()):
+            return _from_cache(cached)
+        headers = {"Accept": accept, **(cached.validators() if cached is not None else {})}
+        sink = _Sink(None)
+        outcome = self.run(
+            url,
+            sink,
+            max_size=max_size,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            total_timeout=total_timeout,
+            retries=retries,
+            backoff=backoff,
+            headers=headers,
+            not_modified_ok=cached is not None,
+        )
+        if outcome.status == 304 and cached is not None and cache is not None:
+            cache.touch(cached, outcome.headers)
+            return _from_cache(cached)
+        data = b"".join(sink.chunks)
+        if cache is not None:
+            cache.put(
+                url,
+                accept,
+                final_url=outcome.url,
+                content_type=outcome.content_type,
+                body=data,
+                headers=outcome.headers,
+            )
+        return FetchedBytes(data, outcome.url, outcome.content_type, sink.hasher.hexdigest())
 
     def head_size(self, url: str, *, timeout: float = 30.0) -> int | None:
         """The size a server announces for a file (HEAD, ``Content-Length``), or None."""
@@ -469,7 +545,8 @@ class Client:
         retries: int,
         backoff: float,
         headers: Mapping[str, str],
-    ) -> tuple[str, str | None]:
+        not_modified_ok: bool = False,
+    ) -> _Outcome:
         """Attempt a transfer up to ``retries + 1`` times within one total deadline."""
         scheme = urlsplit(url).scheme
         limits = _Limits(
@@ -480,15 +557,15 @@ class Client:
             total_timeout=total_timeout,
             clock=self.clock,
         )
-        attempt: Callable[[], tuple[str, str | None]]
+        attempt: Callable[[], _Outcome]
         if scheme in ("http", "https"):
 
-            def attempt() -> tuple[str, str | None]:
-                return self._copy_http(url, sink, limits, headers)
+            def attempt() -> _Outcome:
+                return self._copy_http(url, sink, limits, headers, not_modified_ok)
 
         elif scheme == "file":
 
-            def attempt() -> tuple[str, str | None]:
+            def attempt() -> _Outcome:
                 return _copy_file(url, sink, limits)
 
         else:
@@ -529,7 +606,16 @@ class Client:
         )
 
 
-def _copy_file(url: str, sink: _Sink, limits: _Limits) -> tuple[str, str | None]:
+def _from_cache(page: CachedPage) -> FetchedBytes:
+    return FetchedBytes(
+        data=page.body,
+        url=page.final_url,
+        content_type=page.content_type,
+        sha256=hashlib.sha256(page.body).hexdigest(),
+    )
+
+
+def _copy_file(url: str, sink: _Sink, limits: _Limits) -> _Outcome:
     """One attempt from a ``file://`` URL, with the same caps as a download."""
     path = file_url_path(url)
     try:
@@ -560,7 +646,7 @@ def _copy_file(url: str, sink: _Sink, limits: _Limits) -> tuple[str, str | None]
             raise _Permanent(
                 SourceError(f"cannot read the file: {exc.strerror or exc}", file=str(path))
             ) from None
-    return url, None
+    return _Outcome(url, None, 200, {})
 
 
 # -- the current client ----------------------------------------------------------------------------
@@ -686,7 +772,7 @@ def fetch_bytes(
     the content type. Raises :class:`NotFoundError` for 404/410.
     """
     sink = _Sink(None)
-    final_url, content_type = current_client().run(
+    outcome = current_client().run(
         url,
         sink,
         max_size=max_size,
@@ -699,9 +785,35 @@ def fetch_bytes(
     )
     return FetchedBytes(
         data=b"".join(sink.chunks),
-        url=final_url,
-        content_type=content_type,
+        url=outcome.url,
+        content_type=outcome.content_type,
         sha256=sink.hasher.hexdigest(),
+    )
+
+
+def fetch_page(
+    url: str,
+    *,
+    max_size: int,
+    accept: str,
+    connect_timeout: float = 10,
+    read_timeout: float = 30,
+    total_timeout: float = 300,
+    retries: int = 2,
+    backoff: float = DEFAULT_BACKOFF,
+) -> FetchedBytes:
+    """:func:`fetch_bytes` for an index project page, through the current client's page
+    cache when it has one (:mod:`lockkeys.sources.pagecache`): fresh pages are reused, stale
+    ones revalidated."""
+    return current_client().fetch_page(
+        url,
+        max_size=max_size,
+        accept=accept,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        total_timeout=total_timeout,
+        retries=retries,
+        backoff=backoff,
     )
 
 

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from lockkeys.errors import SourceError, escape
 from lockkeys.redact import strip_userinfo
-from lockkeys.sources.fetch import NotFoundError, fetch_bytes
+from lockkeys.sources.fetch import NotFoundError, fetch_page
 from lockkeys.sources.model import RemoteFile, Source
 
 __all__ = [
@@ -64,6 +64,7 @@ def _make_file(
     sha256: str | None,
     requires_python: str | None,
     yanked: bool,
+    core_metadata: str | None = None,
 ) -> RemoteFile | None:
     """Resolve one link; None (logged) for links lockkeys will not follow."""
     absolute, fragment = urldefrag(urljoin(page_url, href))
@@ -90,7 +91,40 @@ def _make_file(
         sha256=sha256,
         requires_python=requires_python,
         yanked=yanked,
+        core_metadata=core_metadata if filename.endswith(".whl") else None,
     )
+
+
+_METADATA_HASH = re.compile(r"(sha256|sha384|sha512)=([0-9a-f]{64,128})")
+
+
+def _html_core_metadata(attrs: dict[str, str | None]) -> str | None:
+    """PEP 714 ``data-core-metadata`` (or PEP 658's ``data-dist-info-metadata``): ``true`` or
+    ``<hash name>=<hex>``; anything else (absent, ``false``, garbage) means not served."""
+    for key in ("data-core-metadata", "data-dist-info-metadata"):
+        if key in attrs:
+            return _normalize_core_metadata(attrs[key])
+    return None
+
+
+def _normalize_core_metadata(value: object) -> str | None:
+    if value is True:
+        return "true"
+    if isinstance(value, dict):
+        digest = value.get("sha256")
+        if isinstance(digest, str) and _SHA256.fullmatch(digest.lower()):
+            return f"sha256={digest.lower()}"
+        return "true" if value else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "true":
+            return "true"
+        match = _METADATA_HASH.fullmatch(text)
+        if match and match.group(1) == "sha256" and len(match.group(2)) == 64:
+            return text
+        if match:
+            return "true"  # served, with a hash lockkeys does not relay
+    return None
 
 
 class _AnchorParser(HTMLParser):
@@ -109,8 +143,9 @@ class _AnchorParser(HTMLParser):
 
 
 def parse_html_page(data: bytes, page_url: str) -> list[RemoteFile]:
-    """Files on a PEP 503 HTML page: ``href`` (with ``#sha256=``), ``data-requires-python``
-    and ``data-yanked``. Anchors without ``href`` are ignored."""
+    """Files on a PEP 503 HTML page: ``href`` (with ``#sha256=``), ``data-requires-python``,
+    ``data-yanked`` and ``data-core-metadata`` (PEP 714; or ``data-dist-info-metadata``,
+    PEP 658). Anchors without ``href`` are ignored."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -132,6 +167,7 @@ def parse_html_page(data: bytes, page_url: str) -> list[RemoteFile]:
             sha256=None,
             requires_python=attrs.get("data-requires-python") or None,
             yanked="data-yanked" in attrs,
+            core_metadata=_html_core_metadata(attrs),
         )
         if made is not None:
             files.append(made)
@@ -140,7 +176,8 @@ def parse_html_page(data: bytes, page_url: str) -> list[RemoteFile]:
 
 def parse_json_page(data: bytes, page_url: str) -> list[RemoteFile]:
     """Files on a PEP 691 JSON page (API version 1.x): ``filename``, ``url``, ``hashes``,
-    ``size`` (PEP 700), ``requires-python`` and ``yanked``."""
+    ``size`` (PEP 700), ``requires-python``, ``yanked`` and ``core-metadata`` (PEP 714; or
+    ``dist-info-metadata``, PEP 658)."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -180,6 +217,7 @@ def parse_json_page(data: bytes, page_url: str) -> list[RemoteFile]:
         yanked = entry.get("yanked", False)
         if not isinstance(yanked, bool | str):
             raise PageError(f"{where}.yanked is neither a boolean nor a string")
+        metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
         made = _make_file(
             page_url,
             url,
@@ -188,6 +226,7 @@ def parse_json_page(data: bytes, page_url: str) -> list[RemoteFile]:
             sha256=sha256,
             requires_python=requires_python or None,
             yanked=yanked is not False,
+            core_metadata=_normalize_core_metadata(metadata),
         )
         if made is not None:
             files.append(made)
@@ -225,7 +264,7 @@ def list_index(
         raise SourceError(f"source {source.name!r} is a folder, not an index")
     url = project_url(source.url, name)
     try:
-        page = fetch_bytes(
+        page = fetch_page(
             url,
             max_size=max_page_size,
             accept=ACCEPT,

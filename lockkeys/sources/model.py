@@ -50,7 +50,9 @@ class RemoteFile:
 
     ``url`` is ``http(s)://`` for an index and an absolute ``file://`` URL for a folder.
     ``size`` and ``sha256`` are what the source claims (None when it does not say); they are
-    hints for the locker, never trusted for verification.
+    hints for the locker, never trusted for verification. ``core_metadata`` says whether the
+    index serves the wheel's METADATA separately (PEP 658/714), which the resolution view
+    relays so that resolvers read dependencies without downloading whole wheels.
     """
 
     filename: str
@@ -59,3 +61,6 @@ class RemoteFile:
     sha256: str | None
     requires_python: str | None = None
     yanked: bool = False
+    core_metadata: str | None = None
+    """PEP 658/714: the file's core metadata is served at ``url + ".metadata"``; the value is
+    ``"sha256=<hex>"`` (its hash) or ``"true"`` (no hash given); None: not served."""

@@ -17,6 +17,7 @@ from lockkeys.errors import SourceError
 from lockkeys.sources.auth import AuthRegistry, SourceAuth
 from lockkeys.sources.fetch import USER_AGENT, Client, NotFoundError, fetch_bytes, use_client
 from lockkeys.sources.index import ACCEPT, MAX_PAGE_SIZE, project_url
+from lockkeys.sources.pagecache import PageCache
 from lockkeys.sources.tls import TrustStore, origin_of
 from lockkeys.sources.transport import Urllib3Transport
 
@@ -54,17 +55,19 @@ def trust_for(sources: Sequence[SourceAuth]) -> TrustStore:
     return TrustStore(bundles)
 
 
-def client_for(sources: Iterable[Any]) -> Client:
-    """A client with the credentials and trust of ``sources`` (config or lock sources)."""
+def client_for(sources: Iterable[Any], *, cache_dir: Path | None = None) -> Client:
+    """A client with the credentials and trust of ``sources`` (config or lock sources), and
+    a persistent page cache in ``cache_dir/pages`` when given."""
     auths = [a for a in (source_auth(s) for s in sources) if a is not None]
     transport = Urllib3Transport(trust_for(auths), user_agent=USER_AGENT)
-    return Client(transport, AuthRegistry(auths))
+    pages = PageCache(cache_dir / "pages") if cache_dir is not None else None
+    return Client(transport, AuthRegistry(auths), page_cache=pages)
 
 
 @contextlib.contextmanager
-def sources_session(sources: Iterable[Any]) -> Iterator[Client]:
+def sources_session(sources: Iterable[Any], *, cache_dir: Path | None = None) -> Iterator[Client]:
     """Make a client for ``sources`` current for the block; close its connections after."""
-    client = client_for(sources)
+    client = client_for(sources, cache_dir=cache_dir)
     try:
         with use_client(client):
             yield client

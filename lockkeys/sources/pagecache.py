@@ -1,0 +1,155 @@
+"""A persistent cache of index project pages, so a second lock does not start cold.
+
+Only simple-index project pages are cached (never distributions, never signatures), in
+lockkeys' own cache folder (``<cache>/pages``), as HTTP says:
+
+- a page is reused without asking while it is fresh (``Cache-Control: max-age``, at most
+  :data:`MAX_FRESH` seconds), as pip's and uv's HTTP caches do;
+- after that it is revalidated (``If-None-Match`` / ``If-Modified-Since``): a 304 answer
+  reuses it, anything else replaces it;
+- ``no-store`` pages are never written.
+
+What a page says (sizes, hashes) stays a hint for the locker, as when it comes from the network;
+``lockkeys lock --no-cache`` uses no cache at all. Entries are written atomically; an entry that
+cannot be read is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["MAX_FRESH", "CachedPage", "PageCache"]
+
+#: Never reuse a page without asking for longer than this, whatever the server says.
+MAX_FRESH = 600.0
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    url: str
+    accept: str
+    final_url: str
+    content_type: str | None
+    body: bytes
+    stored_at: float
+    max_age: float
+    etag: str | None
+    last_modified: str | None
+
+    def fresh(self, now: float) -> bool:
+        return 0 <= now - self.stored_at < min(self.max_age, MAX_FRESH)
+
+    def validators(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+def max_age_of(headers: Mapping[str, str]) -> float | None:
+    """Seconds a response may be reused, or None when it must not be stored."""
+    control = headers.get("cache-control", "")
+    lowered = control.lower()
+    if "no-store" in lowered:
+        return None
+    if "no-cache" in lowered:
+        return 0.0
+    match = _MAX_AGE.search(control)
+    return float(match.group(1)) if match else 0.0
+
+
+class PageCache:
+    def __init__(self, folder: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.folder = Path(folder)
+        self.clock = clock
+
+    def _path(self, url: str, accept: str) -> Path:
+        key = hashlib.sha256(f"{accept}\n{url}".encode()).hexdigest()
+        return self.folder / key[:2] / key
+
+    def get(self, url: str, accept: str) -> CachedPage | None:
+        path = self._path(url, accept)
+        try:
+            raw = path.read_bytes()
+            header, _, body = raw.partition(b"\n")
+            meta = json.loads(header)
+            if meta.get("url") != url or not isinstance(meta.get("stored_at"), int | float):
+                return None
+            return CachedPage(
+                url=url,
+                accept=accept,
+                final_url=str(meta["final_url"]),
+                content_type=meta.get("content_type"),
+                body=body,
+                stored_at=float(meta["stored_at"]),
+                max_age=float(meta.get("max_age", 0.0)),
+                etag=meta.get("etag"),
+                last_modified=meta.get("last_modified"),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(
+        self,
+        url: str,
+        accept: str,
+        *,
+        final_url: str,
+        content_type: str | None,
+        body: bytes,
+        headers: Mapping[str, str],
+    ) -> None:
+        max_age = max_age_of(headers)
+        etag = headers.get("etag")
+        last_modified = headers.get("last-modified")
+        if max_age is None or (max_age <= 0 and not etag and not last_modified):
+            return  # nothing would ever let it be reused
+        meta = {
+            "url": url,
+            "final_url": final_url,
+            "content_type": content_type,
+            "stored_at": self.clock(),
+            "max_age": max_age,
+            "etag": etag,
+            "last_modified": last_modified,
+        }
+        path = self._path(url, accept)
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(json.dumps(meta, sort_keys=True).encode() + b"\n" + body)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+
+    def touch(self, page: CachedPage, headers: Mapping[str, str]) -> None:
+        """A 304 answer: the page is fresh again (with the new validators, if any)."""
+        merged = {
+            "cache-control": headers.get("cache-control", f"max-age={int(page.max_age)}"),
+            "etag": headers.get("etag", page.etag or ""),
+            "last-modified": headers.get("last-modified", page.last_modified or ""),
+        }
+        self.put(
+            page.url,
+            page.accept,
+            final_url=page.final_url,
+            content_type=page.content_type,
+            body=page.body,
+            headers={k: v for k, v in merged.items() if v},
+        )
