@@ -19,6 +19,7 @@ from lockkeys.resolve.base import ResolveRequest
 from lockkeys.resolve.piptools import PipToolsResolver
 from lockkeys.resolve.runenv import ResolverSettings, default_cache_dir
 from lockkeys.resolve.view import serve_view
+from lockkeys.sources import list_files
 from lockkeys.sources.auth import Credentials
 from lockkeys.sources.fetch import Client, use_client
 from lockkeys.sources.index import list_index, parse_html_page, parse_json_page
@@ -151,6 +152,36 @@ def test_stale_pages_are_revalidated(tmp_path: Path) -> None:
     assert again == first
     assert transport.hits(PAGE) == 2
     assert transport.requests[1].headers["If-None-Match"] == '"v1"'
+
+
+def test_pypi_pages_without_cache_control_are_fresh_for_ten_minutes(tmp_path: Path) -> None:
+    pypi = "https://pypi.org/simple/"
+    transport = FakeTransport({pypi + "foo/": _page_reply(), PAGE: _page_reply()})
+    with use_client(_client(transport, tmp_path)):
+        list_index(Source("pypi", url=pypi), "foo")
+        transport.clock.now += 599
+        list_index(Source("pypi", url=pypi), "foo")
+        assert transport.hits(pypi + "foo/") == 1
+        transport.clock.now += 2
+        list_index(Source("pypi", url=pypi), "foo")
+        assert transport.hits(pypi + "foo/") == 2
+        # Another index may replace a file under the same name: without headers, no reuse.
+        list_index(Source("s", url=INDEX), "foo")
+        list_index(Source("s", url=INDEX), "foo")
+        assert transport.hits(PAGE) == 2
+
+
+def test_a_cached_page_without_the_pinned_version_is_fetched_again(tmp_path: Path) -> None:
+    newer = b'<a href="/p/foo-2.0-py3-none-any.whl#sha256=' + SHA.encode() + b'">x</a>'
+    fresh = {"Cache-Control": "max-age=600"}
+    transport = FakeTransport({PAGE: [_page_reply(**fresh), Reply(200, [newer])]})
+    with use_client(_client(transport, tmp_path)):
+        assert [f.filename for f in list_files(Source("s", url=INDEX), "foo", "1.0")] == [
+            "foo-1.0-py3-none-any.whl"
+        ]
+        found = list_files(Source("s", url=INDEX), "foo", "2.0")
+    assert [f.filename for f in found] == ["foo-2.0-py3-none-any.whl"]
+    assert transport.hits(PAGE) == 2
 
 
 def test_no_store_pages_are_not_kept(tmp_path: Path) -> None:

@@ -72,21 +72,35 @@ def list_files(
         raise InputError(
             f"not a valid version: {version!r}", package=wanted_name, expected="a PEP 440 version"
         ) from None
-    if source.kind == "index":
-        offered = list_index(
-            source, name, connect_timeout=connect_timeout, read_timeout=read_timeout
+
+    def pick(offered: list[RemoteFile]) -> list[RemoteFile]:
+        chosen: list[RemoteFile] = []
+        for remote in offered:
+            parsed = distribution_of(remote.filename)
+            if parsed is None or parsed[0] != wanted_name:
+                continue
+            if wanted_version is not None and parsed[1] != wanted_version:
+                continue
+            chosen.append(remote)
+        return sorted(chosen, key=lambda f: (f.filename, f.url))
+
+    if source.kind != "index":
+        return pick(list_folder(source))
+    chosen = pick(
+        list_index(source, name, connect_timeout=connect_timeout, read_timeout=read_timeout)
+    )
+    if not chosen and wanted_version is not None:
+        # A cached page may predate the release the resolver just pinned: ask again.
+        chosen = pick(
+            list_index(
+                source,
+                name,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                refresh=True,
+            )
         )
-    else:
-        offered = list_folder(source)
-    chosen: list[RemoteFile] = []
-    for remote in offered:
-        parsed = distribution_of(remote.filename)
-        if parsed is None or parsed[0] != wanted_name:
-            continue
-        if wanted_version is not None and parsed[1] != wanted_version:
-            continue
-        chosen.append(remote)
-    return sorted(chosen, key=lambda f: (f.filename, f.url))
+    return chosen
 
 
 def signature_urls(file: RemoteFile) -> str:

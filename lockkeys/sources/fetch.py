@@ -484,10 +484,11 @@ class Client:
         total_timeout: float,
         retries: int,
         backoff: float,
+        refresh: bool = False,
     ) -> FetchedBytes:
         """A project page: from the page cache while fresh, revalidated when stale."""
         cache = self.page_cache if urlsplit(url).scheme in ("http", "https") else None
-        cached = cache.get(url, accept) if cache is not None else None
+        cached = cache.get(url, accept) if cache is not None and not refresh else None
         if cached is not None and cached.fresh(self.wall_clock()):
             return _from_cache(cached)
         headers = {"Accept": accept, **(cached.validators() if cached is not None else {})}
@@ -801,10 +802,11 @@ def fetch_page(
     total_timeout: float = 300,
     retries: int = 2,
     backoff: float = DEFAULT_BACKOFF,
+    refresh: bool = False,
 ) -> FetchedBytes:
     """:func:`fetch_bytes` for an index project page, through the current client's page
     cache when it has one (:mod:`lockkeys.sources.pagecache`): fresh pages are reused, stale
-    ones revalidated."""
+    ones revalidated; ``refresh`` asks the server whatever the cache holds."""
     return current_client().fetch_page(
         url,
         max_size=max_size,
@@ -814,6 +816,7 @@ def fetch_page(
         total_timeout=total_timeout,
         retries=retries,
         backoff=backoff,
+        refresh=refresh,
     )
 
 

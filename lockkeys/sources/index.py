@@ -254,11 +254,13 @@ def list_index(
     total_timeout: float = 120,
     retries: int = 2,
     max_page_size: int = MAX_PAGE_SIZE,
+    refresh: bool = False,
 ) -> list[RemoteFile]:
     """Every file on ``name``'s page of the index ``source``, in page order.
 
     A project the index does not know (404) gives an empty list. Unreachable indexes, timeouts
     and pages that cannot be parsed raise :class:`SourceError` naming the source and the URL.
+    The page may come from the page cache; ``refresh`` asks the index again.
     """
     if source.url is None:
         raise SourceError(f"source {source.name!r} is a folder, not an index")
@@ -272,6 +274,7 @@ def list_index(
             read_timeout=read_timeout,
             total_timeout=total_timeout,
             retries=retries,
+            refresh=refresh,
         )
     except NotFoundError:
         return []

@@ -4,7 +4,11 @@ Only simple-index project pages are cached (never distributions, never signature
 lockkeys' own cache folder (``<cache>/pages``), as HTTP says:
 
 - a page is reused without asking while it is fresh (``Cache-Control: max-age``, at most
-  :data:`MAX_FRESH` seconds), as pip's and uv's HTTP caches do;
+  :data:`MAX_FRESH` seconds, PyPI's own max-age), as pip's and uv's caches do; a page of the
+  public PyPI sent without ``Cache-Control`` (a proxy stripped it) counts as fresh for that
+  long (RFC 9111's heuristic freshness: PyPI never replaces a file);
+- a page that lacks the version a resolver just pinned is fetched again at once (a release
+  newer than the cached page);
 - after that it is revalidated (``If-None-Match`` / ``If-Modified-Since``): a 304 answer
   reuses it, anything else replaces it;
 - ``no-store`` pages are never written.
@@ -26,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = ["MAX_FRESH", "CachedPage", "PageCache"]
 
@@ -58,9 +63,17 @@ class CachedPage:
         return headers
 
 
-def max_age_of(headers: Mapping[str, str]) -> float | None:
-    """Seconds a response may be reused, or None when it must not be stored."""
-    control = headers.get("cache-control", "")
+def max_age_of(headers: Mapping[str, str], *, immutable_files: bool = False) -> float | None:
+    """Seconds a response may be reused, or None when it must not be stored.
+
+    Without ``Cache-Control``, a page of an index whose files never change once uploaded
+    (``immutable_files``: the public PyPI) gets a heuristic freshness (RFC 9111, 4.2.2) of
+    PyPI's own ``max-age`` (:data:`MAX_FRESH`): some proxies strip the header PyPI sends. Any
+    other index's page is then kept only if it can be revalidated: a private index may replace
+    a file under the same name, and a stale page would give the lock a stale hash."""
+    control = headers.get("cache-control")
+    if control is None:
+        return MAX_FRESH if immutable_files else 0.0
     lowered = control.lower()
     if "no-store" in lowered:
         return None
@@ -68,6 +81,14 @@ def max_age_of(headers: Mapping[str, str]) -> float | None:
         return 0.0
     match = _MAX_AGE.search(control)
     return float(match.group(1)) if match else 0.0
+
+
+#: Indexes that refuse to replace a file once uploaded (PyPI's rule).
+IMMUTABLE_HOSTS = frozenset({"pypi.org", "test.pypi.org"})
+
+
+def _immutable(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in IMMUTABLE_HOSTS
 
 
 class PageCache:
@@ -111,7 +132,7 @@ class PageCache:
         body: bytes,
         headers: Mapping[str, str],
     ) -> None:
-        max_age = max_age_of(headers)
+        max_age = max_age_of(headers, immutable_files=_immutable(url))
         etag = headers.get("etag")
         last_modified = headers.get("last-modified")
         if max_age is None or (max_age <= 0 and not etag and not last_modified):
