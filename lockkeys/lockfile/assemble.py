@@ -98,8 +98,12 @@ def assemble_lock(
     extras: Sequence[str] = (),
     dependency_groups: Sequence[str] = (),
     default_groups: Sequence[str] = (),
+    credential_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Lock:
-    """The lock, embedding only the certificates some package pins."""
+    """The lock, embedding only the certificates some package pins. ``credential_names``:
+    per source, the names (never the values) of the environment variables holding its
+    credentials (``username-env``, ...), so a deploy host can set its own."""
+    names = credential_names or {}
     used = {fpr for p in packages for fpr in p.tool.signers}
     signers = {
         name: LockSigner(fingerprint=cert.fingerprint, certificate=cert.armored())
@@ -117,6 +121,7 @@ def assemble_lock(
                     url=s.url,
                     path=relative(s.path, lock_dir) if s.path else None,
                     mirrors=tuple(mirrors.get(s.name, ())),
+                    **names.get(s.name, {}),
                 )
                 for s in sources
             ),

@@ -21,7 +21,9 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +46,12 @@ from lockkeys.lockfile.selections import requirement_sets, with_selection_marker
 from lockkeys.lockfile.signature_check import check_signatures, needs_signatures
 from lockkeys.lockfile.substitutes import annotate_substitute, dependents
 from lockkeys.resolve.base import Pin
+from lockkeys.resolve.runenv import ResolverSettings, default_cache_dir
+from lockkeys.sources.fetch import Client, current_client
 from lockkeys.sources.model import Source
+from lockkeys.sources.session import sources_session
+from lockkeys.sources.tls import TrustStore
+from lockkeys.sources.transport import Urllib3Transport
 from lockkeys.trust.certs import Certificate
 from lockkeys.trust.relock import certificate_news, merge_with_lock, trust_mismatches
 
@@ -66,6 +73,10 @@ class LockOutcome:
     dry_run: bool = False
 
 
+def _quiet(_message: str) -> None:
+    return None
+
+
 @contextlib.contextmanager
 def _scratch() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="lockkeys-lock-"))
@@ -85,8 +96,15 @@ class Locker:
         upgrade: Sequence[str] = (),
         upgrade_all: bool = False,
         dry_run: bool = False,
+        cache_dir: Path | None = None,
+        no_cache: bool = False,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        # Resolver and page caches: lockkeys' own persistent folder unless --no-cache.
+        self.cache_dir = None if no_cache else (cache_dir or default_cache_dir())
+        self.progress: Callable[[str], None] = progress or _quiet
+        self.client: Client | None = None
         self.upgrade_all = upgrade_all
         self.dry_run = dry_run
         self.upgrade_names = list(upgrade)
@@ -99,6 +117,7 @@ class Locker:
         ]
         self.by_name = {s.name: s for s in self.sources}
         self.mirrors = {s.name: list(s.mirrors) for s in config.sources}
+        self.credential_names = {s.name: s.credential_names() for s in config.sources}
 
     # ---- inputs -------------------------------------------------------------------------
     def digest(self, lines: Sequence[str]) -> str:
@@ -130,6 +149,26 @@ class Locker:
 
     # ---- locking ------------------------------------------------------------------------
     def lock(self) -> LockOutcome:
+        """Resolve and write the lock, with the sources' credentials, trust and caches."""
+        with sources_session(self.config.sources, cache_dir=self.cache_dir) as client:
+            self.client = client
+            try:
+                return self._lock()
+            finally:
+                self.client = None
+
+    def _resolver_settings(self) -> ResolverSettings:
+        """Credentials, trust and cache for the resolver subprocess (lockkeys.resolve.runenv)."""
+        client = self.client if self.client is not None else current_client()
+        urls = [s.url for s in self.config.sources if s.url]
+        urls += [m for s in self.config.sources for m in s.mirrors]
+        transport = client.transport
+        trust = transport.trust if isinstance(transport, Urllib3Transport) else TrustStore()
+        return ResolverSettings.for_sources(
+            urls, client.auth, trust, cache_dir=self.cache_dir, progress=self.progress
+        )
+
+    def _lock(self) -> LockOutcome:
         config = self.config
         certs = load_signers(config)
         reqs, user_constraints = requirement_lines(config)
@@ -141,6 +180,8 @@ class Locker:
         certs = merge_with_lock(certs, previous, str(self.lock_path))
         sets = requirement_sets(config.project_extras, config.project_groups)
         self._check_upgrade_names([*reqs, *(line for _, lines in sets for line in lines)], previous)
+        self.progress(f"resolving {len(reqs)} requirement(s) with {self.resolver_name} ...")
+        started = time.monotonic()
         pins = resolve_pins(
             config,
             resolver_name=self.resolver_name,
@@ -153,6 +194,11 @@ class Locker:
             upgrade_all=self.upgrade_all,
             scope=scope,
             sets=sets,
+            settings=self._resolver_settings(),
+        )
+        self.progress(
+            f"resolved {len(pins)} package(s) in {time.monotonic() - started:.1f} s; "
+            "fetching file data ..."
         )
         pins = with_selection_markers(
             pins, sorted(config.project_extras), sorted(config.project_groups)
@@ -192,6 +238,7 @@ class Locker:
             extras=sorted(config.project_extras),
             dependency_groups=sorted(config.project_groups),
             default_groups=sorted(canonicalize_name(g) for g in config.default_groups),
+            credential_names=self.credential_names,
         )
         changes = tuple(version_changes(previous, lock)) if previous is not None else ()
         if self.dry_run:
@@ -273,6 +320,8 @@ class Locker:
 
         def one(pin: Pin) -> Collected:
             policy = self.config.policy(pin.name)
+            if needs_signatures(policy):
+                self.progress(f"checking signatures of {pin.name} {pin.version}")
             collected = collect_files(
                 pin,
                 policy,
@@ -290,8 +339,23 @@ class Locker:
             )
             return collected
 
+        done = 0
+        last_note = time.monotonic()
+        counter = threading.Lock()
+
+        def tick(_future: object) -> None:
+            nonlocal done, last_note
+            with counter:
+                done += 1
+                now = time.monotonic()
+                if done == len(pins) or now - last_note >= 2.0:
+                    last_note = now
+                    self.progress(f"file data: {done}/{len(pins)} package(s)")
+
         with ThreadPoolExecutor(max_workers=LOCK_WORKERS, thread_name_prefix="lock") as pool:
             futures = [pool.submit(one, pin) for pin in pins]
+            for future in futures:
+                future.add_done_callback(tick)
             return [future.result() for future in futures]
 
 
@@ -315,11 +379,16 @@ def lock(
     check: bool = False,
     upgrade_all: bool = False,
     dry_run: bool = False,
+    cache_dir: Path | None = None,
+    no_cache: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> LockOutcome:
     """Lock (or, with ``check``, only compare the inputs digest). Library entry point.
 
     ``upgrade`` lets those packages move to their newest allowed versions, ``upgrade_all``
-    every package; ``dry_run`` resolves and reports the changes but writes nothing."""
+    every package; ``dry_run`` resolves and reports the changes but writes nothing. Resolver
+    and page caches persist in ``cache_dir`` (default: lockkeys' cache folder) unless
+    ``no_cache``; ``progress`` is told what the lock is doing (the CLI prints it)."""
     if check and (dry_run or upgrade_all or upgrade):
         raise UsageError(
             "--check compares the inputs only; it cannot be combined with --upgrade, "
@@ -333,5 +402,8 @@ def lock(
         upgrade=upgrade,
         upgrade_all=upgrade_all,
         dry_run=dry_run,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        progress=progress,
     )
     return locker.check() if check else locker.lock()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -24,8 +24,10 @@ from lockkeys.errors import InputError, ResolutionError, SourceError
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.scope import LockScope
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
+from lockkeys.resolve.runenv import ResolverSettings
 from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
 from lockkeys.sources.model import Source
+from lockkeys.sources.session import probe_sources
 
 log = logging.getLogger("lockkeys.lock")
 
@@ -43,13 +45,16 @@ def resolve_pins(
     scope: LockScope,
     upgrade_all: bool = False,
     sets: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    settings: ResolverSettings | None = None,
 ) -> list[Pin]:
     """The pins, sorted by name. Existing pins are kept where they still resolve: first all of
     them, then without those of packages whose requirement line changed, then none.
 
     A universal scope asks for one resolution over every environment it covers: each
     requirement line carries the scope's marker, so what no covered environment needs is
-    left out, and each pin comes back with the marker under which it is needed."""
+    left out, and each pin comes back with the marker under which it is needed.
+
+    ``settings``: how the resolver runs (credentials, trust, cache, progress)."""
     substitutes = {
         name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
     }
@@ -75,18 +80,20 @@ def resolve_pins(
     )
     # --upgrade: no existing pin is kept; the resolvers then take the newest allowed versions.
     attempts = [] if upgrade_all else _kept_pins(requirements, previous, upgrade, substitutes)
-    resolver = get_resolver(resolver_name)
     if len(sources) == 1:
-        # One source: nothing to confuse. Hand it over directly (the resolver then also
-        # gets PEP 658 metadata files from indexes, which the view does not relay).
+        # One source: nothing to confuse. Hand it over directly.
         only = sources[0]
         direct = replace(
             base,
             indexes=(only.url,) if only.url else (),
             find_links=(only.path,) if only.path else (),
         )
-        pins = _attempt(config, resolver, direct, attempts, substitutes, policies, None)
+        resolver = get_resolver(resolver_name, settings)
+        pins = _attempt(config, resolver, direct, attempts, substitutes, policies, None, sources)
     else:
+        # The resolver reaches the view on 127.0.0.1 directly, never through a proxy.
+        view_settings = settings.with_no_proxy("127.0.0.1", "localhost") if settings else None
+        resolver = get_resolver(resolver_name, view_settings)
         with serve_view(list(sources), pinned) as (view_url, view):
             pins = _attempt(
                 config,
@@ -96,6 +103,7 @@ def resolve_pins(
                 substitutes,
                 policies,
                 view,
+                sources,
             )
     if not scope.universal:  # one environment: markers were evaluated, none is kept
         pins = [replace(pin, marker=None) for pin in pins]
@@ -131,6 +139,7 @@ def _attempt(
     substitutes: Mapping[str, str],
     policies: Mapping[str, PackagePolicy],
     view: ResolutionView | None,
+    sources: Sequence[Source] = (),
 ) -> list[Pin]:
     try:
         for keep in attempts:
@@ -143,6 +152,15 @@ def _attempt(
         return resolver.resolve(base)
     except (ResolutionError, SourceError) as exc:
         unreachable = first_source_error(view) if view is not None else None
+        if unreachable is None and base.requirements:
+            # The resolver's words may hide a refused password or an untrusted certificate:
+            # ask the sources with lockkeys' own client, which says which (exit 3).
+            try:
+                first: str | None = canonicalize_name(Requirement(base.requirements[0]).name)
+            except InvalidRequirement:
+                first = None
+            if first is not None:
+                unreachable = probe_sources(sources, first)
         if unreachable is not None:
             raise unreachable from None
         if isinstance(exc, ResolutionError) and substitutes and resolver.name != "uv":
