@@ -261,3 +261,37 @@ def test_cache_dir_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None
     assert default_cache_dir({"LOCKKEYS_CACHE_DIR": "/x/y"}) == Path("/x/y")
     assert default_cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/lockkeys")
     assert default_cache_dir({}) == Path("~/.cache/lockkeys").expanduser()
+
+
+def test_only_the_wanted_release_is_built_from_a_big_page() -> None:
+    entries = [
+        {
+            "filename": f"big-{minor}.{patch}-py3-none-any.whl",
+            "url": f"/p/big-{minor}.{patch}-py3-none-any.whl",
+            "hashes": {"sha256": SHA},
+            "size": 1,
+        }
+        for minor in range(50)
+        for patch in range(40)
+    ]
+    entries.append(
+        {"filename": "big-7.3.tar.gz", "url": "/p/big-7.3.tar.gz", "hashes": {}, "size": 2}
+    )
+    entries.append(  # a non-normalized spelling of the same version still counts
+        {"filename": "big-7.03.zip", "url": "/p/big-7.03.zip", "hashes": {}, "size": 3}
+    )
+    page = json.dumps({"meta": {"api-version": "1.1"}, "files": entries}).encode()
+    transport = FakeTransport(
+        {
+            INDEX + "big/": Reply(
+                200, [page], {"Content-Type": "application/vnd.pypi.simple.v1+json"}
+            )
+        }
+    )
+    with use_client(Client(transport)):
+        found = list_files(Source("s", url=INDEX), "big", "7.3")
+    assert [f.filename for f in found] == [
+        "big-7.03.zip",
+        "big-7.3-py3-none-any.whl",
+        "big-7.3.tar.gz",
+    ]

@@ -9,6 +9,7 @@ Downloads go through :mod:`lockkeys.sources.fetch`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -86,8 +87,11 @@ def list_files(
 
     if source.kind != "index":
         return pick(list_folder(source))
+    keep = _release_filter(wanted_version) if wanted_version is not None else None
     chosen = pick(
-        list_index(source, name, connect_timeout=connect_timeout, read_timeout=read_timeout)
+        list_index(
+            source, name, connect_timeout=connect_timeout, read_timeout=read_timeout, keep=keep
+        )
     )
     if not chosen and wanted_version is not None:
         # A cached page may predate the release the resolver just pinned: ask again.
@@ -98,9 +102,40 @@ def list_files(
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 refresh=True,
+                keep=keep,
             )
         )
     return chosen
+
+
+def _release_filter(wanted: Version) -> Callable[[str], bool]:
+    """A quick test of a file name for release ``wanted``, before any URL work: True unless
+    the name's version part is surely another version (the exact check, on what passes, is
+    :func:`distribution_of`)."""
+    text = str(wanted)
+    seen: dict[str, bool] = {}
+
+    def keep(filename: str) -> bool:
+        if filename.endswith(".whl"):
+            parts = filename[:-4].split("-")
+            if len(parts) not in (5, 6):
+                return True
+            candidate = parts[1]
+        elif filename.endswith((".tar.gz", ".zip")):
+            stem = filename[:-7] if filename.endswith(".tar.gz") else filename[:-4]
+            candidate = stem.rpartition("-")[2]
+        else:
+            return False
+        if candidate == text:
+            return True
+        if candidate not in seen:
+            try:
+                seen[candidate] = Version(candidate) == wanted
+            except InvalidVersion:
+                seen[candidate] = True
+        return seen[candidate]
+
+    return keep
 
 
 def signature_urls(file: RemoteFile) -> str:

@@ -12,6 +12,7 @@ import json
 import logging
 import posixpath
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -142,7 +143,11 @@ class _AnchorParser(HTMLParser):
             self.anchors.append(dict(attrs))
 
 
-def parse_html_page(data: bytes, page_url: str) -> list[RemoteFile]:
+#: Which file names to build entries for (by file name, before any URL work); None: all.
+Keep = Callable[[str], bool] | None
+
+
+def parse_html_page(data: bytes, page_url: str, keep: Keep = None) -> list[RemoteFile]:
     """Files on a PEP 503 HTML page: ``href`` (with ``#sha256=``), ``data-requires-python``,
     ``data-yanked`` and ``data-core-metadata`` (PEP 714; or ``data-dist-info-metadata``,
     PEP 658). Anchors without ``href`` are ignored."""
@@ -159,6 +164,8 @@ def parse_html_page(data: bytes, page_url: str) -> list[RemoteFile]:
         href = attrs.get("href")
         if not href:
             continue
+        if keep is not None and not keep(unquote(href.split("#", 1)[0].rsplit("/", 1)[-1])):
+            continue
         made = _make_file(
             base,
             href.strip(),
@@ -174,7 +181,7 @@ def parse_html_page(data: bytes, page_url: str) -> list[RemoteFile]:
     return files
 
 
-def parse_json_page(data: bytes, page_url: str) -> list[RemoteFile]:
+def parse_json_page(data: bytes, page_url: str, keep: Keep = None) -> list[RemoteFile]:
     """Files on a PEP 691 JSON page (API version 1.x): ``filename``, ``url``, ``hashes``,
     ``size`` (PEP 700), ``requires-python``, ``yanked`` and ``core-metadata`` (PEP 714; or
     ``dist-info-metadata``, PEP 658)."""
@@ -217,6 +224,8 @@ def parse_json_page(data: bytes, page_url: str) -> list[RemoteFile]:
         yanked = entry.get("yanked", False)
         if not isinstance(yanked, bool | str):
             raise PageError(f"{where}.yanked is neither a boolean nor a string")
+        if keep is not None and not keep(filename):
+            continue  # checked above like every entry; not wanted: no URL work
         metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
         made = _make_file(
             page_url,
@@ -233,16 +242,20 @@ def parse_json_page(data: bytes, page_url: str) -> list[RemoteFile]:
     return files
 
 
-def parse_page(data: bytes, page_url: str, content_type: str | None) -> list[RemoteFile]:
-    """Parse by content type; an unknown or missing type is sniffed (JSON starts with ``{``)."""
+def parse_page(
+    data: bytes, page_url: str, content_type: str | None, keep: Keep = None
+) -> list[RemoteFile]:
+    """Parse by content type; an unknown or missing type is sniffed (JSON starts with ``{``).
+    ``keep`` (a file name test) skips the entries not wanted: a page of a project with
+    thousands of files costs little when only one release's files are needed."""
     kind = (content_type or "").lower()
     if kind == JSON_TYPE or kind == "application/json":
-        return parse_json_page(data, page_url)
+        return parse_json_page(data, page_url, keep)
     if kind in HTML_TYPES:
-        return parse_html_page(data, page_url)
+        return parse_html_page(data, page_url, keep)
     if data.lstrip().startswith(b"{"):
-        return parse_json_page(data, page_url)
-    return parse_html_page(data, page_url)
+        return parse_json_page(data, page_url, keep)
+    return parse_html_page(data, page_url, keep)
 
 
 def list_index(
@@ -255,6 +268,7 @@ def list_index(
     retries: int = 2,
     max_page_size: int = MAX_PAGE_SIZE,
     refresh: bool = False,
+    keep: Keep = None,
 ) -> list[RemoteFile]:
     """Every file on ``name``'s page of the index ``source``, in page order.
 
@@ -289,7 +303,7 @@ def list_index(
             fix=exc.fix or f"check that {source.url} is reachable and is a simple index",
         ) from exc
     try:
-        return parse_page(page.data, page.url, page.content_type)
+        return parse_page(page.data, page.url, page.content_type, keep)
     except PageError as exc:
         raise SourceError(
             f"source {source.name!r} served a project page lockkeys cannot read: {exc}",
