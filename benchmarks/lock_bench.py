@@ -279,7 +279,10 @@ class Bench:
         self.project.mkdir(parents=True)
         (self.project / "requirements.in").write_text("\n".join(packages) + "\n", "utf-8")
         (self.project / "lockkeys.toml").write_text(
-            'requirements = ["requirements.in"]\n\n'
+            'requirements = ["requirements.in"]\n'
+            # Locks for this Python, as pip-compile and `uv pip compile --python` do (a uv
+            # lock is otherwise universal over requires-python).
+            f'requires-python = "=={sys.version_info[0]}.{sys.version_info[1]}.*"\n\n'
             "[[sources]]\n"
             'name = "pypi"\n'
             f'url = "{INDEX_URL}"\n',

@@ -210,10 +210,12 @@ def test_full_run_then_a_failure_prints_no_secret(index: PrivateIndex, tmp_path:
     python = make_venv(tmp_path / "venv")
     run.lockkeys("-v", "install", "--python", str(python))
     run.env["CORP_PASSWORD"] = "bad-" + secrets.token_hex(8)
+    # A fresh cache: the verified-file cache would otherwise serve every file without asking.
+    run.env["LOCKKEYS_CACHE_DIR"] = str(tmp_path / "cache-2")
     done = run.lockkeys("verify", "--json", "--python", sys.executable, expect=3)
     assert b"refused user 'alice'" in done.stdout
     run.assert_secret_nowhere(index.password, tmp_path / "cache")
-    run.assert_secret_nowhere(run.env["CORP_PASSWORD"])
+    run.assert_secret_nowhere(run.env["CORP_PASSWORD"], tmp_path / "cache")
 
 
 def test_untrusted_certificate_names_source_and_ca_bundle(
