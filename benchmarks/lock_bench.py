@@ -19,7 +19,8 @@ The tools:
   project whose ``lockkeys.toml`` has one source ``pypi`` = https://pypi.org/simple/ and the
   default policy (verify hashes). The lock file is deleted before every run, so every run is a
   fresh lock (an existing lock would be used as constraints);
-- ``pip-compile --generate-hashes`` and ``uv pip compile --generate-hashes`` on the same
+- ``pip-compile --generate-hashes`` and ``uv pip compile --universal --generate-hashes`` (from
+  the running Python's version up, as lockkeys' uv lock is by default) on the same
   requirements file, with ``--index-url https://pypi.org/simple/`` and the user's configuration
   isolated (``PIP_CONFIG_FILE=/dev/null``, every ``PIP_*``/``UV_*`` variable removed,
   ``--no-config``).
@@ -330,6 +331,9 @@ class Bench:
             "pip",
             "compile",
             "requirements.in",
+            "--universal",  # as `lockkeys lock --resolver uv` resolves (its default)
+            "--python-version",
+            f"{sys.version_info[0]}.{sys.version_info[1]}",
             "--generate-hashes",
             "--no-config",
             "--no-header",

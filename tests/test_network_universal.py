@@ -3,7 +3,7 @@
 The package set is the one `benchmarks/lock_bench.py` locks. `lockkeys lock --resolver uv`
 must give the same names, versions and markers as `uv pip compile --universal` for the same
 requirements and the same lowest Python (lockkeys' default requires-python: the locking
-Python's minor version and up).
+Python's minor version and up), including several versions of one package where uv forks.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def _normal(marker: str | None) -> str | None:
     return str(Marker(marker)) if marker else None
 
 
-@pytest.mark.parametrize("floor", [None, "3.10"], ids=["default-floor", "from-3.10"])
+@pytest.mark.parametrize(
+    "floor", [None, "3.10", "3.9"], ids=["default-floor", "from-3.10", "from-3.9-with-forks"]
+)
 def test_universal_pins_equal_uv_pip_compile_universal(tmp_path: Path, floor: str | None) -> None:
     (tmp_path / "requirements.in").write_text("\n".join(DEFAULT_PACKAGES.split()) + "\n")
     (tmp_path / "lockkeys.toml").write_text(
@@ -48,7 +50,7 @@ def test_universal_pins_equal_uv_pip_compile_universal(tmp_path: Path, floor: st
     )  # fmt: skip
     assert locked.returncode == 0, locked.stderr
     doc = tomllib.loads((tmp_path / "pylock.toml").read_text())
-    ours = {p["name"]: (p["version"], _normal(p.get("marker"))) for p in doc["packages"]}
+    ours = {(p["name"], p["version"], _normal(p.get("marker"))) for p in doc["packages"]}
 
     out = tmp_path / "uv.txt"
     compiled = subprocess.run(
@@ -61,14 +63,13 @@ def test_universal_pins_equal_uv_pip_compile_universal(tmp_path: Path, floor: st
         cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert compiled.returncode == 0, compiled.stderr
-    theirs: dict[str, tuple[str, str | None]] = {}
+    theirs: set[tuple[str, str, str | None]] = set()
     for line in out.read_text().splitlines():
         if line.strip() and not line.startswith(("#", " ", "-")):
             req = Requirement(line)
             version = next(iter(req.specifier)).version
-            theirs[canonicalize_name(req.name)] = (
-                version,
-                _normal(str(req.marker) if req.marker else None),
-            )
+            marker = _normal(str(req.marker)) if req.marker else None
+            theirs.add((canonicalize_name(req.name), version, marker))
     assert ours == theirs
-    print(f"{len(ours)} pins equal, {sum(1 for v in ours.values() if v[1])} with markers")
+    forks = len(ours) - len({name for name, _, _ in ours})
+    print(f"{len(ours)} pins equal, {sum(1 for p in ours if p[2])} with markers, {forks} forks")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.markers import Marker
 
-from lockkeys.errors import UsageError
+from lockkeys.errors import InputError, UsageError
 from lockkeys.install.environment import TargetEnvironment
 from lockkeys.lockfile.model import Lock
 from lockkeys.markers import covers, describe
@@ -64,4 +64,29 @@ def package_applies(
         raise ValueError(f"cannot evaluate marker {marker!r}: {exc}") from None
 
 
-__all__ = ["check_target", "package_applies", "skip_reason"]
+def check_unambiguous(
+    lock: Lock, env: TargetEnvironment, extras: Set[str], groups: Set[str], lock_path: Path
+) -> None:
+    """Where a universal lock holds several versions of one name, at most one may apply to
+    the target (PEP 751: an ambiguous lock is an error)."""
+    names = [p.name for p in lock.packages]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        applying = []
+        for entry in lock.entries(name):
+            try:
+                if package_applies(entry.marker, env, extras, groups):
+                    applying.append(entry)
+            except ValueError:
+                continue  # reported with the package itself
+        if len(applying) > 1:
+            raise InputError(
+                f"{name}: {len(applying)} versions in the lock apply to this target "
+                f"({', '.join(p.version for p in applying)}); the lock is ambiguous",
+                package=name,
+                file=str(lock_path),
+                found="; ".join(f"{p.version}: {p.marker}" for p in applying),
+                fix="re-lock: each version of a package needs a marker no other one shares",
+            )
+
+
+__all__ = ["check_target", "check_unambiguous", "package_applies", "skip_reason"]

@@ -38,7 +38,12 @@ from lockkeys.install.installer import (
     install_artifacts,
     remove_dist,
 )
-from lockkeys.install.markers import check_target, package_applies, skip_reason
+from lockkeys.install.markers import (
+    check_target,
+    check_unambiguous,
+    package_applies,
+    skip_reason,
+)
 from lockkeys.install.plan import Action, Step, make_plan, replaced
 from lockkeys.install.report import Finding, PackageReport, Report, Status
 from lockkeys.install.transaction import Transaction, recover, signals_raise
@@ -268,6 +273,7 @@ def _verified(
     env = probe(python)
     check_target(lock, env, Path(lock_path))  # before anything is fetched
     chosen_extras, chosen_groups = chosen(lock, extras, groups, str(lock_path))
+    check_unambiguous(lock, env, chosen_extras, chosen_groups, Path(lock_path))
     root = Path(tempfile.gettempdir())
     _sweep_stale_workdirs(root)
     workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=root))

@@ -24,6 +24,7 @@ from lockkeys.lockfile.model import (
     LockSource,
     LockTool,
     PackageTool,
+    sorted_packages,
 )
 from lockkeys.sources.model import Source
 from lockkeys.trust.certs import Certificate
@@ -138,7 +139,7 @@ def assemble_lock(
     )
     return Lock(
         tool=tool,
-        packages=tuple(sorted(packages, key=lambda p: p.name)),
+        packages=tuple(sorted_packages(list(packages))),
         environments=tuple(environments) if environments is not None else None,
         requires_python=requires_python,
         extras=tuple(extras),

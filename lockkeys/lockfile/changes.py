@@ -8,7 +8,7 @@ Trust changes (signers, thresholds, policies) are classified separately, by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from packaging.version import InvalidVersion, Version
@@ -74,11 +74,30 @@ def _files_detail(old: LockedPackage, new: LockedPackage) -> str | None:
     return "; ".join(parts)
 
 
+def _by_name(packages: tuple[LockedPackage, ...]) -> dict[str, LockedPackage]:
+    """One entry per name; a universal lock's several versions of a name read as one entry
+    whose version is ``1.0 | 2.0``."""
+    out: dict[str, LockedPackage] = {}
+    for name in dict.fromkeys(p.name for p in packages):
+        entries = [p for p in packages if p.name == name]
+        if len(entries) == 1:
+            out[name] = entries[0]
+        else:
+            out[name] = replace(
+                entries[0],
+                version=" | ".join(p.version for p in entries),
+                wheels=tuple(w for p in entries for w in p.wheels),
+                sdist=None,
+                marker=None,
+            )
+    return out
+
+
 def version_changes(old: Lock | None, new: Lock) -> list[Change]:
     """Package changes from ``old`` (None: no lock before, everything is added) to ``new``,
     sorted by name."""
-    before = {p.name: p for p in old.packages} if old is not None else {}
-    after = {p.name: p for p in new.packages}
+    before = _by_name(old.packages) if old is not None else {}
+    after = _by_name(new.packages)
     changes: list[Change] = []
     for name in sorted(set(before) | set(after)):
         a, b = before.get(name), after.get(name)

@@ -213,6 +213,13 @@ def _ordered(data: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+def sorted_packages(
+    packages: tuple[LockedPackage, ...] | list[LockedPackage],
+) -> list[LockedPackage]:
+    """By name, then version (a universal lock may hold several versions of one name)."""
+    return sorted(packages, key=lambda p: (p.name, Version(p.version)))
+
+
 @dataclass(frozen=True)
 class Lock:
     """A lockkeys lock. ``pylock`` is the validated :class:`packaging.pylock.Pylock` it was
@@ -229,10 +236,15 @@ class Lock:
     pylock: Pylock | None = field(default=None, compare=False, repr=False)
 
     def package(self, name: str) -> LockedPackage | None:
+        """The entry for ``name`` (the first, where a universal lock has several)."""
         for pkg in self.packages:
             if pkg.name == name:
                 return pkg
         return None
+
+    def entries(self, name: str) -> tuple[LockedPackage, ...]:
+        """Every entry for ``name``: one, or several versions each under its own marker."""
+        return tuple(p for p in self.packages if p.name == name)
 
     def signer_name(self, fingerprint: str) -> str | None:
         for name, signer in self.tool.signers.items():
@@ -266,9 +278,6 @@ class Lock:
             dependency_groups=list(self.dependency_groups) or None,
             default_groups=list(self.default_groups) or None,
             created_by=self.created_by,
-            packages=[
-                p.to_pylock(with_tool=with_tool)
-                for p in sorted(self.packages, key=lambda p: p.name)
-            ],
+            packages=[p.to_pylock(with_tool=with_tool) for p in sorted_packages(self.packages)],
             tool={"lockkeys": self.tool_table()} if with_tool else None,
         )

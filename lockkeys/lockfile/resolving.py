@@ -21,7 +21,7 @@ from packaging.version import Version
 
 from lockkeys.config import LockkeysConfig, PackagePolicy
 from lockkeys.errors import InputError, ResolutionError, SourceError
-from lockkeys.lockfile.model import Lock
+from lockkeys.lockfile.model import Lock, LockedPackage
 from lockkeys.lockfile.scope import LockScope
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
 from lockkeys.resolve.runenv import ResolverSettings
@@ -125,9 +125,17 @@ def _kept_pins(
         for r in set(requirements) ^ set(previous.tool.requirements)
     }
     kept = [p for p in previous.packages if p.name not in upgrade and p.name not in substitutes]
-    attempts.append(tuple(f"{p.name}=={p.version}" for p in kept))
+    forked = {p.name for p in kept if len(previous.entries(p.name)) > 1}
+
+    def pin(p: LockedPackage) -> str:
+        # A fork's versions each hold under their own marker.
+        return (
+            f"{p.name}=={p.version} ; {p.marker}" if p.name in forked else f"{p.name}=={p.version}"
+        )
+
+    attempts.append(tuple(pin(p) for p in kept))
     if changed:
-        attempts.append(tuple(f"{p.name}=={p.version}" for p in kept if p.name not in changed))
+        attempts.append(tuple(pin(p) for p in kept if p.name not in changed))
     return attempts
 
 

@@ -58,16 +58,20 @@ def lock_from_pylock(pylock: Pylock, file: str) -> Lock:
     if len(source_names) != len(tool.sources):
         raise InputError("tool.lockkeys.sources: two sources have the same name", file=file)
     packages: list[LockedPackage] = []
-    seen_names: dict[str, int] = {}
+    seen_names: dict[str, tuple[int, Package]] = {}
     for i, pkg in enumerate(pylock.packages):
         where = f"packages[{i}]"
         if pkg.name in seen_names:
-            first = seen_names[pkg.name]
-            raise InputError(
-                f"{where}.name: {pkg.name!r} is locked twice (also packages[{first}])",
-                file=file,
-            )
-        seen_names[pkg.name] = i
+            first, other = seen_names[pkg.name]
+            # Several versions of one name are a universal lock's forks: each must say where
+            # it applies (its marker); an installer refuses a target two of them match.
+            if pkg.marker is None or other.marker is None or pkg.version == other.version:
+                raise InputError(
+                    f"{where}.name: {pkg.name!r} is locked twice (also packages[{first}])",
+                    file=file,
+                    fix="two entries of one name need different versions and a marker each",
+                )
+        seen_names[pkg.name] = (i, pkg)
         packages.append(_package(pkg, where, file, seen_fprs, source_names))
     return Lock(
         tool=tool,

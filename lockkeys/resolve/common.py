@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from lockkeys.errors import LockkeysError, ResolutionError, SourceError, UsageError, escape
 from lockkeys.resolve.base import ROOT, Pin, ResolveRequest, root_of_file
@@ -224,9 +225,11 @@ def parse_compiled(text: str, resolver: str) -> list[Pin]:
     ``line``:  ``bar==1.0  # via -c constraints.txt, foo``
     ``split``: ``bar==1.0`` then ``#   via`` / ``#   foo`` comment lines below it.
     """
-    pins: dict[str, tuple[str, set[str]]] = {}
-    markers: dict[str, list[str | None]] = {}
-    current: str | None = None
+    # (name, version) -> requirers: a universal resolution may pin one name to several
+    # versions, each under its own marker (a "fork").
+    pins: dict[tuple[str, str], set[str]] = {}
+    markers: dict[tuple[str, str], list[str | None]] = {}
+    current: tuple[str, str] | None = None
     in_via = False
     for raw in text.splitlines():
         line = raw.strip()
@@ -238,10 +241,10 @@ def parse_compiled(text: str, resolver: str) -> list[Pin]:
             if current is None:
                 continue
             if comment == "via" or comment.startswith("via "):
-                pins[current][1].update(_via_entries(comment[3:]))
+                pins[current].update(_via_entries(comment[3:]))
                 in_via = True
             elif in_via and raw[:1].isspace() and comment:
-                pins[current][1].update(_via_entries(comment))
+                pins[current].update(_via_entries(comment))
             else:
                 in_via = False
             continue
@@ -255,27 +258,37 @@ def parse_compiled(text: str, resolver: str) -> list[Pin]:
             continue
         spec, _, comment = line.partition(" #")
         name, version, marker = _pin_of(spec.strip(), resolver)
-        if name in pins and pins[name][0] != version:
-            raise ResolutionError(
-                f"{resolver} chose two versions of {name} for different environments "
-                f"({pins[name][0]} and {version}); a lock holds one version per package",
-                package=name,
-                found=f"{name}=={pins[name][0]} and {escape(spec.strip())}",
-                fix=f"constrain {name} to one version that fits every environment, or narrow "
-                "`environments` / `requires-python`",
-            )
-        if name not in pins:
-            pins[name] = (version, set())
-        markers.setdefault(name, []).append(marker)
-        current, in_via = name, False
+        key = (name, version)
+        pins.setdefault(key, set())
+        markers.setdefault(key, []).append(marker)
+        current, in_via = key, False
         comment = comment.strip()
         if comment.startswith("via"):
-            pins[name][1].update(_via_entries(comment[3:]))
+            pins[key].update(_via_entries(comment[3:]))
             in_via = True
-    return [
-        Pin(name=name, version=version, via=tuple(sorted(via)), marker=_either(markers[name]))
-        for name, (version, via) in sorted(pins.items())
+    out = [
+        Pin(name=name, version=version, via=tuple(sorted(via)), marker=_either(markers[key]))
+        for key, via in pins.items()
+        for name, version in (key,)
     ]
+    out.sort(key=lambda pin: (pin.name, _version_key(pin.version)))
+    for name in {p.name for p in out}:
+        versions = [p for p in out if p.name == name]
+        if len(versions) > 1 and any(p.marker is None for p in versions):
+            raise ResolutionError(
+                f"{resolver} pinned {name} to several versions without saying where each one "
+                "applies",
+                package=name,
+                found=", ".join(f"{p.version} ({p.marker or 'everywhere'})" for p in versions),
+            )
+    return out
+
+
+def _version_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (0, Version(version))
+    except InvalidVersion:
+        return (1, version)
 
 
 def _either(markers: list[str | None]) -> str | None:
