@@ -349,7 +349,11 @@ def test_lock_pins_signers_embeds_certificates_and_carries_reasons(
 def test_uv_installs_the_lock(locked: Project, tmp_path: Path) -> None:
     python = make_venv(tmp_path / "venv")
     result = subprocess.run(
-        ["uv", "pip", "install", "--python", str(python), "-r", str(locked.lock_path)],
+        # uv beside this interpreter (the venv's), not whatever is first on PATH
+        [
+            *(sys.executable, "-m", "uv", "pip", "install"),
+            *("--python", str(python), "-r", str(locked.lock_path)),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
