@@ -48,27 +48,23 @@ class FileCache:
         return self.root / "files" / "sha256" / sha256[:2] / sha256
 
     def fetch(self, sha256: str, dest: Path) -> bool:
-        """Copy the entry for ``sha256`` to ``dest`` if it exists and still has that hash.
+        """Put the entry for ``sha256`` at ``dest`` if it exists and still has that hash.
 
-        A corrupt entry is deleted (and ``dest`` removed); False means: fetch from the source.
+        The entry is hashed, then hard-linked (or copied) to ``dest``; the caller verifies
+        ``dest`` again. A corrupt entry is deleted; False means: fetch from the source.
         """
         entry = self._entry(sha256)
         if entry is None:
             return False
         digest = hashlib.sha256()
         try:
-            with open(entry, "rb") as src, open(dest, "wb") as out:
+            with open(entry, "rb") as src:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
-                    out.write(chunk)
         except FileNotFoundError:
-            with contextlib.suppress(FileNotFoundError):
-                dest.unlink()
             return False
         except OSError as exc:
             log.info("cache entry %s unreadable (%s); fetching again", entry, exc)
-            with contextlib.suppress(FileNotFoundError):
-                dest.unlink()
             return False
         if digest.hexdigest() != sha256:
             log.warning(
@@ -79,6 +75,14 @@ class FileCache:
             self.discarded.append(sha256)
             with contextlib.suppress(FileNotFoundError):
                 entry.unlink()
+            return False
+        try:
+            try:
+                os.link(entry, dest)
+            except OSError:
+                shutil.copyfile(entry, dest)
+        except OSError as exc:
+            log.info("cannot read cache entry %s (%s); fetching again", entry, exc)
             with contextlib.suppress(FileNotFoundError):
                 dest.unlink()
             return False

@@ -13,6 +13,7 @@ import configparser
 import csv
 import hashlib
 import os
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,43 +109,48 @@ def _script_names(text: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _b64_sha256(path: Path) -> str:
+def _b64_sha256_or_none(path: str) -> str | None:
+    """The RECORD-style sha256 of a regular file, or None when there is none at ``path``."""
     h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            h.update(chunk)
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            while chunk := handle.read(CHUNK):
+                h.update(chunk)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
     return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode("ascii")
-
-
-def _inside(root: Path, rel: str) -> Path | None:
-    target = Path(os.path.normpath(root / rel))
-    return target if target.is_relative_to(root) else None
 
 
 def differences(layout: WheelLayout, env: TargetEnvironment) -> list[str]:
     """Files of the locked wheel that are missing or differ in the target (empty: intact).
 
     Scripts from ``.data/scripts`` get their ``#!`` line rewritten by every installer, so only
-    their presence is checked.
+    their presence is checked. (Plain string paths: this runs for every file of every package
+    on every redeploy.)
     """
     found: list[str] = []
+    bases = {key: os.path.abspath(value) for key, value in env.paths.items() if key in SCHEMES}
     for entry in layout.entries:
-        base = env.paths.get(entry.scheme)
-        target = _inside(Path(base), entry.path) if base else None
+        base = bases.get(entry.scheme)
         label = (
             entry.path
             if entry.scheme in ("purelib", "platlib")
             else (f"{entry.scheme}/{entry.path}")
         )
-        if target is None:
+        target = os.path.normpath(os.path.join(base, entry.path)) if base else None
+        if target is None or not target.startswith(base + os.sep):  # type: ignore[operator]
             found.append(f"{label}: outside the environment")
             continue
-        if not target.is_file():
-            found.append(f"{label}: missing")
-            continue
         if entry.scheme == "scripts" or entry.sha256 is None:
+            if not os.path.isfile(target):
+                found.append(f"{label}: missing")
             continue
-        if _b64_sha256(target) != entry.sha256:
+        digest = _b64_sha256_or_none(target)
+        if digest is None:
+            found.append(f"{label}: missing")
+        elif digest != entry.sha256:
             found.append(f"{label}: differs from the locked wheel's RECORD")
     return found
 
