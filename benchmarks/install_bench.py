@@ -22,18 +22,22 @@ hashes); ``lockkeys lock`` runs once. With ``--signatures`` a second project is 
 a key is made with ``lockkeys key generate``, every wheel is signed with ``lockkeys sign``
 (``FILE.asc`` beside it) and the default policy is ``verify = "signatures"`` by that signer.
 
-Measured (wall time of the whole command, each install into a FRESH ``python -m venv
---without-pip`` whose creation is not timed; median of ``--repeat`` runs):
+Measured (wall time of the whole command, start-up included; fresh installs go into a FRESH
+``python -m venv --without-pip`` whose creation is not timed; median of ``--repeat`` runs):
 
-(a) ``lockkeys install --wheelhouse DIR --python VENV/bin/python`` (pip) against
-    ``python -m pip --python VENV/bin/python install --no-index --no-deps --require-hashes
-    -r REQS``, target <= 1.15x;
-(b) ``lockkeys install --installer uv ...`` against ``uv pip install --python VENV/bin/python
-    --no-index --no-deps --require-hashes -r REQS``, target <= 1.3x;
-(c) for information: ``uv pip install --no-cache`` (uv unpacking every wheel afresh, as it
-    must for lockkeys' copies in a new temporary folder), ``lockkeys verify --wheelhouse DIR
-    --python VENV/bin/python`` alone and ``lockkeys --version`` (start-up), to show what
-    lockkeys' overhead is made of.
+(a) fresh: ``lockkeys install --python VENV/bin/python`` (default, in-process installer)
+    against ``python -m pip --python VENV/bin/python install --no-index --no-deps
+    --require-hashes -r REQS``, target <= 1.0x;
+(b) fresh with uv: ``lockkeys install --installer uv ...`` against ``uv pip sync --python
+    VENV/bin/python --no-index --require-hashes REQS``, target <= 1.3x;
+(c) no-op redeploy: ``lockkeys sync --python VENV/bin/python`` into an environment that already
+    holds the lock (synced once, untimed; the verified-file cache warm), against ``uv pip sync``
+    of the same finding nothing to do: target <= 0.5 s, and
+(d) that no-op redeploy <= 10% of the fresh pip install of (a);
+(e) for information: ``lockkeys verify`` and ``lockkeys --version`` (start-up).
+
+lockkeys reads the wheels from the project's folder source (as a deploy would, not
+``--wheelhouse``), with its verified-file cache in the scratch folder.
 
 REQS is ``lockkeys export --format requirements`` with each ``name==version`` replaced by the
 path of the wheel in the wheelhouse (``DIR/file.whl --hash=sha256:...``). Every command runs with
@@ -67,8 +71,10 @@ from typing import Any, TextIO
 
 INDEX_URL = "https://pypi.org/simple/"
 DEFAULT_WHEEL_CACHE = Path(tempfile.gettempdir()) / "lockkeys-bench-cache" / "wheels"
-TARGET_PIP_RATIO = 1.15  # lockkeys install / pip install, at most
-TARGET_UV_RATIO = 1.3  # lockkeys install --installer uv / uv pip install, at most
+TARGET_PIP_RATIO = 1.0  # lockkeys install / pip install, at most
+TARGET_UV_RATIO = 1.3  # lockkeys install --installer uv / uv pip sync, at most
+TARGET_NOOP_S = 0.5  # lockkeys sync with nothing to do, seconds, at most
+TARGET_NOOP_SHARE = 0.10  # ... and at most this share of the fresh pip install
 COMMAND_TIMEOUT_S = 600.0
 SYNTHETIC_COUNT = 45
 SYNTHETIC_MIN_BYTES = 50 * 1024
@@ -157,6 +163,7 @@ class Target:
     name: str
     value: float
     limit: float
+    unit: str = "x"
 
     @property
     def passed(self) -> bool:
@@ -164,7 +171,11 @@ class Target:
 
     def describe(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        return f"{verdict}  {self.name}: {self.value:.2f}x (target <= {self.limit:g}x)"
+        if self.unit == "%":
+            shown, limit = f"{self.value * 100:.1f}%", f"{self.limit * 100:g}%"
+        else:
+            shown, limit = f"{self.value:.2f}{self.unit}", f"{self.limit:g}{self.unit}"
+        return f"{verdict}  {self.name}: {shown} (target <= {limit})"
 
 
 def canonical(name: str) -> str:
@@ -182,6 +193,7 @@ def clean_env(cache_home: Path | None = None) -> dict[str, str]:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     env["NO_COLOR"] = "1"
+    env.pop("LOCKKEYS_CACHE_DIR", None)
     if cache_home is not None:
         env["XDG_CACHE_HOME"] = str(cache_home)
     return env
@@ -474,9 +486,21 @@ class Bench:
 
     def measure(self, kind: str, project: Project, python: Path) -> float:
         lk = [*self.lockkeys, "-q"]
-        wh = ["--wheelhouse", str(project.wheelhouse), "--python", str(python)]
+        target = ["--python", str(python)]
+        uv_sync = [
+            *self.uv,
+            "pip",
+            "sync",
+            "--python",
+            str(python),
+            "--no-config",
+            "--no-index",
+            "--require-hashes",
+            "--quiet",
+            str(project.reqs),
+        ]
         commands: dict[str, list[str]] = {
-            "lockkeys install (pip)": [*lk, "install", *wh],
+            "lockkeys install": [*lk, "install", *target],
             "pip install": [
                 sys.executable,
                 "-m",
@@ -491,37 +515,11 @@ class Bench:
                 "-r",
                 str(project.reqs),
             ],
-            "lockkeys install (uv)": [*lk, "install", "--installer", "uv", *wh],
-            "uv pip install": [
-                *self.uv,
-                "pip",
-                "install",
-                "--python",
-                str(python),
-                "--no-config",
-                "--no-index",
-                "--no-deps",
-                "--require-hashes",
-                "--quiet",
-                "-r",
-                str(project.reqs),
-            ],
-            "uv pip install --no-cache": [
-                *self.uv,
-                "pip",
-                "install",
-                "--no-cache",
-                "--python",
-                str(python),
-                "--no-config",
-                "--no-index",
-                "--no-deps",
-                "--require-hashes",
-                "--quiet",
-                "-r",
-                str(project.reqs),
-            ],
-            "lockkeys verify": [*lk, "verify", *wh],
+            "lockkeys install --installer uv": [*lk, "install", "--installer", "uv", *target],
+            "uv pip sync": uv_sync,
+            "lockkeys sync (no-op)": [*lk, "sync", *target],
+            "uv pip sync (no-op)": uv_sync,
+            "lockkeys verify": [*lk, "verify", *target],
             "lockkeys --version": [*self.lockkeys, "--version"],
         }
         elapsed, _ = run(commands[kind], kind, cwd=project.folder, env=self.env)
@@ -529,15 +527,17 @@ class Bench:
 
 
 KINDS = (
-    "lockkeys install (pip)",
+    "lockkeys install",
     "pip install",
-    "lockkeys install (uv)",
-    "uv pip install",
-    "uv pip install --no-cache",
+    "lockkeys install --installer uv",
+    "uv pip sync",
+    "lockkeys sync (no-op)",
+    "uv pip sync (no-op)",
     "lockkeys verify",
     "lockkeys --version",
 )
-NEEDS_VENV = frozenset(KINDS[:5])
+NEEDS_VENV = frozenset(KINDS[:4])  # fresh installs: a new empty venv each time
+NOOP = frozenset(KINDS[4:6])  # a venv that already holds the lock
 
 
 def installed(python: Path) -> list[tuple[str, str]]:
@@ -562,12 +562,16 @@ def bench_project(
 ) -> tuple[dict[str, Timing], bool]:
     """Time every kind on ``project``; also check both installers install the same set."""
     timings = {kind: Timing() for kind in KINDS}
-    # Untimed warm-up: page cache, uv's cache, compiled lockkeys bytecode; and a sanity check.
+    # Untimed warm-up: page cache, uv's and lockkeys' caches, compiled lockkeys bytecode; the
+    # no-op venvs are synced once here; and a sanity check of what each side installed.
     sets: dict[str, list[tuple[str, str]]] = {}
+    synced: dict[str, Path] = {}
     for kind in KINDS:
-        python = bench.venv() if kind in NEEDS_VENV else Path(sys.executable)
+        python = bench.venv() if kind in NEEDS_VENV | NOOP else Path(sys.executable)
         bench.measure(kind, project, python)
-        if kind in NEEDS_VENV:
+        if kind in NOOP:
+            synced[kind] = python
+        if kind in NEEDS_VENV | NOOP:
             sets[kind] = installed(python)
     same = all(s == sets["pip install"] for s in sets.values())
     if not same or len(sets["pip install"]) != project.packages:
@@ -575,7 +579,8 @@ def bench_project(
     for round_no in range(1, repeat + 1):
         order = KINDS if round_no % 2 else tuple(reversed(KINDS))
         for kind in order:
-            python = bench.venv() if kind in NEEDS_VENV else Path(sys.executable)
+            fresh = kind in NEEDS_VENV
+            python = bench.venv() if fresh else synced.get(kind, Path(sys.executable))
             timings[kind].runs.append(bench.measure(kind, project, python))
         report.line(
             f"  round {round_no}/{repeat}: "
@@ -640,26 +645,36 @@ def summarize(
         report.line(f"  {kind:<26} {med[kind]:7.3f} s")
     targets = [
         Target(
-            f"[{name}] lockkeys install (pip) / pip install",
-            med["lockkeys install (pip)"] / med["pip install"],
+            f"[{name}] (a) fresh: lockkeys install / pip install",
+            med["lockkeys install"] / med["pip install"],
             TARGET_PIP_RATIO,
         ),
         Target(
-            f"[{name}] lockkeys install (uv) / uv pip install",
-            med["lockkeys install (uv)"] / med["uv pip install"],
+            f"[{name}] (b) fresh: lockkeys install --installer uv / uv pip sync",
+            med["lockkeys install --installer uv"] / med["uv pip sync"],
             TARGET_UV_RATIO,
         ),
+        Target(
+            f"[{name}] (c) no-op redeploy: lockkeys sync",
+            med["lockkeys sync (no-op)"],
+            TARGET_NOOP_S,
+            unit=" s",
+        ),
+        Target(
+            f"[{name}] (d) no-op redeploy / fresh pip install",
+            med["lockkeys sync (no-op)"] / med["pip install"],
+            TARGET_NOOP_SHARE,
+            unit="%",
+        ),
     ]
-    overhead_pip = med["lockkeys install (pip)"] - med["pip install"]
-    overhead_uv = med["lockkeys install (uv)"] - med["uv pip install"]
+    overhead_pip = med["lockkeys install"] - med["pip install"]
+    overhead_uv = med["lockkeys install --installer uv"] - med["uv pip sync"]
     report.line(
-        f"  overhead over the installer: pip path {overhead_pip:+.3f} s, uv path "
-        f"{overhead_uv:+.3f} s; lockkeys verify alone {med['lockkeys verify']:.3f} s, of which "
-        f"start-up (lockkeys --version) {med['lockkeys --version']:.3f} s"
-    )
-    report.line(
-        "  (uv pip install --no-cache is for information: lockkeys hands uv copies in a fresh "
-        "temporary folder, which uv's cache does not recognize)"
+        f"  lockkeys minus the peer: fresh {overhead_pip:+.3f} s, with uv {overhead_uv:+.3f} s; "
+        f"no-op: lockkeys sync {med['lockkeys sync (no-op)']:.3f} s vs uv pip sync "
+        f"{med['uv pip sync (no-op)']:.3f} s; lockkeys verify alone "
+        f"{med['lockkeys verify']:.3f} s, of which start-up (lockkeys --version) "
+        f"{med['lockkeys --version']:.3f} s"
     )
     report.line(f"  installed sets equal: {'yes' if same else 'NO'}")
     for target in targets:
