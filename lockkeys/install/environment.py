@@ -27,7 +27,11 @@ from packaging import markers, tags
 dists = []
 for d in importlib.metadata.distributions():
     where = getattr(d, "_path", None)
-    dists.append((d.metadata["Name"] or "", d.version, str(where) if where else ""))
+    parts = where.name[:-10].split("-") if where and where.name.endswith(".dist-info") else []
+    if len(parts) == 2 and all(parts):  # name-version.dist-info: no METADATA to parse
+        dists.append((parts[0], parts[1], str(where)))
+    else:
+        dists.append((d.metadata["Name"] or "", d.version, str(where) if where else ""))
 print(json.dumps({
     "tags": [str(t) for t in tags.sys_tags()],
     "markers": markers.default_environment(),
