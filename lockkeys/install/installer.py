@@ -182,7 +182,7 @@ def _install_wheel(env: TargetEnvironment, artifact: Artifact) -> None:
         hard link to the old one), as pip does."""
 
         def write_to_fs(self, scheme, path, stream, is_executable):  # type: ignore[no-untyped-def]
-            target = self._path_with_destdir(scheme, path)
+            target = Path(self._path_with_destdir(scheme, path))  # a str before installer 1.0
             if target.is_symlink() or target.is_file():
                 target.unlink()
             return super().write_to_fs(scheme, path, stream, is_executable)
@@ -191,7 +191,6 @@ def _install_wheel(env: TargetEnvironment, artifact: Artifact) -> None:
         scheme_dict=dict(env.paths),
         interpreter=env.python,
         script_kind="posix",
-        overwrite_existing=True,
     )
     with open(artifact.path, "rb") as handle:
         found = _sha256_of(handle)
