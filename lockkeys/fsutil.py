@@ -1,9 +1,11 @@
-"""Deterministic, atomic file writes (temp file in the same folder, fsync, rename)."""
+"""Deterministic, atomic file writes (temp file in the same folder, fsync, rename), and
+bounded reads of local input files (regular files only, with a size cap)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -39,3 +41,72 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_regular_file(
+    path: Path, what: str, max_size: int, *, missing_fix: str | None = None
+) -> bytes:
+    """Read a local input file that must be a regular file of at most ``max_size`` bytes.
+
+    Devices (``/dev/zero``), FIFOs (which would block), folders and sockets are refused before
+    a byte is read, and so is a file over the cap; the file is opened without following a FIFO
+    into a blocking open. Every refusal is an :class:`~lockkeys.errors.InputError` (exit 2)
+    naming the file.
+    """
+    from lockkeys.errors import InputError
+
+    name = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", file=name, fix=missing_fix) from None
+    except IsADirectoryError:
+        raise InputError(f"is a folder, not a {what}", file=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the {what}: {exc.strerror}", file=name) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(
+                f"is {_kind(info.st_mode)}, not a {what}",
+                file=name,
+                expected=f"a regular file of at most {max_size:,} bytes",
+            )
+        if info.st_size > max_size:
+            raise InputError(
+                f"{what} is too large: {info.st_size:,} bytes",
+                file=name,
+                expected=f"at most {max_size:,} bytes",
+            )
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, max_size + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_size:
+                raise InputError(
+                    f"{what} is too large: it grew past {max_size:,} bytes while being read",
+                    file=name,
+                )
+        return b"".join(chunks)
+    except OSError as exc:
+        raise InputError(f"cannot read the {what}: {exc.strerror}", file=name) from None
+    finally:
+        os.close(fd)

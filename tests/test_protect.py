@@ -261,15 +261,20 @@ def test_iter_packets_old_format_lengths() -> None:
         bytes([0x80 | (13 << 2) | 0, 3]) + b"abc"  # one-octet length
         + bytes([0x80 | (13 << 2) | 1, 0, 2]) + b"de"  # two-octet length
         + bytes([0x80 | (2 << 2) | 2, 0, 0, 0, 1]) + b"f"  # four-octet length
-        + bytes([0x80 | (11 << 2) | 3]) + b"to the end"  # indeterminate
     )  # fmt: skip
-    assert list(iter_packets(data)) == [(13, b"abc"), (13, b"de"), (2, b"f"), (11, b"to the end")]
+    assert list(iter_packets(data)) == [(13, b"abc"), (13, b"de"), (2, b"f")]
 
 
-def test_iter_packets_partial_body_lengths() -> None:
+def test_iter_packets_uses_the_one_reader_indeterminate_and_partial_refused() -> None:
+    """protect.py reads framing with the one packet reader's rules (issue 12, item 8): old
+    indeterminate lengths and new partial lengths (data packets only) are refused."""
+    indeterminate = bytes([0x80 | (11 << 2) | 3]) + b"to the end"
+    with pytest.raises(ValueError, match="indeterminate"):
+        list(iter_packets(indeterminate))
     body = bytes(512) + b"tail"
-    data = bytes([0xC0 | 11, 0xE0 | 9]) + body[:512] + bytes([4]) + body[512:]
-    assert list(iter_packets(data)) == [(11, body)]
+    partial = bytes([0xC0 | 11, 0xE0 | 9]) + body[:512] + bytes([4]) + body[512:]
+    with pytest.raises(ValueError, match="partial"):
+        list(iter_packets(partial))
 
 
 def test_s2k_count_decoding() -> None:

@@ -106,6 +106,7 @@ def _cert_json(path: Path, facts: CertFacts) -> dict[str, object]:
         "revoked": facts.revoked,
         "primary": _key_json(facts.primary),
         "subkeys": [_key_json(k) for k in facts.subkeys],
+        "notes": list(facts.notes),
     }
 
 
@@ -151,6 +152,8 @@ def show(
                 f"  {label:<8} {key.fingerprint}  {key.algorithm:<18} {can:<16} {_state(key)}",
                 markup=False,
             )
+        for text in facts.notes:
+            out.print(f"  note: {escape(text)}", markup=False)
 
 
 def sign(

@@ -1,4 +1,4 @@
-"""Strict OpenPGP framing: ASCII armor and packet boundaries, in pure Python.
+"""Strict ASCII armor, in pure Python; packet boundaries come from :mod:`.framing`.
 
 Everything lockkeys reads (certificates, secret keys, signature files) passes through here
 before the engine sees it, so that malformed input ends in one clear sentence naming the file:
@@ -14,53 +14,42 @@ import re
 from dataclasses import dataclass
 
 from lockkeys.errors import InputError
+from lockkeys.openpgp.framing import (
+    TAG_COMPRESSED,
+    TAG_LITERAL,
+    TAG_MARKER,
+    TAG_NAMES,
+    TAG_PUBLIC_KEY,
+    TAG_PUBLIC_SUBKEY,
+    TAG_SECRET_KEY,
+    TAG_SECRET_SUBKEY,
+    TAG_SIGNATURE,
+    TAG_USER_ID,
+    Packet,
+    split_packets,
+)
 
-# Packet tags (RFC 9580 section 5).
-TAG_SIGNATURE = 2
-TAG_SECRET_KEY = 5
-TAG_PUBLIC_KEY = 6
-TAG_SECRET_SUBKEY = 7
-TAG_COMPRESSED = 8
-TAG_MARKER = 10
-TAG_LITERAL = 11
-TAG_USER_ID = 13
-TAG_PUBLIC_SUBKEY = 14
-
-TAG_NAMES = {
-    1: "an encrypted session key",
-    2: "a signature",
-    3: "an encrypted session key",
-    4: "a one-pass signature",
-    5: "a secret key",
-    6: "a public key",
-    7: "a secret subkey",
-    8: "compressed data",
-    9: "encrypted data",
-    10: "a marker",
-    11: "literal data",
-    12: "trust data",
-    13: "a user ID",
-    14: "a public subkey",
-    17: "a user attribute",
-    18: "encrypted data",
-    20: "encrypted data",
-    21: "padding",
-}
+__all__ = [
+    "TAG_COMPRESSED",
+    "TAG_LITERAL",
+    "TAG_MARKER",
+    "TAG_NAMES",
+    "TAG_PUBLIC_KEY",
+    "TAG_PUBLIC_SUBKEY",
+    "TAG_SECRET_KEY",
+    "TAG_SECRET_SUBKEY",
+    "TAG_SIGNATURE",
+    "TAG_USER_ID",
+    "Block",
+    "Packet",
+    "armor",
+    "decode",
+    "split_packets",
+]
 
 _BEGIN = re.compile(r"^-----BEGIN PGP ([A-Z0-9 ,/]+)-----$")
 _END = re.compile(r"^-----END PGP ([A-Z0-9 ,/]+)-----$")
 _HEADER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*: ?.*$")
-
-
-@dataclass(frozen=True)
-class Packet:
-    tag: int
-    body: bytes
-    raw: bytes  # header + body, exactly as read
-
-    @property
-    def what(self) -> str:
-        return TAG_NAMES.get(self.tag, f"a packet of type {self.tag}")
 
 
 @dataclass(frozen=True)
@@ -93,75 +82,6 @@ def _crc24(data: bytes) -> int:
     for byte in data:
         crc = ((crc << 8) & 0xFFFFFF) ^ table[((crc >> 16) ^ byte) & 0xFF]
     return crc
-
-
-def split_packets(data: bytes, source: str) -> tuple[Packet, ...]:
-    """Split binary OpenPGP data into packets; any truncation or junk is an InputError."""
-    packets: list[Packet] = []
-    pos = 0
-    end = len(data)
-    while pos < end:
-        start = pos
-        first = data[pos]
-        if not first & 0x80:
-            raise InputError(
-                f"not OpenPGP data: byte {pos} (0x{first:02x}) does not start a packet",
-                file=source,
-                expected="OpenPGP packets (binary) or an ASCII-armored block",
-                found="binary data that is not OpenPGP" if pos == 0 else "trailing junk",
-            )
-        pos += 1
-        if first & 0x40:  # new format
-            tag = first & 0x3F
-            if pos >= end:
-                raise _truncated(source)
-            o1 = data[pos]
-            if o1 < 192:
-                length, pos = o1, pos + 1
-            elif o1 < 224:
-                if pos + 1 >= end:
-                    raise _truncated(source)
-                length, pos = ((o1 - 192) << 8) + data[pos + 1] + 192, pos + 2
-            elif o1 == 255:
-                if pos + 4 >= end:
-                    raise _truncated(source)
-                length, pos = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
-            else:
-                raise InputError(
-                    "partial-length packet where keys and signatures never use one",
-                    file=source,
-                    expected="keys or signatures",
-                    found=f"{TAG_NAMES.get(tag, f'packet type {tag}')} with a partial body length",
-                )
-        else:  # old format
-            tag = (first >> 2) & 0x0F
-            ltype = first & 0x03
-            if ltype == 3:
-                raise InputError(
-                    "packet of indeterminate length where keys and signatures never use one",
-                    file=source,
-                )
-            nbytes = 1 << ltype
-            if pos + nbytes > end:
-                raise _truncated(source)
-            length = int.from_bytes(data[pos : pos + nbytes], "big")
-            pos += nbytes
-        if pos + length > end:
-            raise _truncated(source)
-        body = data[pos : pos + length]
-        pos += length
-        packets.append(Packet(tag=tag, body=body, raw=data[start:pos]))
-    if not packets:
-        raise InputError("empty: no OpenPGP data", file=source)
-    return tuple(packets)
-
-
-def _truncated(source: str) -> InputError:
-    return InputError(
-        "truncated OpenPGP data: a packet ends before its stated length",
-        file=source,
-        fix="download or copy the file again; it was cut off",
-    )
 
 
 def decode(data: bytes, source: str) -> list[Block]:

@@ -45,6 +45,7 @@ class CertFacts:
     expires: datetime | None
     revoked: bool
     has_secret: bool
+    notes: tuple[str, ...] = ()  # components ignored while reading (e.g. a v5 subkey)
 
     def all_keys(self) -> tuple[KeyFacts, ...]:
         return (self.primary, *self.subkeys)

@@ -1,6 +1,11 @@
-"""Facts about public-key packets that the engine does not expose: algorithm, strength and a
-digest of the key material, so that one key under two certificates is recognised (TUF's
-"one key counted twice under two IDs" bug class) and weak keys are refused (verifier rule 9).
+"""Facts about public-key packets. Version, fingerprint, creation time and algorithm come from
+pysequoia's packet API; hand-written here is only what it lacks: the key's strength (RSA bit
+length, curve) and a digest of the key material, so that one key under two certificates is
+recognised (TUF's "one key counted twice under two IDs" bug class) and weak keys are refused
+(verifier rule 9).
+
+A key packet pysequoia does not read (a v5 key, an unknown algorithm) raises
+:class:`UnsupportedKey`; a certificate ignores such a subkey with a note and uses the rest.
 """
 
 from __future__ import annotations
@@ -9,11 +14,16 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pysequoia
+
+from lockkeys.openpgp.framing import TAG_PUBLIC_KEY, encode_packet
+
 ALGORITHMS = {
     1: "RSA",
     2: "RSA (encrypt-only)",
     3: "RSA (sign-only)",
     16: "ElGamal",
+    20: "ElGamal (encrypt or sign)",
     17: "DSA",
     18: "ECDH",
     19: "ECDSA",
@@ -93,65 +103,93 @@ def _mpi_bits(data: bytes, pos: int) -> tuple[int, int]:
     return bits, pos + 2 + (bits + 7) // 8
 
 
-def parse_key_packet(body: bytes) -> KeyPacketInfo:
-    """Parse the public part of a (public or secret) key packet body. Raises ValueError."""
-    if len(body) < 6:
-        raise ValueError("key packet too short")
-    version = body[0]
-    if version == 4:
-        algo = body[5]
-        material_start = 6
-        prefix = b"\x99" + len(body).to_bytes(2, "big")
-    elif version == 6:
-        if len(body) < 10:
-            raise ValueError("key packet too short")
-        algo = body[5]
-        material_start = 10
-        prefix = b"\x9b" + len(body).to_bytes(4, "big")
-    else:
-        raise ValueError(f"unsupported key packet version {version}")
-    created = datetime.fromtimestamp(int.from_bytes(body[1:5], "big"), tz=UTC)
+class UnsupportedKey(ValueError):
+    """A key packet lockkeys cannot use: unknown version or algorithm, or malformed."""
+
+
+_SEQUOIA_ALGORITHMS = {
+    "RSAEncryptSign": 1,
+    "RSAEncrypt": 2,
+    "RSASign": 3,
+    "ElGamalEncrypt": 16,
+    "DSA": 17,
+    "ECDH": 18,
+    "ECDSA": 19,
+    "ElGamalEncryptSign": 20,
+    "EdDSA": 22,
+    "X25519": 25,
+    "X448": 26,
+    "Ed25519": 27,
+    "Ed448": 28,
+}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def parse_key_packet(body: bytes, tag: int = TAG_PUBLIC_KEY) -> KeyPacketInfo:
+    """Facts of a (public or secret, primary or sub) key packet body with packet tag ``tag``.
+
+    Raises :class:`UnsupportedKey` (a ValueError) for what pysequoia cannot read.
+    """
+    version = body[0] if body else None
+    try:
+        (packet,) = list(pysequoia.packet.PacketPile.from_bytes(encode_packet(tag, body)))
+        fingerprint = packet.fingerprint
+        created = packet.key_created
+        algorithm = packet.key_algorithm
+    except (RuntimeError, ValueError) as exc:
+        raise UnsupportedKey(f"unreadable key packet: {_first_line(exc)}") from None
+    if fingerprint is None or created is None or algorithm is None:
+        if version not in (4, 6):
+            raise UnsupportedKey(f"key packet version {version} is not supported")
+        raise UnsupportedKey("malformed key packet or unknown public-key algorithm")
+    algo_name = str(algorithm).rsplit(".", 1)[-1]
+    algo = _SEQUOIA_ALGORITHMS.get(algo_name, body[5] if len(body) > 5 else -1)
+    material_start = 6 if version == 4 else 10
     bits: int | None = None
     curve: str | None = None
     pos = material_start
-    if algo in _RSA:
-        bits, pos = _mpi_bits(body, pos)
-        _, pos = _mpi_bits(body, pos)
-    elif algo in (18, 19, 22):
-        oid_len = body[pos]
-        oid = body[pos + 1 : pos + 1 + oid_len]
-        curve, bits = CURVES.get(oid, (f"unknown curve {oid.hex()}", None))
-        pos += 1 + oid_len
-        _, pos = _mpi_bits(body, pos)
-        if algo == 18:
-            pos += 1 + body[pos]
-    elif algo in _NATIVE_BITS:
-        bits = _NATIVE_BITS[algo]
-        pos = len(body)
-    elif algo == 17:
-        bits, pos = _mpi_bits(body, pos)
-        for _ in range(3):
+    try:
+        if algo in _RSA:
+            bits, pos = _mpi_bits(body, pos)
             _, pos = _mpi_bits(body, pos)
-    elif algo == 16:
-        bits, pos = _mpi_bits(body, pos)
-        for _ in range(2):
+        elif algo in (18, 19, 22):
+            oid_len = body[pos]
+            oid = body[pos + 1 : pos + 1 + oid_len]
+            curve, bits = CURVES.get(oid, (f"unknown curve {oid.hex()}", None))
+            pos += 1 + oid_len
             _, pos = _mpi_bits(body, pos)
-    else:
-        pos = len(body)
+            if algo == 18:
+                pos += 1 + body[pos]
+        elif algo in _NATIVE_BITS:
+            bits = _NATIVE_BITS[algo]
+            pos = len(body)
+        elif algo == 17:
+            bits, pos = _mpi_bits(body, pos)
+            for _ in range(3):
+                _, pos = _mpi_bits(body, pos)
+        elif algo in (16, 20):
+            bits, pos = _mpi_bits(body, pos)
+            for _ in range(2):
+                _, pos = _mpi_bits(body, pos)
+        else:
+            pos = len(body)
+    except IndexError:
+        raise UnsupportedKey("key packet truncated") from None
     if pos > len(body):
-        raise ValueError("key packet truncated")
+        raise UnsupportedKey("key packet truncated")
     # Only the public part: for secret-key packets the secret fields follow and are ignored.
-    public = body[:pos]
-    digest = hashlib.sha1 if version == 4 else hashlib.sha256
-    fingerprint = digest(prefix[:1] + len(public).to_bytes(len(prefix) - 1, "big") + public)
     material = hashlib.sha256(_canonical_material(algo, body, material_start, pos)).hexdigest()
     return KeyPacketInfo(
-        version=version,
-        created=created,
-        algorithm=ALGORITHMS.get(algo, f"algorithm {algo}"),
+        version=body[0],
+        created=created.astimezone(UTC),
+        algorithm=ALGORITHMS.get(algo, algo_name),
         algorithm_id=algo,
         bits=bits,
         curve=curve,
-        fingerprint=fingerprint.hexdigest().upper(),
+        fingerprint=str(fingerprint).upper(),
         material=material,
     )

@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+from lockkeys.errors import InputError
+from lockkeys.openpgp.framing import Packet, encode_packet, split_packets
 
 try:  # cryptography >= 47 moved CFB here; the old location warns, then goes away in 49
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -74,29 +76,14 @@ _NATIVE_PUBLIC_SIZES = {25: 32, 26: 56, 27: 32, 28: 57}  # X25519, X448, Ed25519
 _HASH_CHUNK = 1 << 16
 
 
-@dataclass(frozen=True)
-class _RawPacket:
-    tag: int
-    body: bytes
-    raw: bytes  # header and body exactly as they appeared in the input
+def iter_packets(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Yield (tag, body) for each packet of binary OpenPGP `data`.
 
-
-def _read_new_length(data: bytes, pos: int) -> tuple[int, int, bool]:
-    """Decode one new-format length at `pos`: (length, octets used, is partial)."""
-    if pos >= len(data):
-        raise ValueError("OpenPGP packet header truncated: length octet missing")
-    first = data[pos]
-    if first < 192:
-        return first, 1, False
-    if first < 224:
-        if pos + 1 >= len(data):
-            raise ValueError("OpenPGP packet header truncated: two-octet length")
-        return ((first - 192) << 8) + data[pos + 1] + 192, 2, False
-    if first == 255:
-        if pos + 5 > len(data):
-            raise ValueError("OpenPGP packet header truncated: five-octet length")
-        return int.from_bytes(data[pos + 1 : pos + 5], "big"), 5, False
-    return 1 << (first & 0x1F), 1, True
+    Framing is read by the one packet reader (:func:`lockkeys.openpgp.framing.split_packets`),
+    with its rules; a framing fault is raised as ValueError here.
+    """
+    for packet in _packets(data):
+        yield packet.tag, packet.body
 
 
 def _take(data: bytes, pos: int, length: int, what: str) -> bytes:
@@ -105,66 +92,11 @@ def _take(data: bytes, pos: int, length: int, what: str) -> bytes:
     return data[pos : pos + length]
 
 
-def _iter_raw_packets(data: bytes) -> Iterator[_RawPacket]:
-    pos = 0
-    while pos < len(data):
-        start = pos
-        ctb = data[pos]
-        pos += 1
-        if not ctb & 0x80:
-            raise ValueError(f"not an OpenPGP packet at offset {start}: header bit 7 is clear")
-        if ctb & 0x40:  # new format
-            tag = ctb & 0x3F
-            chunks: list[bytes] = []
-            while True:
-                length, used, partial = _read_new_length(data, pos)
-                pos += used
-                chunks.append(_take(data, pos, length, f"body of packet tag {tag}"))
-                pos += length
-                if not partial:
-                    break
-            body = b"".join(chunks)
-        else:  # old format
-            tag = (ctb >> 2) & 0x0F
-            length_type = ctb & 0x03
-            if length_type == 3:  # indeterminate: the packet runs to the end of the data
-                length = len(data) - pos
-            else:
-                size = 1 << length_type  # 1, 2 or 4 octets
-                length = int.from_bytes(_take(data, pos, size, "old-format length"), "big")
-                pos += size
-            body = _take(data, pos, length, f"body of packet tag {tag}")
-            pos += length
-        if tag == 0:
-            raise ValueError(f"OpenPGP packet at offset {start} has reserved tag 0")
-        yield _RawPacket(tag, body, data[start:pos])
-
-
-def iter_packets(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """Yield (tag, body) for each packet of binary OpenPGP `data`.
-
-    Old- and new-format headers are read, including new-format partial body lengths (whose
-    chunks are joined). Raises ValueError on truncated or malformed framing.
-    """
-    for packet in _iter_raw_packets(data):
-        yield packet.tag, packet.body
-
-
-def encode_packet(tag: int, body: bytes) -> bytes:
-    """Encode one packet with a new-format header and the shortest definite length form."""
-    if not 1 <= tag <= 63:
-        raise ValueError(f"OpenPGP packet tag must be 1..63, got {tag}")
-    n = len(body)
-    if n < 192:
-        length = bytes([n])
-    elif n < 8384:
-        n -= 192
-        length = bytes([(n >> 8) + 192, n & 0xFF])
-    elif n <= 0xFFFFFFFF:
-        length = b"\xff" + n.to_bytes(4, "big")
-    else:
-        raise ValueError(f"OpenPGP packet body too long: {n} octets")
-    return bytes([0xC0 | tag]) + length + body
+def _packets(data: bytes) -> tuple[Packet, ...]:
+    try:
+        return split_packets(data, "secret key")
+    except InputError as exc:
+        raise ValueError(exc.message) from None
 
 
 def decode_s2k_count(coded: int) -> int:
@@ -296,7 +228,7 @@ def protect_secret_key(
     decode_s2k_count(coded_count)
     out: list[bytes] = []
     protected = 0
-    for packet in _iter_raw_packets(tsk):
+    for packet in _packets(tsk):
         if packet.tag in _SECRET_TAGS:
             body = _protect_key_body(packet.tag, packet.body, passphrase, coded_count)
             out.append(encode_packet(packet.tag, body))

@@ -30,8 +30,8 @@ from lockkeys.openpgp.armor import (
     split_packets,
 )
 from lockkeys.openpgp.engine import CertFacts, EngineCert, GeneratedKey, KeyFacts, Verified
-from lockkeys.openpgp.keypacket import parse_key_packet
-from lockkeys.openpgp.sigpacket import SignatureFacts, parse_signature_packet
+from lockkeys.openpgp.keypacket import KeyPacketInfo, UnsupportedKey, parse_key_packet
+from lockkeys.openpgp.sigpacket import SignatureFacts, UnsupportedSignature, parse_signature_packet
 
 ALGORITHMS = {
     "ed25519": pysequoia.CipherSuite.Cv25519,
@@ -71,14 +71,13 @@ def _own(sigs: list[SignatureFacts], primary_fpr: str) -> list[SignatureFacts]:
 
 
 def _key_facts(
-    body: bytes,
+    info: KeyPacketInfo,
     sigs: list[SignatureFacts],
     binding_types: set[int],
     revocation_type: int,
     expires: datetime | None,
     use_binding_expiry: bool,
 ) -> KeyFacts:
-    info = parse_key_packet(body)
     binding = _latest(sigs, binding_types)
     if use_binding_expiry and binding is not None and binding.key_expires_after is not None:
         expires = info.created + binding.key_expires_after
@@ -100,49 +99,70 @@ def _key_facts(
 
 
 def cert_facts(binary: bytes, source: str, *, expires: datetime | None, revoked: bool) -> CertFacts:
-    """Describe a certificate from its (engine-canonicalized) packets."""
+    """Describe a certificate from its (engine-canonicalized) packets.
+
+    A subkey packet lockkeys cannot read (a v5 key, an unknown algorithm) is ignored with a
+    note, and the rest of the certificate is used; signatures it cannot read are skipped.
+    """
     packets = split_packets(binary, source)
-    primary_body: bytes | None = None
+    primary: tuple[KeyPacketInfo, int] | None = None
     primary_sigs: list[SignatureFacts] = []
     user_ids: list[str] = []
-    subkeys: list[tuple[bytes, list[SignatureFacts]]] = []
+    subkeys: list[tuple[KeyPacketInfo, list[SignatureFacts]]] = []
+    notes: list[str] = []
     has_secret = False
+    ignored: list[SignatureFacts] = []
     current: list[SignatureFacts] = primary_sigs
     for packet in packets:
-        if packet.tag in (TAG_PUBLIC_KEY, TAG_SECRET_KEY) and primary_body is None:
-            primary_body = packet.body
+        if packet.tag in (TAG_PUBLIC_KEY, TAG_SECRET_KEY) and primary is None:
+            try:
+                primary = (parse_key_packet(packet.body, packet.tag), packet.tag)
+            except UnsupportedKey as exc:
+                raise InputError(f"unusable primary key: {exc}", file=source) from None
             has_secret = packet.tag == TAG_SECRET_KEY
         elif packet.tag in (TAG_PUBLIC_SUBKEY, TAG_SECRET_SUBKEY):
-            subkeys.append((packet.body, []))
+            try:
+                info = parse_key_packet(packet.body, packet.tag)
+            except UnsupportedKey as exc:
+                notes.append(f"ignored a subkey: {exc}")
+                current = ignored
+                continue
+            subkeys.append((info, []))
             current = subkeys[-1][1]
         elif packet.tag == TAG_USER_ID:
             user_ids.append(packet.body.decode("utf-8", "replace"))
             current = primary_sigs
         elif packet.tag == TAG_SIGNATURE:
-            with contextlib.suppress(ValueError):
-                current.append(parse_signature_packet(packet.body))
-    if primary_body is None:
+            with contextlib.suppress(UnsupportedSignature):
+                current.append(parse_signature_packet(packet.raw))
+        else:
+            current = ignored  # user attributes and unknown components: not read
+    if primary is None:
         raise InputError("no primary key in the certificate", file=source)
-    primary_fpr = parse_key_packet(primary_body).fingerprint
+    primary_info = primary[0]
+    primary_fpr = primary_info.fingerprint
     primary_sigs = _own(primary_sigs, primary_fpr)
-    primary = _key_facts(
-        primary_body, primary_sigs, _CERT_SIG_TYPES, 0x20, expires, use_binding_expiry=False
+    primary_facts = _key_facts(
+        primary_info, primary_sigs, _CERT_SIG_TYPES, 0x20, expires, use_binding_expiry=False
     )
-    primary = KeyFacts(**{**primary.__dict__, "revoked": revoked or primary.revoked})
+    primary_facts = KeyFacts(
+        **{**primary_facts.__dict__, "revoked": revoked or primary_facts.revoked}
+    )
     subkey_facts = []
-    for body, all_sigs in subkeys:
+    for info, all_sigs in subkeys:
         sigs = _own(all_sigs, primary_fpr)
         if not any(s.type_id == 0x18 for s in sigs):
             continue  # no binding: not part of the certificate (verifier rule 12)
-        subkey_facts.append(_key_facts(body, sigs, {0x18}, 0x28, None, use_binding_expiry=True))
+        subkey_facts.append(_key_facts(info, sigs, {0x18}, 0x28, None, use_binding_expiry=True))
     return CertFacts(
-        fingerprint=primary.fingerprint,
+        fingerprint=primary_facts.fingerprint,
         user_ids=tuple(user_ids),
-        primary=primary,
+        primary=primary_facts,
         subkeys=tuple(subkey_facts),
         expires=expires,
         revoked=revoked,
         has_secret=has_secret,
+        notes=tuple(notes),
     )
 
 

@@ -2,12 +2,25 @@
 
 These facts explain a decision (why a signature did not count) and feed `key show`; they never
 make one. Whether a signature is valid is decided by the engine (Sequoia) alone.
+
+Every fact pysequoia's packet API gives (version, type, digest and public-key algorithms,
+creation and expiration times, issuer, key flags, key validity) is taken from it. Hand-written
+here is only what it lacks: the revocation reason, which hashed subpackets are critical (verifier
+rule 10), and where the hashed area ends (for the 16-bit digest quick check).
+
+A packet pysequoia cannot read as a signature (an unknown version such as v10, an unknown
+signature type or algorithm, a malformed body) raises :class:`UnsupportedSignature` with a
+one-line reason: the caller does not count it, and the other signatures of the file still count.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pysequoia
 
 HASH_ALGORITHMS = {
     1: "MD5",
@@ -49,15 +62,9 @@ REVOCATION_REASONS = {
 }
 SOFT_REVOCATIONS = frozenset({1, 3})  # superseded, retired: only later signatures are void
 
-_SUB_CREATED = 2
-_SUB_SIG_EXPIRES = 3
-_SUB_KEY_EXPIRES = 9
-_SUB_ISSUER_KEY_ID = 16
 _SUB_NOTATION = 20
-_SUB_KEY_FLAGS = 27
 _SUB_REVOCATION_REASON = 29
 _SUB_EMBEDDED_SIGNATURE = 32
-_SUB_ISSUER_FPR = 33
 
 
 @dataclass(frozen=True)
@@ -129,22 +136,6 @@ _KNOWN_SUBPACKETS = frozenset(
 )
 
 
-def _flags(data: bytes) -> frozenset[str]:
-    if not data:
-        return frozenset()
-    bits = data[0]
-    names = []
-    if bits & 0x01:
-        names.append("certify")
-    if bits & 0x02:
-        names.append("sign")
-    if bits & 0x0C:
-        names.append("encrypt")
-    if bits & 0x20:
-        names.append("authenticate")
-    return frozenset(names)
-
-
 def _subpackets(area: bytes) -> list[tuple[int, bool, bytes]]:
     out: list[tuple[int, bool, bytes]] = []
     pos = 0
@@ -168,29 +159,109 @@ def _subpackets(area: bytes) -> list[tuple[int, bool, bytes]]:
     return out
 
 
-def parse_signature_packet(body: bytes) -> SignatureFacts:
-    """Parse a signature packet body (v3, v4 or v6). Raises ValueError when malformed."""
-    if not body:
-        raise ValueError("empty signature packet")
-    version = body[0]
-    if version == 3:
-        if len(body) < 19:
-            raise ValueError("signature packet too short")
-        return SignatureFacts(
-            version=3,
-            type_id=body[2],
-            hash_algorithm=HASH_ALGORITHMS.get(body[16], f"hash {body[16]}"),
-            created=datetime.fromtimestamp(int.from_bytes(body[3:7], "big"), tz=UTC),
-            expires=None,
-            key_expires_after=None,
-            issuer_key_id=body[7:15].hex().upper(),
-            issuer_fingerprint=None,
-        )
-    if version not in (4, 5, 6):
-        raise ValueError(f"unsupported signature version {version}")
-    if len(body) < 6:
-        raise ValueError("signature packet too short")
-    type_id, hash_id = body[1], body[3]
+class UnsupportedSignature(ValueError):
+    """A signature packet lockkeys does not count: unknown version, type or algorithm, or
+    malformed. ``version`` is the packet's version octet (None for an empty body)."""
+
+    def __init__(self, reason: str, version: int | None) -> None:
+        super().__init__(reason)
+        self.version = version
+
+
+# pysequoia's enum member names -> RFC 9580 identifiers (its own ints are not the RFC's).
+_TYPE_IDS = {
+    "Binary": 0x00,
+    "Text": 0x01,
+    "Standalone": 0x02,
+    "GenericCertification": 0x10,
+    "PersonaCertification": 0x11,
+    "CasualCertification": 0x12,
+    "PositiveCertification": 0x13,
+    "CertificationApproval": 0x16,
+    "SubkeyBinding": 0x18,
+    "PrimaryKeyBinding": 0x19,
+    "DirectKey": 0x1F,
+    "KeyRevocation": 0x20,
+    "SubkeyRevocation": 0x28,
+    "CertificationRevocation": 0x30,
+    "Timestamp": 0x40,
+    "Confirmation": 0x50,
+}
+_HASH_NAMES = {
+    "MD5": "MD5",
+    "SHA1": "SHA1",
+    "RipeMD": "RIPEMD160",
+    "SHA224": "SHA224",
+    "SHA256": "SHA256",
+    "SHA384": "SHA384",
+    "SHA512": "SHA512",
+    "SHA3_256": "SHA3-256",
+    "SHA3_512": "SHA3-512",
+}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _enum_name(value: object) -> str:
+    return str(value).rsplit(".", 1)[-1]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _get(packet: Any, attribute: str, version: int | None) -> Any:
+    try:
+        return getattr(packet, attribute)
+    except RuntimeError as exc:
+        raise UnsupportedSignature(_first_line(exc), version) from None
+
+
+def _flag_names(flags: Any) -> frozenset[str]:
+    if flags is None:
+        return frozenset()
+    names = []
+    if flags.certification:
+        names.append("certify")
+    if flags.signing:
+        names.append("sign")
+    if flags.transport_encryption or flags.storage_encryption:
+        names.append("encrypt")
+    if flags.authentication:
+        names.append("authenticate")
+    return frozenset(names)
+
+
+def hashed_trailer(body: bytes) -> bytes | None:
+    """What a v4 signature hashes after the data (RFC 9580 section 5.2.4), or None for other
+    versions. Used only for the 16-bit quick check, never to accept anything."""
+    if len(body) < 6 or body[0] != 4:
+        return None
+    hashed_len = int.from_bytes(body[4:6], "big")
+    if 6 + hashed_len > len(body):
+        return None
+    prefix = body[: 6 + hashed_len]
+    return prefix + b"\x04\xff" + len(prefix).to_bytes(4, "big")
+
+
+def digest_prefix(body: bytes) -> bytes | None:
+    """The signature's left 16 bits of the signed digest (v4 only), or None."""
+    if len(body) < 6 or body[0] != 4:
+        return None
+    pos = 6 + int.from_bytes(body[4:6], "big")
+    if pos + 2 > len(body):
+        return None
+    pos += 2 + int.from_bytes(body[pos : pos + 2], "big")
+    if pos + 2 > len(body):
+        return None
+    return body[pos : pos + 2]
+
+
+def _own_subpackets(body: bytes, version: int) -> tuple[list[tuple[int, bool, bytes]], ...]:
+    """(hashed, unhashed) subpackets of a v4/v6 body already accepted by pysequoia."""
     width = 2 if version == 4 else 4
     pos = 4
     hashed_len = int.from_bytes(body[pos : pos + width], "big")
@@ -200,57 +271,79 @@ def parse_signature_packet(body: bytes) -> SignatureFacts:
     unhashed_len = int.from_bytes(body[pos : pos + width], "big")
     pos += width
     unhashed = body[pos : pos + unhashed_len]
-    if len(hashed) != hashed_len or len(unhashed) != unhashed_len:
-        raise ValueError("signature packet truncated")
+    return _subpackets(hashed), _subpackets(unhashed)
 
-    created: datetime | None = None
-    sig_expires_after: int | None = None
-    key_expires_after: timedelta | None = None
-    key_id: str | None = None
-    fpr: str | None = None
-    flags: frozenset[str] = frozenset()
+
+def parse_signature_packet(raw: bytes) -> SignatureFacts:
+    """The facts of one whole signature packet (header and body, as framed by the one reader).
+
+    Raises :class:`UnsupportedSignature` for anything pysequoia cannot read as a signature.
+    """
+    try:
+        (packet,) = list(pysequoia.packet.PacketPile.from_bytes(raw))
+    except (RuntimeError, ValueError) as exc:
+        raise UnsupportedSignature(
+            f"unreadable signature packet: {_first_line(exc)}", None
+        ) from None
+    body: bytes = bytes(packet.body or b"")
+    octet = body[0] if body else None
+    version = packet.signature_version
+    if version is None:
+        if octet is not None and octet not in (3, 4, 6):
+            raise UnsupportedSignature(f"signature version {octet} is not supported", octet)
+        raise UnsupportedSignature("malformed signature packet", octet)
+    type_id = _TYPE_IDS.get(_enum_name(_get(packet, "signature_type", version)))
+    if type_id is None:
+        raise UnsupportedSignature("unknown signature type", version)
+    hash_name = _HASH_NAMES.get(_enum_name(_get(packet, "hash_algorithm", version)))
+    if hash_name is None:
+        raise UnsupportedSignature("unknown digest algorithm", version)
+    try:
+        pysequoia.Sig.from_bytes(raw).key_algorithm  # noqa: B018 - it raises when unknown
+    except RuntimeError as exc:
+        raise UnsupportedSignature(_first_line(exc), version) from None
+    created = _utc(_get(packet, "signature_created", version))
+    expires = _utc(_get(packet, "signature_expiration_time", version))
+    validity = _get(packet, "key_validity_period", version)
+    issuer_fpr = _get(packet, "issuer_fingerprint", version)
+    issuer_id = _get(packet, "issuer_key_id", version)
+    flags = _flag_names(_get(packet, "key_flags", version))
+
     rev_code: int | None = None
     rev_text: str | None = None
     critical_unknown: list[int] = []
     embedded = False
-    for area, is_hashed in ((hashed, True), (unhashed, False)):
-        for kind, critical, data in _subpackets(area):
-            if is_hashed and kind == _SUB_CREATED and len(data) == 4:
-                created = datetime.fromtimestamp(int.from_bytes(data, "big"), tz=UTC)
-            elif is_hashed and kind == _SUB_SIG_EXPIRES and len(data) == 4:
-                sig_expires_after = int.from_bytes(data, "big") or None
-            elif is_hashed and kind == _SUB_KEY_EXPIRES and len(data) == 4:
-                seconds = int.from_bytes(data, "big")
-                key_expires_after = timedelta(seconds=seconds) if seconds else None
-            elif kind == _SUB_ISSUER_KEY_ID and len(data) == 8:
-                key_id = key_id or data.hex().upper()
-            elif kind == _SUB_ISSUER_FPR and len(data) > 1:
-                fpr = fpr or data[1:].hex().upper()
-            elif is_hashed and kind == _SUB_KEY_FLAGS:
-                flags = _flags(data)
-            elif is_hashed and kind == _SUB_REVOCATION_REASON and data:
+    if version in (4, 6):
+        try:
+            hashed, unhashed = _own_subpackets(body, version)
+        except ValueError as exc:
+            raise UnsupportedSignature(str(exc), version) from None
+        for kind, critical, data in hashed:
+            if kind == _SUB_REVOCATION_REASON and data:
                 rev_code = data[0]
                 rev_text = data[1:].decode("utf-8", "replace")
-            elif kind == _SUB_EMBEDDED_SIGNATURE:
-                embedded = True
-            if is_hashed and critical and (kind not in _KNOWN_SUBPACKETS or kind == _SUB_NOTATION):
+            if critical and (kind not in _KNOWN_SUBPACKETS or kind == _SUB_NOTATION):
                 critical_unknown.append(kind)
-    if fpr and not key_id:
-        key_id = fpr[-16:]
-    expires = (
-        created + timedelta(seconds=sig_expires_after)
-        if created is not None and sig_expires_after
-        else None
-    )
+        embedded = any(kind == _SUB_EMBEDDED_SIGNATURE for kind, _, _ in (*hashed, *unhashed))
+    key_expires_after: timedelta | None = None
+    if validity:
+        with contextlib.suppress(TypeError, OverflowError):
+            key_expires_after = validity if isinstance(validity, timedelta) else None
+            if key_expires_after is None:
+                key_expires_after = timedelta(seconds=int(validity))
+    issuer_key_id = issuer_id.upper() if issuer_id else None
+    issuer_fingerprint = issuer_fpr.upper() if issuer_fpr else None
+    if issuer_fingerprint and not issuer_key_id:
+        issuer_key_id = issuer_fingerprint[-16:]
     return SignatureFacts(
         version=version,
         type_id=type_id,
-        hash_algorithm=HASH_ALGORITHMS.get(hash_id, f"hash {hash_id}"),
+        hash_algorithm=hash_name,
         created=created,
         expires=expires,
         key_expires_after=key_expires_after,
-        issuer_key_id=key_id,
-        issuer_fingerprint=fpr,
+        issuer_key_id=issuer_key_id,
+        issuer_fingerprint=issuer_fingerprint,
         key_flags=flags,
         revocation_code=rev_code,
         revocation_text=rev_text,

@@ -7,11 +7,13 @@ TUF bug class of one key counted twice under two names).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lockkeys.errors import InputError, escape
+from lockkeys.fsutil import read_regular_file
 from lockkeys.openpgp.armor import (
     TAG_PUBLIC_KEY,
     TAG_SECRET_KEY,
@@ -21,6 +23,8 @@ from lockkeys.openpgp.armor import (
 )
 from lockkeys.openpgp.engine import CertFacts, EngineCert, OpenPGPEngine
 from lockkeys.openpgp.sequoia import default_engine
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ def parse_certificate(
     handle, _facts = engine.load_certificate(raw, source)
     binary = engine.canonical(handle, keep_certifiers)
     handle, facts = engine.load_certificate(binary, source)
+    for note in facts.notes:
+        log.warning("%s: %s", escape(source), escape(note))
     return Certificate(facts=facts, handle=handle, binary=binary, source=source, name=name)
 
 
@@ -195,15 +201,13 @@ def load_key_any(path: Path, engine: OpenPGPEngine | None = None) -> CertFacts:
     return parse_certificate(data, str(path), None, engine).facts
 
 
+# A certificate or secret key file larger than this is refused before it is read; certificates
+# with many third-party certifications stay well under it.
+MAX_KEY_FILE = 8 * 1024 * 1024
+
+
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise InputError(f"is a folder, not a {what} file", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what} file: {exc.strerror}", file=str(path)) from None
+    return read_regular_file(Path(path), f"{what} file", MAX_KEY_FILE)
 
 
 class Keyring:

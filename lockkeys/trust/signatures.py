@@ -7,7 +7,15 @@ from pathlib import Path
 
 from lockkeys.errors import InputError
 from lockkeys.openpgp.armor import TAG_MARKER, TAG_SIGNATURE, armor, decode
-from lockkeys.openpgp.sigpacket import SignatureFacts, parse_signature_packet
+from lockkeys.openpgp.sigpacket import (
+    SignatureFacts,
+    UnsupportedSignature,
+    parse_signature_packet,
+)
+
+# A local signature file larger than this is refused before it is read (the same cap as for
+# signature files fetched from a source): about 8,000 signature packets.
+MAX_SIGNATURE_FILE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,7 @@ class DetachedSignature:
     facts: SignatureFacts
     source: str
     index: int
+    unsupported: str | None = None  # why it cannot count (unknown version, algorithm, ...)
 
     @property
     def where(self) -> str:
@@ -48,29 +57,49 @@ def parse_signatures(data: bytes, source: str) -> list[DetachedSignature]:
                     fix="a detached signature file holds signatures only "
                     "(make one with `lockkeys sign` or `gpg --detach-sign --armor`)",
                 )
+            unsupported: str | None = None
             try:
-                facts = parse_signature_packet(packet.body)
-            except (ValueError, IndexError) as exc:
-                raise InputError(f"malformed signature packet: {exc}", file=source) from None
+                facts = parse_signature_packet(packet.raw)
+            except UnsupportedSignature as exc:
+                # Not counted, with its reason; the known signatures of the file still count.
+                unsupported = str(exc)
+                facts = _unknown_facts(exc.version)
             out.append(
-                DetachedSignature(packet=packet.raw, facts=facts, source=source, index=len(out))
+                DetachedSignature(
+                    packet=packet.raw,
+                    facts=facts,
+                    source=source,
+                    index=len(out),
+                    unsupported=unsupported,
+                )
             )
     if not out:
         raise InputError("no signature in the file", file=source)
     return out
 
 
+def _unknown_facts(version: int | None) -> SignatureFacts:
+    return SignatureFacts(
+        version=version if version is not None else 0,
+        type_id=-1,
+        hash_algorithm="unknown",
+        created=None,
+        expires=None,
+        key_expires_after=None,
+        issuer_key_id=None,
+        issuer_fingerprint=None,
+    )
+
+
 def load_signatures(path: Path) -> list[DetachedSignature]:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(
-            "signature file not found",
-            file=str(path),
-            fix="sign the file with `lockkeys sign FILE --key SECRET`, or pass --signature",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read signature file: {exc.strerror}", file=str(path)) from None
+    from lockkeys.fsutil import read_regular_file
+
+    data = read_regular_file(
+        Path(path),
+        "signature file",
+        MAX_SIGNATURE_FILE,
+        missing_fix="sign the file with `lockkeys sign FILE --key SECRET`, or pass --signature",
+    )
     return parse_signatures(data, str(path))
 
 

@@ -19,20 +19,36 @@ standard policy. lockkeys owns, on top (threat-model verifier rules):
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from lockkeys.errors import UsageError, VerificationError, escape
 from lockkeys.openpgp.engine import OpenPGPEngine, Verified
+from lockkeys.openpgp.framing import split_packets
 from lockkeys.openpgp.sequoia import default_engine
-from lockkeys.openpgp.sigpacket import WEAK_HASHES
+from lockkeys.openpgp.sigpacket import WEAK_HASHES, digest_prefix, hashed_trailer
 from lockkeys.trust.certs import Certificate, Keyring
 from lockkeys.trust.signatures import DetachedSignature
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MIN_RSA_BITS = 2048
+# Bounded work per signature file (threat-model row 21): a file with more packets naming a
+# trusted signer than this many per trusted signer, or more packets at all than
+# MAX_PACKETS_PER_FILE, is refused as hostile before anything is verified.
+MAX_PACKETS_PER_SIGNER = 8
+MAX_PACKETS_PER_FILE = 1024
+_HASHLIB_NAMES = {
+    "SHA224": "sha224",
+    "SHA256": "sha256",
+    "SHA384": "sha384",
+    "SHA512": "sha512",
+    "SHA3-256": "sha3_256",
+    "SHA3-512": "sha3_512",
+}
 
 
 class Reason(enum.StrEnum):
@@ -50,6 +66,9 @@ class Reason(enum.StrEnum):
     CRITICAL_UNKNOWN = "unknown-critical-subpacket"
     DUPLICATE_SIGNER = "duplicate-signer"
     DUPLICATE_SIGNATURE = "duplicate-signature"
+    UNSUPPORTED = "unsupported"
+    HOSTILE_FILE = "hostile-signature-file"
+    NOT_NEEDED = "not-needed"
 
 
 @dataclass(frozen=True)
@@ -230,6 +249,53 @@ def _classify_failure(
     )
 
 
+def _hostile_files(
+    signatures: Sequence[DetachedSignature], keyring: Keyring
+) -> dict[str, tuple[int, int]]:
+    """Signature files with implausibly many packets: source -> (packets, naming trusted)."""
+    total: dict[str, int] = {}
+    naming: dict[str, int] = {}
+    for sig in signatures:
+        total[sig.source] = total.get(sig.source, 0) + 1
+        facts = sig.facts
+        if sig.unsupported is None and keyring.candidates(
+            facts.issuer_fingerprint, facts.issuer_key_id
+        ):
+            naming[sig.source] = naming.get(sig.source, 0) + 1
+    limit = MAX_PACKETS_PER_SIGNER * len(keyring)
+    return {
+        source: (count, naming.get(source, 0))
+        for source, count in total.items()
+        if count > MAX_PACKETS_PER_FILE or naming.get(source, 0) > limit
+    }
+
+
+def _file_digests(path: Path, algorithms: set[str]) -> dict[str, Any]:
+    """One streamed pass over the file, one hash state per digest algorithm."""
+    states = {name: hashlib.new(_HASHLIB_NAMES[name]) for name in algorithms}
+    if not states:
+        return states
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            for state in states.values():
+                state.update(chunk)
+    return states
+
+
+def _prefix_matches(sig: DetachedSignature, digests: dict[str, Any]) -> bool | None:
+    """The signature's 16-bit digest quick check against the file (v4 only), or None when
+    it cannot be made. A mismatch means the file is not what was signed, as GnuPG says."""
+    state = digests.get(sig.facts.hash_algorithm)
+    (packet,) = split_packets(sig.packet, sig.source)
+    trailer = hashed_trailer(packet.body)
+    prefix = digest_prefix(packet.body)
+    if state is None or trailer is None or prefix is None:
+        return None
+    check = state.copy()
+    check.update(trailer)
+    return bool(check.digest()[:2] == prefix)
+
+
 def evaluate_threshold(
     path: Path,
     signatures: Sequence[DetachedSignature],
@@ -239,36 +305,78 @@ def evaluate_threshold(
     now: datetime | None = None,
     engine: OpenPGPEngine | None = None,
 ) -> ThresholdResult:
-    """Count distinct trusted signers over the file at ``path`` (read from disk, streamed)."""
+    """Count distinct trusted signers over the file at ``path`` (read from disk, streamed).
+
+    Work is bounded (threat-model row 21): a signature file with implausibly many packets is
+    refused as hostile; the file is hashed once per digest algorithm for the 16-bit quick
+    check, and only signatures that pass it reach the engine; counting stops once the
+    threshold is met, and a signature naming only already-counted signers is decided without
+    verifying it.
+    """
     engine = engine or default_engine()
     now = now or datetime.now(UTC)
     check_threshold_range(threshold, len(keyring))
     counted: list[CountedSigner] = []
-    uncounted: list[Uncounted] = []
+    uncounted: list[tuple[int, Uncounted]] = []
     seen_packets: set[bytes] = set()
     counted_material: dict[str, str] = {}
 
-    def refuse(sig: DetachedSignature, reason: Reason, detail: str) -> None:
-        uncounted.append(Uncounted(sig.where, sig.facts.issuer, reason, detail))
+    def refuse(position: int, sig: DetachedSignature, reason: Reason, detail: str) -> None:
+        uncounted.append((position, Uncounted(sig.where, sig.facts.issuer, reason, detail)))
 
-    for sig in signatures:
+    hostile = _hostile_files(signatures, keyring)
+    reported: set[str] = set()
+    pending: list[tuple[int, DetachedSignature, list[Certificate]]] = []
+    for position, sig in enumerate(signatures):
         facts = sig.facts
+        if sig.source in hostile:
+            if sig.source not in reported:
+                reported.add(sig.source)
+                packets, naming = hostile[sig.source]
+                uncounted.append(
+                    (
+                        position,
+                        Uncounted(
+                            sig.source,
+                            None,
+                            Reason.HOSTILE_FILE,
+                            f"{packets} signature packets ({naming} naming a trusted signer) "
+                            f"for {len(keyring)} trusted signer(s): more than "
+                            f"{MAX_PACKETS_PER_SIGNER} per trusted signer or "
+                            f"{MAX_PACKETS_PER_FILE} in all; the whole file is refused as "
+                            "hostile and nothing in it was verified",
+                        ),
+                    )
+                )
+            continue
+        if sig.unsupported is not None:
+            refuse(position, sig, Reason.UNSUPPORTED, sig.unsupported)
+            continue
         if sig.packet in seen_packets:
-            refuse(sig, Reason.DUPLICATE_SIGNATURE, "the same signature was given more than once")
+            refuse(
+                position,
+                sig,
+                Reason.DUPLICATE_SIGNATURE,
+                "the same signature was given more than once",
+            )
             continue
         seen_packets.add(sig.packet)
         if facts.type_id != 0x00:
             refuse(
+                position,
                 sig,
                 Reason.NOT_BINARY,
                 f"a {facts.signature_type} signature, not a binary-document signature",
             )
             continue
         if facts.hash_algorithm in WEAK_HASHES:
-            refuse(sig, Reason.WEAK_DIGEST, f"{facts.hash_algorithm} digest is not accepted")
+            refuse(
+                position, sig, Reason.WEAK_DIGEST, f"{facts.hash_algorithm} digest is not accepted"
+            )
             continue
         if facts.critical_unknown:
             refuse(
+                position,
                 sig,
                 Reason.CRITICAL_UNKNOWN,
                 "critical subpacket(s) lockkeys does not understand: "
@@ -278,6 +386,7 @@ def evaluate_threshold(
         candidates = keyring.candidates(facts.issuer_fingerprint, facts.issuer_key_id)
         if not candidates:
             refuse(
+                position,
                 sig,
                 Reason.UNKNOWN_SIGNER,
                 f"issuer {facts.issuer or 'unknown'} is not among the trusted signers",
@@ -294,6 +403,7 @@ def evaluate_threshold(
         if weak:
             cert, key = weak[0]
             refuse(
+                position,
                 sig,
                 Reason.WEAK_KEY,
                 f"RSA-{key.bits} key {key.fingerprint} of {cert.label} "
@@ -301,21 +411,59 @@ def evaluate_threshold(
             )
             continue
         if facts.created is not None and facts.created > now + FUTURE_TOLERANCE:
-            refuse(sig, Reason.FUTURE, f"created {facts.created.isoformat()}, in the future")
+            refuse(
+                position, sig, Reason.FUTURE, f"created {facts.created.isoformat()}, in the future"
+            )
             continue
         if facts.expires is not None and facts.expires <= now:
             refuse(
-                sig, Reason.SIGNATURE_EXPIRED, f"the signature expired {facts.expires.isoformat()}"
+                position,
+                sig,
+                Reason.SIGNATURE_EXPIRED,
+                f"the signature expired {facts.expires.isoformat()}",
+            )
+            continue
+        pending.append((position, sig, candidates))
+
+    digests = _file_digests(
+        path,
+        {
+            sig.facts.hash_algorithm
+            for _, sig, _ in pending
+            if sig.facts.version == 4 and sig.facts.hash_algorithm in _HASHLIB_NAMES
+        },
+    )
+    for position, sig, candidates in pending:
+        if len(counted) >= threshold:
+            refuse(position, sig, Reason.NOT_NEEDED, "not checked: the threshold was already met")
+            continue
+        done = {c.fingerprint for c in counted}
+        if all(c.fingerprint in done for c in candidates):
+            refuse(
+                position,
+                sig,
+                Reason.DUPLICATE_SIGNER,
+                f"{candidates[0].label} already counted once (not checked again)",
+            )
+            continue
+        if _prefix_matches(sig, digests) is False:
+            refuse(
+                position,
+                sig,
+                Reason.BAD_SIGNATURE,
+                "the file differs from what was signed (the signature's 16-bit digest "
+                "quick check fails)",
             )
             continue
         outcome = engine.verify_detached(path, sig.packet, [c.handle for c in candidates])
         if not isinstance(outcome, Verified):
             reason, detail = _classify_failure(sig, candidates, outcome)
-            refuse(sig, reason, detail)
+            refuse(position, sig, reason, detail)
             continue
         signer = keyring.get(outcome.certificate)
         if signer is None:  # the engine may only return certificates we gave it
             refuse(
+                position,
                 sig,
                 Reason.UNKNOWN_SIGNER,
                 f"verified by {outcome.certificate}, which is not trusted",
@@ -324,10 +472,11 @@ def evaluate_threshold(
         signing_key = signer.facts.key(outcome.signing_key)
         material = signing_key.material if signing_key is not None else outcome.signing_key
         if any(c.fingerprint == signer.fingerprint for c in counted):
-            refuse(sig, Reason.DUPLICATE_SIGNER, f"{signer.label} already counted once")
+            refuse(position, sig, Reason.DUPLICATE_SIGNER, f"{signer.label} already counted once")
             continue
         if material in counted_material:
             refuse(
+                position,
                 sig,
                 Reason.DUPLICATE_SIGNER,
                 f"key material of {outcome.signing_key} already counted "
@@ -341,7 +490,7 @@ def evaluate_threshold(
                 signing_key=outcome.signing_key,
                 name=signer.name,
                 signature=sig.where,
-                created=facts.created,
+                created=sig.facts.created,
             )
         )
     names = {c.fingerprint: c.name for c in keyring.certificates() if c.name}
@@ -350,7 +499,7 @@ def evaluate_threshold(
         threshold=threshold,
         trusted=tuple(keyring.fingerprints()),
         counted=tuple(counted),
-        uncounted=tuple(uncounted),
+        uncounted=tuple(u for _, u in sorted(uncounted, key=lambda item: item[0])),
         names=names,
     )
 
