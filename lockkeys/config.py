@@ -44,6 +44,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from lockkeys.errors import InputError, LockkeysError, UsageError
+from lockkeys.fsutil import read_regular_file
+from lockkeys.limits import MAX_CONFIG_FILE, MAX_KEY_FILE, load_toml
 from lockkeys.redact import register_secret, strip_userinfo
 from lockkeys.requirements import check_requirement, normalize_requirement
 
@@ -816,11 +818,10 @@ class LockkeysConfig(BaseModel):
     def _certificate_digest(self, name: str) -> str:
         path = self.signers[name]
         try:
-            data = path.read_bytes()
-        except OSError as exc:
+            data = read_regular_file(path, "certificate file", MAX_KEY_FILE)
+        except InputError as exc:
             raise InputError(
-                f"{self.key_prefix}signers.{name}: cannot read certificate {path}: "
-                f"{exc.strerror or exc}",
+                f"{self.key_prefix}signers.{name}: cannot read certificate {path}: {exc.message}",
                 file=str(self.config_path),
             ) from None
         return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -851,16 +852,13 @@ def _prefix_for(path: Path) -> str:
 
 
 def _read_toml(path: Path, display: str) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise UsageError(
             "configuration file not found",
             file=display,
             fix="correct --config PATH",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", file=display) from None
+        )
+    data = read_regular_file(path, "configuration file", MAX_CONFIG_FILE)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -870,7 +868,7 @@ def _read_toml(path: Path, display: str) -> dict[str, Any]:
             fix="save the file as UTF-8",
         ) from None
     try:
-        return tomllib.loads(text)
+        return load_toml(text, display)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", message)

@@ -20,6 +20,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from lockkeys.errors import InputError
+from lockkeys.fsutil import read_regular_file
+from lockkeys.limits import MAX_REQUIREMENTS_FILE
 
 __all__ = [
     "RequirementSet",
@@ -294,14 +296,16 @@ def _canonical(req: Requirement) -> str:
 
 
 def _read_text(path: Path, origin: str | None) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise InputError(
             f"requirement file not found: {path}",
             file=origin or str(path),
             fix="create it, or correct the path (includes are relative to the including file)",
-        ) from None
+        )
+    try:
+        return read_regular_file(path, "requirement file", MAX_REQUIREMENTS_FILE).decode(
+            "utf-8-sig"
+        )
     except UnicodeDecodeError as exc:
         raise InputError(
             f"not UTF-8 text: {exc.reason} at byte {exc.start}",

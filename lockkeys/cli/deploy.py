@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -175,9 +176,38 @@ def render(report: Report, as_json: bool) -> None:
         note(f"lockkeys: skipped {len(skipped)} package(s) not needed on this target: {named}")
 
 
+MAX_TIMEOUT = 24 * 3600.0
+
+
+def _timeout_in_range(value: float) -> float:
+    """A finite, positive number of seconds: nan/inf would switch every deadline off."""
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        raise typer.BadParameter(
+            f"{value} is not a number of seconds in (0, {MAX_TIMEOUT:.0f}]; "
+            "nan, inf, zero and negative values are refused"
+        )
+    return value
+
+
+def _folder_or_absent(value: Path | None) -> Path | None:
+    if value is not None and value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} exists and is not a folder")
+    return value
+
+
+def _existing_folder(value: Path | None) -> Path | None:
+    if value is not None and not value.is_dir():
+        raise typer.BadParameter(f"{value} is not a folder")
+    return value
+
+
 TimeoutOption = Annotated[
     float,
-    typer.Option("--timeout", help="Seconds to wait for each network read (default 30)."),
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for each network read (default 30).",
+        callback=_timeout_in_range,
+    ),
 ]
 
 
@@ -211,7 +241,12 @@ def fail_if_refused(report: Report, as_json: bool) -> None:
 
 
 WheelhouseOption = Annotated[
-    Path | None, typer.Option("--wheelhouse", help="Read files from this folder; no network.")
+    Path | None,
+    typer.Option(
+        "--wheelhouse",
+        help="Read files from this folder; no network.",
+        callback=_existing_folder,
+    ),
 ]
 PythonOption = Annotated[
     str | None,
@@ -386,7 +421,12 @@ def verify(
 
 
 def download(
-    dest: Annotated[Path, typer.Option("--dest", help="Folder to keep the verified files in.")],
+    dest: Annotated[
+        Path,
+        typer.Option(
+            "--dest", help="Folder to keep the verified files in.", callback=_folder_or_absent
+        ),
+    ],
     python: PythonOption = None,
     as_json: JsonOption = False,
     timeout: TimeoutOption = 30.0,

@@ -173,10 +173,18 @@ def probe(python: str | None = None) -> TargetEnvironment:
             found=last,
             fix="the target must be Python 3.8 or newer",
         )
-    data = json.loads(proc.stdout)
-    tags: list[Tag] = []
-    for text in data["tags"]:
-        tags.extend(parse_tag(text))
+    try:
+        data = json.loads(proc.stdout)
+        tags: list[Tag] = []
+        for text in data["tags"]:
+            tags.extend(parse_tag(text))
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(
+            "the target interpreter did not report its environment",
+            file=executable,
+            found=(proc.stdout.strip().splitlines() or ["no output"])[0][:80],
+            fix="pass the path of the target environment's python, e.g. .venv/bin/python",
+        ) from None
     from packaging.utils import canonicalize_name
 
     dists: list[InstalledDist] = []

@@ -17,7 +17,8 @@ import tomli_w
 from packaging.pylock import Pylock, PylockUnsupportedVersionError, PylockValidationError
 
 from lockkeys.errors import InputError
-from lockkeys.fsutil import atomic_write
+from lockkeys.fsutil import atomic_write, read_regular_file
+from lockkeys.limits import MAX_LOCK_FILE, load_toml
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.rules import FILENAME, lock_from_pylock
 
@@ -61,7 +62,7 @@ def write_lock(path: Path, lock: Lock) -> bool:
 
 def parse_lock(text: str, file: str) -> Lock:
     try:
-        doc = tomllib.loads(text)
+        doc = load_toml(text, file)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", file=file) from None
     try:
@@ -75,12 +76,9 @@ def parse_lock(text: str, file: str) -> Lock:
 
 def read_lock(path: Path) -> Lock:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(
-            "lock file not found", file=str(path), fix="run `lockkeys lock` to create it"
-        ) from None
+    data = read_regular_file(
+        path, "lock file", MAX_LOCK_FILE, missing_fix="run `lockkeys lock` to create it"
+    )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from lockkeys.errors import InputError
+from lockkeys.fsutil import read_regular_file
+from lockkeys.limits import MAX_CONFIG_FILE, load_toml
+
 DEFAULT_LOCKFILE = "pylock.toml"
 
 
 def _lockfile_key(config: Path) -> str | None:
     try:
-        doc = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = read_regular_file(config, "configuration file", MAX_CONFIG_FILE)
+        doc = load_toml(data.decode("utf-8"), str(config))
+    except (InputError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     table = doc.get("tool", {}).get("lockkeys", {}) if config.name == "pyproject.toml" else doc
     value = table.get("lockfile") if isinstance(table, dict) else None

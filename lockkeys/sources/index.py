@@ -8,7 +8,6 @@ What the page claims (sizes, hashes) is a hint for the locker, never trusted for
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 import re
@@ -19,6 +18,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 from packaging.utils import canonicalize_name
 
 from lockkeys.errors import SourceError, escape
+from lockkeys.limits import TooDeep, load_json
 from lockkeys.redact import strip_userinfo
 from lockkeys.sources.fetch import NotFoundError, fetch_page
 from lockkeys.sources.model import RemoteFile, Source
@@ -186,7 +186,9 @@ def parse_json_page(data: bytes, page_url: str, keep: Keep = None) -> list[Remot
     ``size`` (PEP 700), ``requires-python``, ``yanked`` and ``core-metadata`` (PEP 714; or
     ``dist-info-metadata``, PEP 658)."""
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = load_json(data.decode("utf-8"))
+    except TooDeep as exc:
+        raise PageError(f"the JSON page is {exc}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise PageError(f"the page is not valid JSON: {exc}") from None
     if not isinstance(document, dict):

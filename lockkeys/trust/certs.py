@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lockkeys.errors import InputError, escape
 from lockkeys.fsutil import read_regular_file
+from lockkeys.limits import MAX_KEY_FILE
 from lockkeys.openpgp.armor import (
     TAG_PUBLIC_KEY,
     TAG_SECRET_KEY,
@@ -199,11 +200,6 @@ def load_key_any(path: Path, engine: OpenPGPEngine | None = None) -> CertFacts:
     if blocks[0].packets[0].tag == TAG_SECRET_KEY:
         return load_secret_key(path, engine).facts
     return parse_certificate(data, str(path), None, engine).facts
-
-
-# A certificate or secret key file larger than this is refused before it is read; certificates
-# with many third-party certifications stay well under it.
-MAX_KEY_FILE = 8 * 1024 * 1024
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from lockkeys.errors import InputError, UsageError
-from lockkeys.fsutil import atomic_write
+from lockkeys.fsutil import atomic_write, read_regular_file
+from lockkeys.limits import MAX_PASSPHRASE_FILE
 from lockkeys.openpgp.armor import armor
 from lockkeys.openpgp.engine import OpenPGPEngine
 from lockkeys.openpgp.sequoia import default_engine
@@ -40,7 +41,7 @@ def parse_expiry(text: str | None, *, now: datetime | None = None) -> int | None
         days = int(m.group(1)) * _UNITS[m.group(2)]
         if days <= 0:
             raise UsageError(f"--expires {text!r} must be in the future")
-        return days * 86400
+        return _in_range(text, days * 86400)
     try:
         when = date.fromisoformat(value)
     except ValueError:
@@ -51,15 +52,27 @@ def parse_expiry(text: str | None, *, now: datetime | None = None) -> int | None
     seconds = int((datetime(when.year, when.month, when.day, tzinfo=UTC) - now).total_seconds())
     if seconds <= 0:
         raise UsageError(f"--expires {text!r} is not in the future")
+    return _in_range(text, seconds)
+
+
+# OpenPGP stores a key's validity as a 32-bit count of seconds after its creation (about 136
+# years); anything longer cannot be written.
+MAX_VALIDITY_SECONDS = 0xFFFFFFFF
+
+
+def _in_range(text: str, seconds: int) -> int:
+    if seconds > MAX_VALIDITY_SECONDS:
+        raise UsageError(
+            f"--expires {text!r} is too far away: OpenPGP cannot express a validity over "
+            f"{MAX_VALIDITY_SECONDS:,} seconds (about 136 years)",
+            expected="e.g. 2y, 18m, 6w, 30d, 2028-12-31, or never",
+        )
     return seconds
 
 
 def read_passphrase(path: Path) -> str:
     """The first line of the file, without its line ending. Empty is refused."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read passphrase file: {exc.strerror}", file=str(path)) from None
+    raw = read_regular_file(Path(path), "passphrase file", MAX_PASSPHRASE_FILE)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockkeys.errors import InputError, UsageError
-from lockkeys.fsutil import atomic_write
+from lockkeys.fsutil import atomic_write, read_regular_file
 from lockkeys.openpgp.engine import OpenPGPEngine
 from lockkeys.openpgp.sequoia import default_engine
 from lockkeys.trust.certs import load_secret_key
 from lockkeys.trust.keygen import read_passphrase
-from lockkeys.trust.signatures import armor_signatures, parse_signatures
+from lockkeys.trust.signatures import MAX_SIGNATURE_FILE, armor_signatures, parse_signatures
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ def sign_files(
         existing: list[bytes] = []
         if target.exists():
             try:
-                existing = [s.packet for s in parse_signatures(target.read_bytes(), str(target))]
+                data = read_regular_file(target, "signature file", MAX_SIGNATURE_FILE)
+                existing = [s.packet for s in parse_signatures(data, str(target))]
             except InputError as exc:
                 raise InputError(
                     f"existing signature file is unreadable, not adding to it: {exc.message}",
