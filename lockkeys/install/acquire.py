@@ -146,7 +146,8 @@ def fetch_file(
 
 def gather_signatures(
     candidate: Candidate, timeout: float = DEFAULT_TIMEOUT
-) -> tuple[list[DetachedSignature], list[str], list[bytes]]:
-    """Signatures from every place; unreadable ones become notes, never crashes."""
+) -> tuple[list[DetachedSignature], list[str], list[bytes], list[tuple[str, str]]]:
+    """Signatures from every place; unreadable ones become notes, never crashes; the places
+    that could not be reached (5xx, connection errors) are returned last, as (url, why)."""
     found = gather(candidate.signature_urls, timeout=timeout)
-    return found.signatures, found.notes, found.packets
+    return found.signatures, found.notes, found.packets, found.unreachable

@@ -199,11 +199,21 @@ def _verify_into(
             sigs: list[DetachedSignature] = []
             notes: list[str] = []
             raw: list[bytes] = []
+            unreachable: list[tuple[str, str]] = []
             if package.tool.verify in ("signatures", "hashes+signatures"):
-                sigs, notes, raw = gather_signatures(place, timeout)
+                sigs, notes, raw, unreachable = gather_signatures(place, timeout)
             progress(package.name, "verify")
             report = verify_artifact(
-                package, file, local, sigs, pkg_keyring, env, locked, notes=notes, now=now
+                package,
+                file,
+                local,
+                sigs,
+                pkg_keyring,
+                env,
+                locked,
+                notes=notes,
+                unreachable=unreachable,
+                now=now,
             )
             if report.ok:
                 gathered[file.filename] = raw

@@ -21,6 +21,7 @@ from lockkeys.install.environment import TargetEnvironment
 from lockkeys.install.metadata import check_metadata
 from lockkeys.install.report import PackageReport, Status
 from lockkeys.lockfile.model import LockedFile, LockedPackage
+from lockkeys.sources.cosign import Gathered, unreachable_error
 from lockkeys.trust.certs import Keyring
 from lockkeys.trust.signatures import DetachedSignature
 from lockkeys.trust.threshold import evaluate_threshold
@@ -72,8 +73,15 @@ def verify_artifact(
     locked_names: Collection[str],
     *,
     notes: Sequence[str] = (),
+    unreachable: Sequence[tuple[str, str]] = (),
     now: datetime | None = None,
 ) -> PackageReport:
+    """Verify ``local`` as the package's policy says; a refusal is a report, not an error.
+
+    A signature threshold not met while some signature source could not be read
+    (``unreachable``: 5xx, connection errors) raises :class:`SourceError` (exit 3) naming the
+    URL: a source problem, not a refusal. Met without it, the run goes on.
+    """
     policy = package.tool.verify
     digests = file_hashes(local, file.hashes.keys())
     sha256 = digests["sha256"]
@@ -95,6 +103,10 @@ def verify_artifact(
     if wants_sigs:
         threshold = package.tool.threshold or 1
         threshold_result = evaluate_threshold(local, signatures, keyring, threshold, now=now)
+        if not threshold_result.met and unreachable:
+            raise unreachable_error(
+                Gathered(unreachable=list(unreachable)), package.name, file.filename
+            )
         if not threshold_result.met:
             return refused(
                 package,

@@ -12,7 +12,7 @@ from lockkeys.config import PackagePolicy
 from lockkeys.errors import VerificationError
 from lockkeys.listing import summarize
 from lockkeys.lockfile.collect import Collected
-from lockkeys.sources.cosign import Gathered, gather, signature_urls
+from lockkeys.sources.cosign import Gathered, gather, signature_urls, unreachable_error
 from lockkeys.sources.model import RemoteFile
 from lockkeys.trust.certs import Certificate, Keyring
 from lockkeys.trust.threshold import evaluate_threshold
@@ -33,7 +33,9 @@ def check_signatures(
     stores: Sequence[str],
     root: Path,
 ) -> None:
-    """Raise VerificationError listing every file short of its threshold (with why)."""
+    """Raise VerificationError listing every file short of its threshold (with why); a
+    SourceError naming the URL when a signature source that could not be read might have
+    made up the shortfall (issue 12, item 7)."""
     if not needs_signatures(policy) or policy.threshold is None:
         return
     keyring = Keyring(certs[n] for n in policy.signers)
@@ -45,6 +47,8 @@ def check_signatures(
             raise AssertionError(f"{entry.remote.filename} was not downloaded")
         found = _signatures(entry.remote, stores, root)
         result = evaluate_threshold(entry.local, found.signatures, keyring, policy.threshold)
+        if not result.met and found.unreachable:
+            raise unreachable_error(found, pin.name, entry.remote.filename)
         if not result.met:
             short.append(entry.remote.filename)
             if len(short) <= DETAILED_FILES:

@@ -2,8 +2,10 @@
 
 One place for lock time and install time: ``<file url>.asc`` beside the file (index, folder
 or wheelhouse) and ``<store>/<file name>.asc`` in each signature store (a folder, or an
-http(s) URL unless offline). Unreadable or unreachable signature files become notes that
-explain a shortfall; they never crash a run and never count.
+http(s) URL unless offline). Unreadable signature files become notes that explain a
+shortfall; they never crash a run and never count. A signature file or store that answers
+5xx or cannot be reached is a source problem: when the threshold is not met without it, the
+caller raises :func:`unreachable_error` (exit 3, naming the URL) instead of a refusal.
 """
 
 from __future__ import annotations
@@ -40,6 +42,20 @@ class Gathered:
     signatures: list[DetachedSignature] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     packets: list[bytes] = field(default_factory=list)
+    unreachable: list[tuple[str, str]] = field(default_factory=list)  # (url, what happened)
+
+
+def unreachable_error(found: Gathered, package: str | None, filename: str) -> SourceError:
+    """The error for a threshold not met while signature sources could not be read."""
+    (url, message), *rest = found.unreachable
+    return SourceError(
+        f"signature source could not be read for {filename}: {message}",
+        package=package,
+        file=url,
+        details=[f"also unreachable: {u}: {m}" for u, m in rest]
+        + ["the signature threshold is not met without it"],
+        fix="check that the signature store or index is reachable, then run again",
+    )
 
 
 def gather(urls: Sequence[str], *, timeout: float = 30.0) -> Gathered:
@@ -55,6 +71,7 @@ def gather(urls: Sequence[str], *, timeout: float = 30.0) -> Gathered:
             )
         except SourceError as exc:
             out.notes.append(f"signature file {url}: {exc.message}")
+            out.unreachable.append((url, exc.message))
             continue
         if data is None:
             continue
