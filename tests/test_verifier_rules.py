@@ -468,9 +468,7 @@ def test_rule_06_signature_expiration_honored(gpg: GnuPG, data: Path) -> None:
     assert reasons(result) == [Reason.SIGNATURE_EXPIRED]
 
 
-def test_rule_06_injected_clock_cannot_revive_an_expired_signature(
-    gpg: GnuPG, data: Path
-) -> None:
+def test_rule_06_injected_clock_cannot_revive_an_expired_signature(gpg: GnuPG, data: Path) -> None:
     """`evaluate_threshold(now=...)` is the clock of lockkeys' own checks; the engine judges
     at the system clock (pysequoia has no reference time). An injected past clock must never
     make an expired signature count: lockkeys' check passes it on, Sequoia still refuses."""

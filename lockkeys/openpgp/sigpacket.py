@@ -274,6 +274,17 @@ def _own_subpackets(body: bytes, version: int) -> tuple[list[tuple[int, bool, by
     return _subpackets(hashed), _subpackets(unhashed)
 
 
+def _body_of(raw: bytes) -> bytes:
+    from lockkeys.errors import InputError
+    from lockkeys.openpgp.framing import split_packets
+
+    try:
+        (packet,) = split_packets(raw, "signature")
+    except (InputError, ValueError):
+        raise UnsupportedSignature("malformed signature packet framing", None) from None
+    return packet.body
+
+
 def parse_signature_packet(raw: bytes) -> SignatureFacts:
     """The facts of one whole signature packet (header and body, as framed by the one reader).
 
@@ -285,9 +296,10 @@ def parse_signature_packet(raw: bytes) -> SignatureFacts:
         raise UnsupportedSignature(
             f"unreadable signature packet: {_first_line(exc)}", None
         ) from None
-    body: bytes = bytes(packet.body or b"")
+    # The body as framed (pysequoia's ``body`` re-serializes, which can itself fail).
+    body = _body_of(raw)
     octet = body[0] if body else None
-    version = packet.signature_version
+    version = _get(packet, "signature_version", octet)
     if version is None:
         if octet is not None and octet not in (3, 4, 6):
             raise UnsupportedSignature(f"signature version {octet} is not supported", octet)
