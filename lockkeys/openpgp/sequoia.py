@@ -134,7 +134,7 @@ def cert_facts(binary: bytes, source: str, *, expires: datetime | None, revoked:
             current = primary_sigs
         elif packet.tag == TAG_SIGNATURE:
             with contextlib.suppress(UnsupportedSignature):
-                current.append(parse_signature_packet(packet.raw))
+                current.append(parse_signature_packet(packet.body))
         else:
             current = ignored  # user attributes and unknown components: not read
     if primary is None:

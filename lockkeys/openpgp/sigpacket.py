@@ -274,30 +274,22 @@ def _own_subpackets(body: bytes, version: int) -> tuple[list[tuple[int, bool, by
     return _subpackets(hashed), _subpackets(unhashed)
 
 
-def _body_of(raw: bytes) -> bytes:
-    from lockkeys.errors import InputError
-    from lockkeys.openpgp.framing import split_packets
-
-    try:
-        (packet,) = split_packets(raw, "signature")
-    except (InputError, ValueError):
-        raise UnsupportedSignature("malformed signature packet framing", None) from None
-    return packet.body
-
-
-def parse_signature_packet(raw: bytes) -> SignatureFacts:
-    """The facts of one whole signature packet (header and body, as framed by the one reader).
+def parse_signature_packet(body: bytes) -> SignatureFacts:
+    """The facts of one signature packet, from its body (as framed by the one reader).
 
     Raises :class:`UnsupportedSignature` for anything pysequoia cannot read as a signature.
     """
+    from lockkeys.openpgp.framing import TAG_SIGNATURE, encode_packet
+
+    raw = encode_packet(TAG_SIGNATURE, body)
     try:
         (packet,) = list(pysequoia.packet.PacketPile.from_bytes(raw))
     except (RuntimeError, ValueError) as exc:
         raise UnsupportedSignature(
             f"unreadable signature packet: {_first_line(exc)}", None
         ) from None
-    # The body as framed (pysequoia's ``body`` re-serializes, which can itself fail).
-    body = _body_of(raw)
+    # The body as framed is what is read by hand (pysequoia's ``body`` re-serializes, which
+    # can itself fail).
     octet = body[0] if body else None
     version = _get(packet, "signature_version", octet)
     if version is None:

@@ -59,7 +59,7 @@ def parse_signatures(data: bytes, source: str) -> list[DetachedSignature]:
                 )
             unsupported: str | None = None
             try:
-                facts = parse_signature_packet(packet.raw)
+                facts = parse_signature_packet(packet.body)
             except UnsupportedSignature as exc:
                 # Not counted, with its reason; the known signatures of the file still count.
                 unsupported = str(exc)

@@ -286,7 +286,7 @@ def _prefix_matches(sig: DetachedSignature, digests: dict[str, Any]) -> bool | N
     """The signature's 16-bit digest quick check against the file (v4 only), or None when
     it cannot be made. A mismatch means the file is not what was signed, as GnuPG says."""
     state = digests.get(sig.facts.hash_algorithm)
-    (packet,) = split_packets(sig.packet, sig.source)
+    (packet,) = split_packets(sig.packet, sig.source)  # the one reader: header off
     trailer = hashed_trailer(packet.body)
     prefix = digest_prefix(packet.body)
     if state is None or trailer is None or prefix is None:
