@@ -284,3 +284,41 @@ def test_item3_agrees_with_sqv_and_gpgv_on_an_unknown_version_packet(
     outcome = gpgv(ring, asc, signed)
     assert outcome.returncode == 2  # gpgv: "packet(2) with unknown version 10"
     assert outcome.keywords().count("VALIDSIG") == (0 if unknown_first else 1)
+
+
+# --- fuzzing findings (benchmarks/fuzz.py), kept as regression tests ---------------------------
+
+
+def odd_issuer_fingerprint(body: bytes) -> bytes:
+    """The signature body with its issuer-fingerprint subpacket (33) claiming key version 9:
+    Sequoia parses it but cannot serialize it again ("Unknown kind of fingerprint")."""
+    out = bytearray(body)
+    hashed_len = int.from_bytes(body[4:6], "big")
+    unhashed_len = int.from_bytes(body[6 + hashed_len : 8 + hashed_len], "big")
+    for start, length in ((6, hashed_len), (8 + hashed_len, unhashed_len)):
+        pos = start
+        while pos < start + length:  # one-octet subpacket lengths in these fixtures
+            if out[pos + 1] & 0x7F == 33:
+                out[pos + 2] = 9
+            pos += 1 + out[pos]
+    return bytes(out)
+
+
+def test_fuzz_finding_signature_sequoia_cannot_reserialize_is_not_counted(signed: Path) -> None:
+    asc = Path(f"{signed}.asc")
+    body = framing.split_packets(packets_of(asc)[0], "sig")[0].body
+    odd = encode_packet(TAG_SIGNATURE, odd_issuer_fingerprint(body))
+    (sig,) = parse_signatures(odd, "odd.sig")  # used to raise RuntimeError from pysequoia
+    keyring = Keyring([load_certificate(KEYS / "alice.asc", name="alice")])
+    result = evaluate_threshold(signed, [sig], keyring, 1)
+    assert not result.met
+
+
+def test_fuzz_finding_certificate_sequoia_cannot_reserialize_is_input_error() -> None:
+    packets = decode((KEYS / "alice.asc").read_bytes(), "alice")[0].packets
+    mangled = b"".join(
+        encode_packet(p.tag, odd_issuer_fingerprint(p.body)) if p.tag == TAG_SIGNATURE else p.raw
+        for p in packets
+    )
+    with pytest.raises(InputError):  # used to raise RuntimeError (exit 70)
+        parse_certificate(mangled, "odd.asc")

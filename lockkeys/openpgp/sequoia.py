@@ -205,8 +205,14 @@ class SequoiaEngine:
             revoked = cert.is_revoked
         except RuntimeError:
             revoked = False
+        try:
+            binary = bytes(cert)
+        except RuntimeError as exc:  # Sequoia parsed it but cannot write it back (fuzzing)
+            raise InputError(
+                f"not a usable OpenPGP certificate: {_first_line(exc)}", file=source
+            ) from None
         return cert_facts(
-            bytes(cert),
+            binary,
             source,
             expires=expiration.astimezone(UTC) if expiration else None,
             revoked=revoked,

@@ -23,6 +23,17 @@ from lockkeys.trust.signatures import DetachedSignature, parse_signatures
 MAX_SIGNATURE_FILE = 1024 * 1024
 
 
+def _too_large(exc: SourceError) -> bool:
+    """A size overrun is an answer, not an outage: the installer refuses such a file (exit 1).
+    The transport raises its own error type for it where it has one."""
+    from lockkeys.sources import fetch
+
+    kind = getattr(fetch, "TooLargeError", None)
+    if isinstance(kind, type) and isinstance(exc, kind):
+        return True
+    return exc.message.startswith("more data than allowed")
+
+
 def signature_urls(
     file_url: str, filename: str, stores: Sequence[str], base: Path, *, offline: bool = False
 ) -> tuple[str, ...]:
@@ -71,7 +82,8 @@ def gather(urls: Sequence[str], *, timeout: float = 30.0) -> Gathered:
             )
         except SourceError as exc:
             out.notes.append(f"signature file {url}: {exc.message}")
-            out.unreachable.append((url, exc.message))
+            if not _too_large(exc):  # oversized: it was read, and is not a signature file
+                out.unreachable.append((url, exc.message))
             continue
         if data is None:
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import random
 import tempfile
 import warnings
 import zipfile
@@ -468,4 +469,129 @@ TARGETS: dict[str, tuple[Callable[[], st.SearchStrategy[Any]], Callable[[Any], b
     "signature-file": (lambda: packet_mutated(signature_seeds()), check_signature_file),
     "certificate": (lambda: packet_mutated(certificate_seeds()), check_certificate),
     "wheel": (wheel_mutated, check_wheel),
+}
+
+
+# --- the same mutations drawn from a seeded PRNG (benchmarks/fuzz.py --long) -----------------
+#
+# Hypothesis spends more time generating and tracking an input than most parsers spend on it;
+# for hundreds of thousands of inputs the long run draws the same kinds of mutation from a
+# seeded random.Random instead (reproducible from the seed and the input number).
+
+_HOSTILE_TEXT = ["[[[[", "]]", "{", "\x00", "\ufffd", '"', "'''", "=", "\n[x]\n", "nan", "-1"]
+
+
+def _rand_byte_ops(rng: random.Random) -> list[tuple[Any, ...]]:
+    ops: list[tuple[Any, ...]] = []
+    for _ in range(rng.randint(0, 6)):
+        kind = rng.choice(("flip", "truncate", "insert", "delete", "duplicate"))
+        at = rng.randrange(1 << 20)
+        if kind == "flip":
+            ops.append((kind, at, rng.randrange(8)))
+        elif kind == "truncate":
+            ops.append((kind, at))
+        elif kind == "insert":
+            ops.append((kind, at, rng.randbytes(rng.randint(0, 16))))
+        elif kind == "delete":
+            ops.append((kind, at, rng.randint(1, 64)))
+        else:
+            ops.append((kind, at, rng.randint(1, 256)))
+    return ops
+
+
+def _rand_text(rng: random.Random) -> str:
+    return "".join(
+        rng.choice(_HOSTILE_TEXT) if rng.random() < 0.3 else chr(rng.randint(32, 0x2FF))
+        for _ in range(rng.randint(0, 12))
+    )
+
+
+def _rand_line_ops(rng: random.Random) -> list[tuple[Any, ...]]:
+    ops: list[tuple[Any, ...]] = []
+    for _ in range(rng.randint(0, 6)):
+        kind = rng.choice(("dup", "drop", "swap", "nest", "replace"))
+        at = rng.randrange(1000)
+        if kind == "swap":
+            ops.append((kind, at, rng.randrange(1000)))
+        elif kind == "nest":
+            ops.append((kind, at, rng.choice((1, 2, 8, 63, 64, 65, 200, 3000))))
+        elif kind == "replace":
+            ops.append((kind, at, _rand_text(rng)))
+        else:
+            ops.append((kind, at))
+    return ops
+
+
+def _rand_packet_ops(rng: random.Random) -> list[tuple[Any, ...]]:
+    ops: list[tuple[Any, ...]] = []
+    for _ in range(rng.randint(0, 6)):
+        kind = rng.choice(("dup", "drop", "swap", "version", "flip", "cut"))
+        at = rng.randrange(100)
+        if kind == "swap":
+            ops.append((kind, at, rng.randrange(100)))
+        elif kind == "version":
+            ops.append((kind, at, rng.choice((0, 2, 3, 4, 5, 6, 7, 10, 255, rng.randrange(256)))))
+        elif kind == "flip":
+            ops.append((kind, at, rng.randrange(1 << 16), rng.randrange(8)))
+        elif kind == "cut":
+            ops.append((kind, at, rng.randrange(1 << 16)))
+        else:
+            ops.append((kind, at))
+    return ops
+
+
+def _rand_member_ops(rng: random.Random) -> list[tuple[Any, ...]]:
+    ops: list[tuple[Any, ...]] = []
+    for _ in range(rng.randint(0, 5)):
+        kind = rng.choice(("edit", "rename", "drop", "dup", "record"))
+        at = rng.randrange(50)
+        if kind == "edit":
+            ops.append((kind, at, _rand_byte_ops(rng)))
+        elif kind == "rename":
+            ops.append((kind, at, rng.choice(HOSTILE_NAMES)))
+        elif kind == "record":
+            ops.append((kind, _rand_text(rng)))
+        else:
+            ops.append((kind, at))
+    return ops
+
+
+def _arbitrary(rng: random.Random) -> bytes:
+    return rng.randbytes(rng.randint(0, 512))
+
+
+def random_bytes_input(rng: random.Random, seeds: list[bytes]) -> bytes:
+    if rng.random() < 0.1:
+        return _arbitrary(rng)
+    return apply_ops(rng.choice(seeds), _rand_byte_ops(rng))
+
+
+def random_text_input(rng: random.Random, seeds: list[str]) -> bytes:
+    roll = rng.random()
+    if roll < 0.1:
+        return _arbitrary(rng)
+    lines = apply_line_ops(rng.choice(seeds), _rand_line_ops(rng))
+    return lines if roll < 0.7 else apply_ops(lines, _rand_byte_ops(rng)[:3])
+
+
+def random_packet_input(rng: random.Random, seeds: list[bytes]) -> bytes:
+    if rng.random() < 0.4:
+        return random_bytes_input(rng, seeds)
+    return apply_packet_ops(rng.choice(seeds), _rand_packet_ops(rng), rng.random() < 0.5)
+
+
+def random_wheel_input(rng: random.Random) -> bytes:
+    if rng.random() < 0.4:
+        return random_bytes_input(rng, [wheel_seed()])
+    return apply_member_ops(wheel_members(wheel_seed()), _rand_member_ops(rng))
+
+
+RANDOM_INPUTS: dict[str, Callable[[random.Random], bytes]] = {
+    "config": lambda rng: random_text_input(rng, [CONFIG_SEED]),
+    "lock": lambda rng: random_text_input(rng, [lock_seed()]),
+    "index-json": lambda rng: random_text_input(rng, [JSON_SEED]),
+    "index-html": lambda rng: random_text_input(rng, [HTML_SEED]),
+    "signature-file": lambda rng: random_packet_input(rng, signature_seeds()),
+    "certificate": lambda rng: random_packet_input(rng, certificate_seeds()),
+    "wheel": random_wheel_input,
 }
