@@ -25,6 +25,7 @@ from lockkeys.sources.cosign import Gathered, unreachable_error
 from lockkeys.trust.certs import Keyring
 from lockkeys.trust.signatures import DetachedSignature
 from lockkeys.trust.threshold import evaluate_threshold
+from lockkeys.wheelrecord import check_wheel_record
 
 CHUNK = 1024 * 1024
 
@@ -127,6 +128,8 @@ def verify_artifact(
             locked=locked_names,
             env=env,
         )
+        if local.name.endswith(".whl"):
+            check_wheel_record(local, package=package.name)  # threat-model row 22
     except VerificationError as exc:
         details = [d for d in (exc.expected, exc.found) if d]
         return refused(

@@ -444,11 +444,13 @@ def _target_env() -> Any:
 
 def check_wheel(data: bytes) -> bool:
     from lockkeys.install.metadata import check_metadata
+    from lockkeys.wheelrecord import check_wheel_record
 
     path = _scratch() / "util-2.1-py3-none-any.whl"
     path.write_bytes(data)
     try:
         check_metadata(path, name="util", version="2.1", locked={"util"}, env=_target_env())
+        check_wheel_record(path, package="util")
     except LockkeysError:
         return False
     return True
