@@ -110,9 +110,15 @@ def test_item7_threshold_short_with_every_source_answering_stays_a_refusal(
 ) -> None:
     lock, server = scene
     only_alice(server, tmp_path)
-    text = lock.read_text(encoding="utf-8")
-    assert '"http://127.0.0.1:9/unreachable/"' in text
-    lock.write_text(text.replace(', "http://127.0.0.1:9/unreachable/"', ""), encoding="utf-8")
+    import tomllib
+
+    import tomli_w
+
+    document = tomllib.loads(lock.read_text(encoding="utf-8"))
+    stores = document["tool"]["lockkeys"]["signature-stores"]
+    assert "http://127.0.0.1:9/unreachable/" in stores
+    stores.remove("http://127.0.0.1:9/unreachable/")
+    lock.write_text(tomli_w.dumps(document), encoding="utf-8")
     code, _, err = cli("--lock", lock, "verify", "--python", sys.executable, "--timeout", "5")
     assert code == 1, err
     assert "signature threshold not met" in err
