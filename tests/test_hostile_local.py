@@ -163,3 +163,15 @@ def test_item5_key_generate_expiry_beyond_openpgp_range_exit_2(
     code, _, err = run(capsys, "key", "generate", "k", "--out-dir", tmp_path, "--expires", expires)
     assert code == 2 and "too far away" in err, err
     assert not list(tmp_path.iterdir())
+
+
+def test_fuzz_finding_index_link_that_is_not_a_valid_url_is_ignored() -> None:
+    """benchmarks/fuzz.py (index-html): an href such as "http://[::1" made urljoin raise
+    ValueError (exit 70). Such a link is ignored; a broken <base href> is a page error."""
+    from lockkeys.sources.index import parse_html_page
+
+    page = b'<a href="http://[::1/x-1.0-py3-none-any.whl">x</a><a href="y-1.0.tar.gz">y</a>'
+    files = parse_html_page(page, "https://index.example/simple/y/")
+    assert [f.filename for f in files] == ["y-1.0.tar.gz"]
+    with pytest.raises(PageError, match="base href"):
+        parse_html_page(b'<base href="http://[::1/"><a href="y.whl">y</a>', "https://i.example/")

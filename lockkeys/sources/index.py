@@ -68,11 +68,15 @@ def _make_file(
     core_metadata: str | None = None,
 ) -> RemoteFile | None:
     """Resolve one link; None (logged) for links lockkeys will not follow."""
-    absolute, fragment = urldefrag(urljoin(page_url, href))
-    # A link carrying user:password@ keeps it out of the lock and of every message;
-    # credentials come from lockkeys' own lookup, by server.
-    absolute = strip_userinfo(absolute)
-    parts = urlsplit(absolute)
+    try:
+        absolute, fragment = urldefrag(urljoin(page_url, href))
+        # A link carrying user:password@ keeps it out of the lock and of every message;
+        # credentials come from lockkeys' own lookup, by server.
+        absolute = strip_userinfo(absolute)
+        parts = urlsplit(absolute)
+    except ValueError:  # e.g. "http://[::1" (an invalid IPv6 literal)
+        log.warning("ignoring a link that is not a valid URL on %s: %r", page_url, escape(href))
+        return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         log.warning("ignoring a non-HTTP link on %s: %s", page_url, escape(absolute))
         return None
@@ -158,7 +162,11 @@ def parse_html_page(data: bytes, page_url: str, keep: Keep = None) -> list[Remot
     parser = _AnchorParser()
     parser.feed(text)
     parser.close()
-    base = urljoin(page_url, parser.base) if parser.base else page_url
+    try:
+        base = urljoin(page_url, parser.base) if parser.base else page_url
+        urlsplit(base)
+    except ValueError:
+        raise PageError(f"the page's <base href> is not a valid URL: {parser.base!r}") from None
     files: list[RemoteFile] = []
     for attrs in parser.anchors:
         href = attrs.get("href")
