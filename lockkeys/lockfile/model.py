@@ -23,7 +23,16 @@ from packaging.pylock import Package, PackageSdist, PackageWheel, Pylock
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 LOCK_VERSION = "1"
 PEP751_VERSION = "1.0"
@@ -39,8 +48,8 @@ class _Frozen(BaseModel):
 
 
 class LockSigner(_Frozen):
-    fingerprint: str
-    certificate: str
+    fingerprint: StrictStr
+    certificate: StrictStr
 
     @field_validator("fingerprint")
     @classmethod
@@ -51,26 +60,32 @@ class LockSigner(_Frozen):
 
 
 class LockSource(_Frozen):
-    name: str
-    url: str | None = None
-    path: str | None = None
-    mirrors: tuple[str, ...] = ()
+    name: StrictStr
+    url: StrictStr | None = None
+    path: StrictStr | None = None
+    mirrors: tuple[StrictStr, ...] = ()
     # Names of environment variables holding credentials (never the secrets): a deploy host
     # sets them to its own credentials.
-    username_env: str | None = Field(default=None, alias="username-env")
-    password_env: str | None = Field(default=None, alias="password-env")
-    token_env: str | None = Field(default=None, alias="token-env")
+    username_env: StrictStr | None = Field(default=None, alias="username-env")
+    password_env: StrictStr | None = Field(default=None, alias="password-env")
+    token_env: StrictStr | None = Field(default=None, alias="token-env")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> LockSource:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("a source has exactly one of url (an index) and path (a folder)")
+        return self
 
 
 class LockTool(_Frozen):
     """``[tool.lockkeys]`` of the lock."""
 
-    lock_version: str = Field(alias="lock-version")
-    inputs_digest: str = Field(alias="inputs-digest")
-    requirements: tuple[str, ...] = ()
+    lock_version: StrictStr = Field(alias="lock-version")
+    inputs_digest: StrictStr = Field(alias="inputs-digest")
+    requirements: tuple[StrictStr, ...] = ()
     sources: tuple[LockSource, ...] = ()
-    signature_stores: tuple[str, ...] = Field(default=(), alias="signature-stores")
-    revocations: tuple[str, ...] = ()  # read at deploy time (lockkeys.trust.revocations)
+    signature_stores: tuple[StrictStr, ...] = Field(default=(), alias="signature-stores")
+    revocations: tuple[StrictStr, ...] = ()  # read at deploy time (lockkeys.trust.revocations)
     signers: dict[str, LockSigner] = Field(default_factory=dict)
 
     @field_validator("lock_version")
@@ -94,16 +109,20 @@ class LockTool(_Frozen):
 class PackageTool(_Frozen):
     """``[packages.tool.lockkeys]``: one package's policy and provenance."""
 
+    # Strict types: `threshold = true`, `"2"` or `2.0` and `override = "yes"` are errors, as
+    # they are in the configuration (issue 12, item 6).
     verify: Policy
-    source: str
-    signers: tuple[str, ...] = ()
-    threshold: int | None = None
-    required_by: tuple[str, ...] = Field(default=(), alias="required-by")
-    substitutes: str | None = None
-    substitute_requested_by: tuple[str, ...] = Field(default=(), alias="substitute-requested-by")
-    override: bool = False
-    reason: str | None = None
-    allow_sdist: bool = Field(default=False, alias="allow-sdist")
+    source: StrictStr
+    signers: tuple[StrictStr, ...] = ()
+    threshold: StrictInt | None = None
+    required_by: tuple[StrictStr, ...] = Field(default=(), alias="required-by")
+    substitutes: StrictStr | None = None
+    substitute_requested_by: tuple[StrictStr, ...] = Field(
+        default=(), alias="substitute-requested-by"
+    )
+    override: StrictBool = False
+    reason: StrictStr | None = None
+    allow_sdist: StrictBool = Field(default=False, alias="allow-sdist")
 
     @field_validator("signers")
     @classmethod

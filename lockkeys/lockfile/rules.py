@@ -110,6 +110,17 @@ def _package(
     _check_policy(ptool, where, file, fingerprints, source_names)
     wheels = tuple(_file(w, f"{where}.wheels[{j}]", file) for j, w in enumerate(pkg.wheels or ()))
     sdist = _file(pkg.sdist, f"{where}.sdist", file) if pkg.sdist is not None else None
+    seen_files: dict[str, str] = {}
+    for j, locked in enumerate((*wheels, *((sdist,) if sdist else ()))):
+        at = f"{where}.wheels[{j}]" if j < len(wheels) else f"{where}.sdist"
+        if locked.filename in seen_files:
+            raise InputError(
+                f"{at}.name: {locked.filename!r} is listed twice "
+                f"(also {seen_files[locked.filename]})",
+                file=file,
+                fix="a file name must name one file: re-lock with `lockkeys lock`",
+            )
+        seen_files[locked.filename] = at
     return LockedPackage(
         name=pkg.name,
         version=str(pkg.version),
