@@ -37,6 +37,7 @@ from lockkeys.listing import summarize
 from lockkeys.lockfile.assemble import assemble_lock, locked_package
 from lockkeys.lockfile.changes import Change, version_changes
 from lockkeys.lockfile.collect import LOCK_WORKERS, Collected, collect_files
+from lockkeys.lockfile.drift import trust_drift
 from lockkeys.lockfile.inputs import load_signers, requirement_lines
 from lockkeys.lockfile.io import dumps_lock, read_lock, write_lock
 from lockkeys.lockfile.model import Lock
@@ -124,7 +125,7 @@ class Locker:
         return self.config.inputs_digest(lines, resolver=self.resolver_name)
 
     def check(self) -> LockOutcome:
-        load_signers(self.config)  # a config error is an error here too, not "up to date"
+        certs = load_signers(self.config)  # a config error is an error here, not "up to date"
         reqs, constraints = requirement_lines(self.config)
         digest = self.digest([*reqs, *(f"-c {c}" for c in constraints)])
         if not self.lock_path.exists():
@@ -144,6 +145,27 @@ class Locker:
         if lock.tool.inputs_digest != digest:
             return LockOutcome(
                 self.lock_path, lock, False, True, "the lock is stale: its inputs changed"
+            )
+        # Same inputs; is the trust content still theirs (issue 12, item 1)?
+        with _scratch() as scratch:
+            drift = trust_drift(
+                lock,
+                self.config,
+                certs,
+                sources=self.sources,
+                mirrors=self.mirrors,
+                lock_dir=self.lock_path.resolve().parent,
+                scratch=scratch,
+                candidates=self._candidate_sources,
+            )
+        if drift:
+            return LockOutcome(
+                self.lock_path,
+                lock,
+                False,
+                True,
+                "the lock's trust content differs from the configuration and the sources "
+                "(edited by hand?):\n  " + "\n  ".join(drift),
             )
         return LockOutcome(self.lock_path, lock, False, False, "the lock is up to date")
 
