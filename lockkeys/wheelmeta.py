@@ -19,6 +19,19 @@ from packaging.version import InvalidVersion, Version
 from lockkeys.errors import VerificationError
 
 MAX_METADATA = 4 * 1024 * 1024
+# What zipfile and tarfile raise for hostile archives besides their own errors (found by
+# benchmarks/fuzz.py): a member name flagged UTF-8 that is not, an unsupported zip version or
+# compression method, an encrypted member, a truncated stream.
+ARCHIVE_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    OSError,
+    UnicodeDecodeError,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ def read_wheel_metadata(path: Path, *, package: str) -> WheelMetadata:
             if info.file_size > MAX_METADATA:
                 raise refuse("METADATA is implausibly large", f"{info.file_size} bytes")
             raw = archive.read(info)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise refuse("not a readable wheel (zip) file", str(exc)) from None
     message = email.parser.BytesParser().parsebytes(raw)
     name = message.get("Name")
@@ -148,7 +161,7 @@ def read_sdist_metadata(path: Path, *, package: str) -> tuple[WheelMetadata, boo
                 if len(tar_info) == 1 and tar_info[0].size <= MAX_METADATA:
                     handle = tar.extractfile(tar_info[0])
                     raw = handle.read() if handle is not None else None
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise refuse("not a readable sdist archive", str(exc)) from None
     if raw is None:
         raise refuse("the sdist must hold exactly one top-level PKG-INFO", "none or several")

@@ -27,6 +27,7 @@ from pathlib import Path
 from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 
 from lockkeys.errors import VerificationError, escape
+from lockkeys.wheelmeta import ARCHIVE_ERRORS
 
 MAX_RECORD = 16 * 1024 * 1024
 STRONG = frozenset({"sha256", "sha384", "sha512"})
@@ -118,7 +119,7 @@ def check_wheel_record(path: Path, *, package: str) -> None:
                     ", ".join(escape(n) for n in missing[:5]),
                     "every file of the wheel listed in RECORD",
                 )
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise refuse("the wheel or its RECORD cannot be read", escape(str(exc))[:200]) from None
 
 

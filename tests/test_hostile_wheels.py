@@ -163,3 +163,37 @@ def test_item4_signed_wheel_with_lying_record_refused_by_verify(
     err = capsys.readouterr().err
     assert code == 1, err
     assert "RECORD does not tell the truth" in err and "util" in err
+
+
+def _patch_headers(data: bytes, field_offset: int, value: bytes, signature: bytes) -> bytes:
+    out = bytearray(data)
+    at = out.find(signature)
+    while at != -1:
+        out[at + field_offset : at + field_offset + len(value)] = value
+        at = out.find(signature, at + 4)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("damage", ["compression-method", "utf8-flag-invalid-name", "zip-version"])
+def test_fuzz_finding_hostile_zip_headers_are_refusals_not_crashes(
+    wheel: Path, damage: str
+) -> None:
+    """benchmarks/fuzz.py (wheel) found zipfile raising NotImplementedError (unknown zip version
+    or compression method) and UnicodeDecodeError (a name flagged UTF-8 that is not) where the
+    metadata and RECORD readers expected only BadZipFile: each escaped as exit 70."""
+    from lockkeys.install.metadata import read_wheel_metadata
+
+    data = wheel.read_bytes()
+    central = b"PK\x01\x02"
+    if damage == "compression-method":
+        data = _patch_headers(data, 10, (99).to_bytes(2, "little"), central)
+    elif damage == "zip-version":
+        data = _patch_headers(data, 6, (84).to_bytes(2, "little"), central)
+    else:
+        data = _patch_headers(data, 8, (0x800).to_bytes(2, "little"), central)
+        data = data.replace(b"foo/__init__.py", b"foo/\xb5_init__.py")
+    wheel.write_bytes(data)
+    with pytest.raises(VerificationError):
+        read_wheel_metadata(wheel, package="foo")
+    with pytest.raises(VerificationError):
+        check_wheel_record(wheel, package="foo")
