@@ -11,6 +11,7 @@ environment is exactly as it was before.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -923,9 +924,22 @@ def test_row_19_installer_failure_mid_install_leaves_environment_unchanged(
     passes every lockkeys check but declares a wheel format no installer supports, so the
     installer stops after installing the packages before it. lockkeys undoes all of it."""
 
+    changed: dict[str, bytes] = {}
+
     def future_format(name: str, data: bytes) -> tuple[str, bytes]:
         if name.endswith(".dist-info/WHEEL"):
-            return name, data.replace(b"Wheel-Version: 1.0", b"Wheel-Version: 9.0")
+            changed[name] = data.replace(b"Wheel-Version: 1.0", b"Wheel-Version: 9.0")
+            return name, changed[name]
+        if name.endswith(".dist-info/RECORD"):  # an honest RECORD for the new WHEEL (row 22)
+            lines = []
+            for line in data.decode().splitlines():
+                path = line.split(",")[0]
+                if path in changed:
+                    digest = hashlib.sha256(changed[path]).digest()
+                    encoded = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+                    line = f"{path},sha256={encoded},{len(changed[path])}"
+                lines.append(line)
+            return name, ("\n".join(lines) + "\n").encode()
         return name, data
 
     _resign_foo_with(scene, future_format, {})
