@@ -108,7 +108,12 @@ def trust_drift(
                 f"packages.{pkg.name}.version: the lock says {pkg.version!r}, the configured "
                 f"substitute is {policy.substitute!r}"
             )
-        pin = Pin(name=pkg.name, version=pkg.version, via=tuple(pkg.tool.required_by))
+        pin = Pin(
+            name=pkg.name,
+            version=pkg.version,
+            via=tuple(pkg.tool.required_by),
+            marker=pkg.marker,
+        )
         try:
             collected = collect_files(pin, policy, candidates(pin), scratch)
         except ResolutionError as exc:
