@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lockkeys.errors import InputError, SourceError, escape
+from lockkeys.fsutil import read_regular_file
+from lockkeys.limits import MAX_KEY_FILE
 from lockkeys.lockfile.model import Lock
 from lockkeys.openpgp.armor import (
     TAG_PUBLIC_KEY,
@@ -120,11 +122,11 @@ def _read(source: str, base: Path, timeout: float) -> list[tuple[str, bytes]]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or not path.is_file():
             continue
-        try:
-            files.append((str(path), path.read_bytes()))
-        except OSError as exc:
+        try:  # a regular file under the key-file cap (issue 12, item 5)
+            files.append((str(path), read_regular_file(path, "revocation file", MAX_KEY_FILE)))
+        except InputError as exc:
             raise SourceError(
-                f"cannot read revocation file: {exc.strerror}", file=str(path)
+                f"cannot read revocation file: {exc.message}", file=str(path)
             ) from None
     return files
 
