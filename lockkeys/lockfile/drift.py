@@ -11,7 +11,8 @@ on (issue 12, item 1; threat-model row 20):
   `allow-sdist`, and its version where the configuration pins a substitute;
 - the embedded certificates (names, fingerprints and the certificates themselves);
 - the sources (names, URLs, folders, mirrors) and the signature stores;
-- the files each source serves for the pinned version: names, sizes and hashes.
+- the files each source serves for the pinned version: names, sizes and hashes (names only
+  for a `signatures`-only package, whose signed rebuilds install without re-locking).
 
 Every difference is listed with the lock's value and the expected one.
 """
@@ -34,20 +35,28 @@ from lockkeys.trust.certs import Certificate
 __all__ = ["trust_drift", "trust_view"]
 
 
-def _package_view(pkg: LockedPackage) -> dict[str, Any]:
+def _package_view(pkg: LockedPackage, policy: str) -> dict[str, Any]:
     files = [*pkg.wheels, *((pkg.sdist,) if pkg.sdist else ())]
+    if policy == "signatures":
+        # Signed rebuilds install without re-locking (the contract), so for a signatures-only
+        # package the files' bytes are not the lock's trust content: their names are.
+        listed: list[Any] = sorted(f.filename for f in files)
+    else:
+        listed = sorted((f.filename, f.size, tuple(sorted(f.hashes.items()))) for f in files)
     return {
         "verify": pkg.tool.verify,
         "signers": sorted(pkg.tool.signers),
         "threshold": pkg.tool.threshold,
         "source": pkg.tool.source,
         "allow-sdist": pkg.tool.allow_sdist,
-        "files": sorted((f.filename, f.size, tuple(sorted(f.hashes.items()))) for f in files),
+        "files": listed,
     }
 
 
-def trust_view(lock: Lock) -> dict[str, Any]:
-    """What trust depends on in ``lock``, in a form two locks can be compared in."""
+def trust_view(lock: Lock, policies: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What trust depends on in ``lock``, in a form two locks can be compared in; files are
+    compared as the configured policy (``policies``: name -> verify) says."""
+    wanted = policies or {}
     return {
         "sources": [
             {"name": s.name, "url": s.url, "path": s.path, "mirrors": list(s.mirrors)}
@@ -58,7 +67,9 @@ def trust_view(lock: Lock) -> dict[str, Any]:
             name: {"fingerprint": s.fingerprint, "certificate": s.certificate.strip()}
             for name, s in sorted(lock.tool.signers.items())
         },
-        "packages": {p.name: _package_view(p) for p in lock.packages},
+        "packages": {
+            p.name: _package_view(p, wanted.get(p.name, p.tool.verify)) for p in lock.packages
+        },
     }
 
 
@@ -131,4 +142,5 @@ def trust_drift(
         certs=certs,
         lock_dir=lock_dir,
     )
-    return problems + _differences("", trust_view(lock), trust_view(expected))
+    policies = {p.name: config.policy(p.name).verify for p in lock.packages}
+    return problems + _differences("", trust_view(lock, policies), trust_view(expected, policies))
