@@ -131,7 +131,6 @@ class Locker:
         if not self.lock_path.exists():
             return LockOutcome(self.lock_path, None, False, True, "the lock is missing")
         lock = read_lock(self.lock_path)
-        certs = load_signers(self.config)
         news = certificate_news(certs, lock, str(self.lock_path))
         if news:
             message = "\n  ".join(["the lock is stale: certificate files changed:", *news])
@@ -146,12 +145,13 @@ class Locker:
             return LockOutcome(
                 self.lock_path, lock, False, True, "the lock is stale: its inputs changed"
             )
-        # Same inputs; is the trust content still theirs (issue 12, item 1)?
+        # Same inputs; is the trust content still theirs (issue 12, item 1)? The expected
+        # certificates are what `lock` would embed: the configured ones merged into the lock's.
         with _scratch() as scratch:
             drift = trust_drift(
                 lock,
                 self.config,
-                certs,
+                merge_with_lock(certs, lock, str(self.lock_path)),
                 sources=self.sources,
                 mirrors=self.mirrors,
                 lock_dir=self.lock_path.resolve().parent,
