@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -425,12 +426,17 @@ def evaluate_threshold(
             continue
         pending.append((position, sig, candidates))
 
+    # The quick check pays off only when some certificate is named by more than one pending
+    # signature (the engine hashes the file again for each one it verifies); with one
+    # signature per signer (the honest case) the engine's own pass is the only one.
+    named = Counter(c.fingerprint for _, _, candidates in pending for c in candidates)
+    quick_check = any(count > 1 for count in named.values())
     digests = _file_digests(
         path,
         {
             sig.facts.hash_algorithm
             for _, sig, _ in pending
-            if sig.facts.version == 4 and sig.facts.hash_algorithm in _HASHLIB_NAMES
+            if quick_check and sig.facts.version == 4 and sig.facts.hash_algorithm in _HASHLIB_NAMES
         },
     )
     for position, sig, candidates in pending:
