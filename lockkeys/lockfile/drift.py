@@ -19,6 +19,7 @@ Every difference is listed with the lock's value and the expected one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,11 @@ def trust_view(lock: Lock, policies: Mapping[str, str] | None = None) -> dict[st
     """What trust depends on in ``lock``, in a form two locks can be compared in; files are
     compared as the configured policy (``policies``: name -> verify) says."""
     wanted = policies or {}
+    names = Counter(p.name for p in lock.packages)
+
+    def key(p: LockedPackage) -> str:  # a universal lock may hold several versions of one
+        return p.name if names[p.name] == 1 else f"{p.name}=={p.version}"
+
     return {
         "sources": [
             {"name": s.name, "url": s.url, "path": s.path, "mirrors": list(s.mirrors)}
@@ -68,7 +74,7 @@ def trust_view(lock: Lock, policies: Mapping[str, str] | None = None) -> dict[st
             for name, s in sorted(lock.tool.signers.items())
         },
         "packages": {
-            p.name: _package_view(p, wanted.get(p.name, p.tool.verify)) for p in lock.packages
+            key(p): _package_view(p, wanted.get(p.name, p.tool.verify)) for p in lock.packages
         },
     }
 

@@ -147,7 +147,10 @@ class Locker:
             )
         # Same inputs; is the trust content still theirs (issue 12, item 1)? The expected
         # certificates are what `lock` would embed: the configured ones merged into the lock's.
-        with _scratch() as scratch:
+        with (
+            sources_session(self.config.sources, cache_dir=self.cache_dir),
+            _scratch() as scratch,
+        ):
             drift = trust_drift(
                 lock,
                 self.config,
