@@ -243,6 +243,18 @@ def upgrade_scene(fixture_data: Path, dest: Path) -> tuple[Path, Path]:
     return old, new
 
 
+def _record_with(record: bytes, changed: dict[str, bytes]) -> bytes:
+    """RECORD with the hash and size of each changed member updated."""
+    lines = []
+    for line in record.decode().splitlines():
+        path = line.split(",")[0]
+        if path in changed:
+            digest = base64.urlsafe_b64encode(hashlib.sha256(changed[path]).digest())
+            line = f"{path},sha256={digest.decode().rstrip('=')},{len(changed[path])}"
+        lines.append(line)
+    return ("\n".join(lines) + "\n").encode()
+
+
 def break_util(lock: Path) -> None:
     """util 2.1 rebuilt with a wheel format no installer supports, and the lock edited to
     pin it (as if locked from it): it passes every verification, then installers reject it."""
@@ -250,10 +262,14 @@ def break_util(lock: Path) -> None:
     old = wheel.read_bytes()
     with zipfile.ZipFile(wheel) as archive:
         members = [(i.filename, archive.read(i)) for i in archive.infolist()]
+    changed: dict[str, bytes] = {}
     with zipfile.ZipFile(wheel, "w") as archive:
         for name, data in members:
             if name.endswith(".dist-info/WHEEL"):
                 data = data.replace(b"Wheel-Version: 1.0", b"Wheel-Version: 9.0")
+                changed[name] = data
+            elif name.endswith(".dist-info/RECORD"):  # keep RECORD honest (threat row 22)
+                data = _record_with(data, changed)
             archive.writestr(name, data)
     new = wheel.read_bytes()
     text = lock.read_text(encoding="utf-8")
