@@ -19,8 +19,7 @@ The tools:
   project whose ``lockkeys.toml`` has one source ``pypi`` = https://pypi.org/simple/ and the
   default policy (verify hashes). The lock file is deleted before every run, so every run is a
   fresh lock (an existing lock would be used as constraints);
-- ``pip-compile --generate-hashes`` and ``uv pip compile --universal --generate-hashes`` (from
-  the running Python's version up, as lockkeys' uv lock is by default) on the same
+- ``pip-compile --generate-hashes`` and ``uv pip compile --generate-hashes`` on the same
   requirements file, with ``--index-url https://pypi.org/simple/`` and the user's configuration
   isolated (``PIP_CONFIG_FILE=/dev/null``, every ``PIP_*``/``UV_*`` variable removed,
   ``--no-config``).
@@ -58,6 +57,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from lockkeys.markers import running_environment
 
 INDEX_URL = "https://pypi.org/simple/"
 DEFAULT_PACKAGES = (
@@ -283,7 +284,9 @@ class Bench:
             'requirements = ["requirements.in"]\n'
             # Locks for this Python, as pip-compile and `uv pip compile --python` do (a uv
             # lock is otherwise universal over requires-python).
-            f'requires-python = "=={sys.version_info[0]}.{sys.version_info[1]}.*"\n\n'
+            f'requires-python = "=={sys.version_info[0]}.{sys.version_info[1]}.*"\n'
+            # ... and this platform: the one environment its peers resolve for.
+            f"environments = [{json.dumps(running_environment())}]\n\n"
             "[[sources]]\n"
             'name = "pypi"\n'
             f'url = "{INDEX_URL}"\n',
@@ -331,9 +334,6 @@ class Bench:
             "pip",
             "compile",
             "requirements.in",
-            "--universal",  # as `lockkeys lock --resolver uv` resolves (its default)
-            "--python-version",
-            f"{sys.version_info[0]}.{sys.version_info[1]}",
             "--generate-hashes",
             "--no-config",
             "--no-header",
