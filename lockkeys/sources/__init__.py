@@ -29,6 +29,7 @@ __all__ = [
     "RemoteFile",
     "Source",
     "distribution_of",
+    "files_of",
     "list_files",
     "signature_urls",
 ]
@@ -75,22 +76,20 @@ def list_files(
         ) from None
 
     def pick(offered: list[RemoteFile]) -> list[RemoteFile]:
-        chosen: list[RemoteFile] = []
-        for remote in offered:
-            parsed = distribution_of(remote.filename)
-            if parsed is None or parsed[0] != wanted_name:
-                continue
-            if wanted_version is not None and parsed[1] != wanted_version:
-                continue
-            chosen.append(remote)
-        return sorted(chosen, key=lambda f: (f.filename, f.url))
+        return files_of(offered, wanted_name, wanted_version)
 
     if source.kind != "index":
         return pick(list_folder(source))
     keep = _release_filter(wanted_version) if wanted_version is not None else None
+    release = str(wanted_version) if wanted_version is not None else None
     chosen = pick(
         list_index(
-            source, name, connect_timeout=connect_timeout, read_timeout=read_timeout, keep=keep
+            source,
+            name,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            keep=keep,
+            release=release,
         )
     )
     if not chosen and wanted_version is not None:
@@ -103,9 +102,26 @@ def list_files(
                 read_timeout=read_timeout,
                 refresh=True,
                 keep=keep,
+                release=release,
             )
         )
     return chosen
+
+
+def files_of(
+    offered: list[RemoteFile], name: str, version: Version | None = None
+) -> list[RemoteFile]:
+    """The files among ``offered`` whose names parse as distributions of project ``name``
+    (normalized), and of ``version`` when given; sorted by file name."""
+    chosen: list[RemoteFile] = []
+    for remote in offered:
+        parsed = distribution_of(remote.filename)
+        if parsed is None or parsed[0] != name:
+            continue
+        if version is not None and parsed[1] != version:
+            continue
+        chosen.append(remote)
+    return sorted(chosen, key=lambda f: (f.filename, f.url))
 
 
 def _release_filter(wanted: Version) -> Callable[[str], bool]:

@@ -20,17 +20,19 @@ from packaging.utils import canonicalize_name
 from lockkeys.errors import SourceError, escape
 from lockkeys.limits import TooDeep, load_json
 from lockkeys.redact import strip_userinfo
-from lockkeys.sources.fetch import NotFoundError, fetch_page
+from lockkeys.sources.fetch import FetchedBytes, NotFoundError, current_client, fetch_page
 from lockkeys.sources.model import RemoteFile, Source
 
 __all__ = [
     "ACCEPT",
     "MAX_PAGE_SIZE",
     "PageError",
+    "fetch_project_page",
     "list_index",
     "parse_html_page",
     "parse_json_page",
     "parse_page",
+    "parse_project_page",
     "project_url",
 ]
 
@@ -268,6 +270,64 @@ def parse_page(
     return parse_html_page(data, page_url, keep)
 
 
+def fetch_project_page(
+    source: Source,
+    name: str,
+    *,
+    connect_timeout: float = 10,
+    read_timeout: float = 30,
+    total_timeout: float = 120,
+    retries: int = 2,
+    max_page_size: int = MAX_PAGE_SIZE,
+    refresh: bool = False,
+) -> FetchedBytes | None:
+    """``name``'s page of the index ``source`` as fetched (from the page cache while fresh),
+    or None when the index does not know the project (404). Unreachable indexes and timeouts
+    raise :class:`SourceError` naming the source and the URL."""
+    if source.url is None:
+        raise SourceError(f"source {source.name!r} is a folder, not an index")
+    url = project_url(source.url, name)
+    try:
+        return fetch_page(
+            url,
+            max_size=max_page_size,
+            accept=ACCEPT,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            total_timeout=total_timeout,
+            retries=retries,
+            refresh=refresh,
+        )
+    except NotFoundError:
+        return None
+    except SourceError as exc:
+        raise SourceError(
+            f"source {source.name!r}: cannot read the project page: {exc.message}",
+            package=canonicalize_name(name),
+            file=escape(url),
+            expected=exc.expected,
+            found=exc.found,
+            details=list(exc.details),
+            fix=exc.fix or f"check that {source.url} is reachable and is a simple index",
+        ) from exc
+
+
+def parse_project_page(
+    source: Source, name: str, page: FetchedBytes, keep: Keep = None
+) -> list[RemoteFile]:
+    """The files on a page from :func:`fetch_project_page`; a page that cannot be parsed
+    raises :class:`SourceError` naming the source and the URL."""
+    try:
+        return parse_page(page.data, page.url, page.content_type, keep)
+    except PageError as exc:
+        raise SourceError(
+            f"source {source.name!r} served a project page lockkeys cannot read: {exc}",
+            package=canonicalize_name(name),
+            file=escape(project_url(source.url or "", name)),
+            fix=f"check that {source.url} is a PEP 503/691 simple index",
+        ) from None
+
+
 def list_index(
     source: Source,
     name: str,
@@ -279,45 +339,53 @@ def list_index(
     max_page_size: int = MAX_PAGE_SIZE,
     refresh: bool = False,
     keep: Keep = None,
+    release: str | None = None,
 ) -> list[RemoteFile]:
     """Every file on ``name``'s page of the index ``source``, in page order.
+
+    ``keep`` with ``release`` (the version it keeps, as text): the result for this page body
+    is remembered in the page cache, so the next lock of the same release from the same
+    body does not parse the page again.
 
     A project the index does not know (404) gives an empty list. Unreachable indexes, timeouts
     and pages that cannot be parsed raise :class:`SourceError` naming the source and the URL.
     The page may come from the page cache; ``refresh`` asks the index again.
     """
-    if source.url is None:
-        raise SourceError(f"source {source.name!r} is a folder, not an index")
-    url = project_url(source.url, name)
-    try:
-        page = fetch_page(
-            url,
-            max_size=max_page_size,
-            accept=ACCEPT,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            total_timeout=total_timeout,
-            retries=retries,
-            refresh=refresh,
-        )
-    except NotFoundError:
+    page = fetch_project_page(
+        source,
+        name,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        total_timeout=total_timeout,
+        retries=retries,
+        max_page_size=max_page_size,
+        refresh=refresh,
+    )
+    if page is None:
         return []
-    except SourceError as exc:
-        raise SourceError(
-            f"source {source.name!r}: cannot read the project page: {exc.message}",
-            package=canonicalize_name(name),
-            file=escape(url),
-            expected=exc.expected,
-            found=exc.found,
-            details=list(exc.details),
-            fix=exc.fix or f"check that {source.url} is reachable and is a simple index",
-        ) from exc
-    try:
-        return parse_page(page.data, page.url, page.content_type, keep)
-    except PageError as exc:
-        raise SourceError(
-            f"source {source.name!r} served a project page lockkeys cannot read: {exc}",
-            package=canonicalize_name(name),
-            file=escape(url),
-            fix=f"check that {source.url} is a PEP 503/691 simple index",
-        ) from None
+    cache = current_client().page_cache if keep is not None and release else None
+    if cache is not None and page.sha256:
+        stored = cache.get_release(page.sha256, page.url, page.content_type, str(release))
+        if stored is not None:
+            return [RemoteFile(*entry) for entry in stored]
+    files = parse_project_page(source, name, page, keep)
+    if cache is not None and page.sha256:
+        cache.put_release(
+            page.sha256,
+            page.url,
+            page.content_type,
+            str(release),
+            [
+                (
+                    f.filename,
+                    f.url,
+                    f.size,
+                    f.sha256,
+                    f.requires_python,
+                    f.yanked,
+                    f.core_metadata,
+                )
+                for f in files
+            ],
+        )
+    return files

@@ -16,6 +16,11 @@ lockkeys' own cache folder (``<cache>/pages``), as HTTP says:
 What a page says (sizes, hashes) stays a hint for the locker, as when it comes from the network;
 ``lockkeys lock --no-cache`` uses no cache at all. Entries are written atomically; an entry that
 cannot be read is ignored.
+
+Beside the pages (``<cache>/releases``), the files of one release as parsed from one page body
+(keyed by the body's SHA-256, its final URL, its content type and the version): the page of a
+project with thousands of files is parsed and checked in full once, and a later lock that pins
+a release of the same page body reads a few entries instead of megabytes of JSON.
 """
 
 from __future__ import annotations
@@ -32,10 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_FRESH", "CachedPage", "PageCache"]
+__all__ = ["MAX_FRESH", "CachedPage", "PageCache", "ReleaseEntry"]
+
+#: One parsed file of a release: filename, url, size, sha256, requires-python, yanked,
+#: core-metadata (the fields of :class:`lockkeys.sources.model.RemoteFile`, in that order).
+ReleaseEntry = tuple[str, str, int | None, str | None, str | None, bool, str | None]
 
 #: Never reuse a page without asking for longer than this, whatever the server says.
 MAX_FRESH = 600.0
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -146,18 +156,48 @@ class PageCache:
             "etag": etag,
             "last_modified": last_modified,
         }
-        path = self._path(url, accept)
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(json.dumps(meta, sort_keys=True).encode() + b"\n" + body)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+        _write_atomically(
+            self._path(url, accept), json.dumps(meta, sort_keys=True).encode() + b"\n" + body
+        )
+
+    # ---- parsed releases ---------------------------------------------------------------
+    def _release_path(
+        self, body_sha256: str, final_url: str, content_type: str | None, release: str
+    ) -> Path:
+        key = hashlib.sha256(
+            f"{body_sha256}\n{final_url}\n{content_type or ''}\n{release}".encode()
+        ).hexdigest()
+        return self.folder.parent / "releases" / key[:2] / key
+
+    def get_release(
+        self, body_sha256: str, final_url: str, content_type: str | None, release: str
+    ) -> list[ReleaseEntry] | None:
+        """The entries stored by :meth:`put_release` for this page body and release, or None
+        (never stored, or unreadable: the caller parses the page again)."""
+        path = self._release_path(body_sha256, final_url, content_type, release)
+        try:
+            document = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(document, list):
+            return None
+        entries: list[ReleaseEntry] = []
+        for item in document:
+            if not _is_entry(item):
+                return None
+            entries.append(tuple(item))
+        return entries
+
+    def put_release(
+        self,
+        body_sha256: str,
+        final_url: str,
+        content_type: str | None,
+        release: str,
+        entries: list[ReleaseEntry],
+    ) -> None:
+        path = self._release_path(body_sha256, final_url, content_type, release)
+        _write_atomically(path, json.dumps([list(e) for e in entries]).encode())
 
     def touch(self, page: CachedPage, headers: Mapping[str, str]) -> None:
         """A 304 answer: the page is fresh again (with the new validators, if any)."""
@@ -174,3 +214,33 @@ class PageCache:
             body=page.body,
             headers={k: v for k, v in merged.items() if v},
         )
+
+
+def _is_entry(item: object) -> bool:
+    if not isinstance(item, list) or len(item) != 7:
+        return False
+    filename, url, size, sha256, requires_python, yanked, metadata = item
+    return (
+        isinstance(filename, str)
+        and isinstance(url, str)
+        and (size is None or (type(size) is int and size >= 0))
+        and (sha256 is None or (isinstance(sha256, str) and _HEX64.fullmatch(sha256) is not None))
+        and (requires_python is None or isinstance(requires_python, str))
+        and isinstance(yanked, bool)
+        and (metadata is None or isinstance(metadata, str))
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a cache entry (temp file + rename); a cache that cannot be written is skipped."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
