@@ -4,6 +4,7 @@ child-only netrc, never argv; caches that persist)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -295,3 +296,94 @@ def test_only_the_wanted_release_is_built_from_a_big_page() -> None:
         "big-7.3-py3-none-any.whl",
         "big-7.3.tar.gz",
     ]
+
+
+def test_a_parsed_release_is_remembered_per_page_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later lock of the same release from the same page body reads what was kept, not the
+    page; another body, or a kept entry that does not read back, means parsing again."""
+    import lockkeys.sources.index as index_module
+
+    def page(*versions: str) -> Reply:
+        entries = [
+            {
+                "filename": f"foo-{v}-py3-none-any.whl",
+                "url": f"/p/foo-{v}.whl",
+                "hashes": {"sha256": SHA},
+                "size": 7,
+            }
+            for v in versions
+        ]
+        body = json.dumps({"meta": {"api-version": "1.1"}, "files": entries}).encode()
+        return Reply(
+            200,
+            [body],
+            {
+                "Content-Type": "application/vnd.pypi.simple.v1+json",
+                "Cache-Control": "max-age=0",
+                "ETag": f'"{len(versions)}"',
+            },
+        )
+
+    transport = FakeTransport({PAGE: [page("1.0", "2.0"), page("1.0", "2.0"), page("1.0", "3.0")]})
+    parsed: list[str] = []
+    real_parse = index_module.parse_page
+
+    def counting(data: bytes, *args: object, **kwargs: object) -> object:
+        parsed.append(data.decode())
+        return real_parse(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_module, "parse_page", counting)
+    source = Source("s", url=INDEX)
+    with use_client(_client(transport, tmp_path / "pages")):
+        first = list_files(source, "foo", "1.0")
+        assert len(parsed) == 1
+        again = list_files(source, "foo", "1.0")  # same body (a new 200): not parsed again
+        assert again == first and len(parsed) == 1
+        assert [f.size for f in again] == [7] and again[0].sha256 == SHA
+        changed = list_files(source, "foo", "1.0")  # another body: parsed again
+        assert changed == first and len(parsed) == 2
+    kept = [p for p in (tmp_path / "releases").rglob("*") if p.is_file()]
+    assert len(kept) == 2
+    for entry in kept:  # a damaged entry is ignored, never trusted
+        entry.write_text('[["foo-1.0-py3-none-any.whl", "/x", -1, null, null, false, null]]')
+    transport.add(PAGE, page("1.0", "3.0"))
+    with use_client(_client(transport, tmp_path / "pages")):
+        assert list_files(source, "foo", "1.0") == first
+    assert len(parsed) == 3
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_one_index_source_json_pages_pass_through_the_view_as_they_are(relative: bool) -> None:
+    """With one index source, the view hands a JSON page over byte for byte when every file
+    URL on it is absolute (what the resolver would read from the index itself); a page with
+    a relative URL is rebuilt as HTML with absolute links, as for several sources."""
+    url = "/p/foo-1.0-py3-none-any.whl" if relative else "https://files.example/foo-1.0.whl"
+    document = {
+        "meta": {"api-version": "1.1"},
+        "files": [{"filename": "foo-1.0-py3-none-any.whl", "url": url, "hashes": {"sha256": SHA}}],
+    }
+    body = json.dumps(document).encode()
+    json_type = "application/vnd.pypi.simple.v1+json"
+    transport = FakeTransport({PAGE: Reply(200, [body], {"Content-Type": json_type})})
+    source = Source("a", url=INDEX)
+    with (
+        use_client(Client(transport)),
+        serve_view([source], {}, pass_through=True) as (
+            view_url,
+            view,
+        ),
+    ):
+        recording = view.start_recording()
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(view_url + "foo/", timeout=10) as response:
+            served, served_type = response.read(), response.headers["Content-Type"]
+            assert response.headers["Cache-Control"] == "no-store"
+    if relative:
+        assert served_type.startswith("text/html")
+        assert b'href="https://index.example/p/foo-1.0-py3-none-any.whl#sha256=' in served
+    else:
+        assert (served, served_type) == (body, json_type)
+    # What the page was made from is recorded, for kept resolutions (resolve.memo).
+    assert recording == {"foo": ((0, PAGE, hashlib.sha256(body).hexdigest()),)}

@@ -48,6 +48,14 @@ def lock(
             help="Keep resolver caches here (default: LOCKKEYS_CACHE_DIR, else ~/.cache/lockkeys).",
         ),
     ] = None,
+    re_resolve: Annotated[
+        bool,
+        typer.Option(
+            "--re-resolve",
+            help="Run the resolver even when the same request was resolved before against "
+            "the same index pages (by default that resolution is reused).",
+        ),
+    ] = False,
 ) -> None:
     """Resolve the requirements and write the lock with hashes and signer pins."""
     from lockkeys.lockfile.locker import lock as do_lock
@@ -63,6 +71,7 @@ def lock(
         cache_dir=cache_dir,
         no_cache=no_cache,
         progress=note,
+        reuse=not re_resolve,
     )
     if check:
         out.print(f"{outcome.path}: {outcome.message}", markup=False)

@@ -100,8 +100,12 @@ class Locker:
         cache_dir: Path | None = None,
         no_cache: bool = False,
         progress: Callable[[str], None] | None = None,
+        reuse: bool = True,
     ) -> None:
         self.config = config
+        # A resolution of the same request against the same index pages is taken from the
+        # cache (lockkeys.resolve.memo) unless --re-resolve or --no-cache.
+        self.reuse = reuse
         # Resolver and page caches: lockkeys' own persistent folder unless --no-cache.
         self.cache_dir = None if no_cache else (cache_dir or default_cache_dir())
         self.progress: Callable[[str], None] = progress or _quiet
@@ -220,6 +224,7 @@ class Locker:
             scope=scope,
             sets=sets,
             settings=self._resolver_settings(),
+            reuse=self.reuse,
         )
         self.progress(
             f"resolved {len(pins)} package(s) in {time.monotonic() - started:.1f} s; "
@@ -407,13 +412,16 @@ def lock(
     cache_dir: Path | None = None,
     no_cache: bool = False,
     progress: Callable[[str], None] | None = None,
+    reuse: bool = True,
 ) -> LockOutcome:
     """Lock (or, with ``check``, only compare the inputs digest). Library entry point.
 
     ``upgrade`` lets those packages move to their newest allowed versions, ``upgrade_all``
     every package; ``dry_run`` resolves and reports the changes but writes nothing. Resolver
     and page caches persist in ``cache_dir`` (default: lockkeys' cache folder) unless
-    ``no_cache``; ``progress`` is told what the lock is doing (the CLI prints it)."""
+    ``no_cache``; ``progress`` is told what the lock is doing (the CLI prints it). ``reuse``
+    (default) takes a resolution from the cache when the same request was resolved before
+    against the same index pages; False runs the resolver in any case."""
     if check and (dry_run or upgrade_all or upgrade):
         raise UsageError(
             "--check compares the inputs only; it cannot be combined with --upgrade, "
@@ -430,5 +438,6 @@ def lock(
         cache_dir=cache_dir,
         no_cache=no_cache,
         progress=progress,
+        reuse=reuse,
     )
     return locker.check() if check else locker.lock()

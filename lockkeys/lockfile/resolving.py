@@ -20,12 +20,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from lockkeys.config import LockkeysConfig, PackagePolicy
-from lockkeys.errors import InputError, ResolutionError, SourceError
+from lockkeys.errors import InputError, LockkeysError, ResolutionError, SourceError
 from lockkeys.lockfile.model import Lock, LockedPackage
 from lockkeys.lockfile.scope import LockScope
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
+from lockkeys.resolve.memo import ResolutionMemo
 from lockkeys.resolve.runenv import ResolverSettings
 from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
+from lockkeys.sources.index import fetch_project_page, project_url
 from lockkeys.sources.model import Source
 from lockkeys.sources.session import probe_sources
 
@@ -46,6 +48,7 @@ def resolve_pins(
     upgrade_all: bool = False,
     sets: tuple[tuple[str, tuple[str, ...]], ...] = (),
     settings: ResolverSettings | None = None,
+    reuse: bool = True,
 ) -> list[Pin]:
     """The pins, sorted by name. Existing pins are kept where they still resolve: first all of
     them, then without those of packages whose requirement line changed, then none.
@@ -54,7 +57,11 @@ def resolve_pins(
     requirement line carries the scope's marker, so what no covered environment needs is
     left out, and each pin comes back with the marker under which it is needed.
 
-    ``settings``: how the resolver runs (credentials, trust, cache, progress)."""
+    ``settings``: how the resolver runs (credentials, trust, cache, progress).
+
+    ``reuse``: with a persistent cache, index sources only and a resolver that can say which
+    program it is, a resolution of the same request against the same index pages is taken
+    from the cache instead of running the resolver again (:mod:`lockkeys.resolve.memo`)."""
     substitutes = {
         name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
     }
@@ -80,7 +87,12 @@ def resolve_pins(
     )
     # --upgrade: no existing pin is kept; the resolvers then take the newest allowed versions.
     attempts = [] if upgrade_all else _kept_pins(requirements, previous, upgrade, substitutes)
-    if len(sources) == 1:
+    memo = _memo_for(settings, sources, reuse)
+    resolver = get_resolver(resolver_name, settings)
+    identity = _identity(resolver) if memo is not None else None
+    if identity is None:
+        memo = None
+    if len(sources) == 1 and memo is None:
         # One source: nothing to confuse. Hand it over directly.
         only = sources[0]
         direct = replace(
@@ -88,13 +100,22 @@ def resolve_pins(
             indexes=(only.url,) if only.url else (),
             find_links=(only.path,) if only.path else (),
         )
-        resolver = get_resolver(resolver_name, settings)
         pins = _attempt(config, resolver, direct, attempts, substitutes, policies, None, sources)
     else:
         # The resolver reaches the view on 127.0.0.1 directly, never through a proxy.
         view_settings = settings.with_no_proxy("127.0.0.1", "localhost") if settings else None
         resolver = get_resolver(resolver_name, view_settings)
-        with serve_view(list(sources), pinned) as (view_url, view):
+        # One source seen through the view (to record what the resolver reads): its pages
+        # are handed over as they are.
+        with serve_view(list(sources), pinned, pass_through=len(sources) == 1) as (
+            view_url,
+            view,
+        ):
+            remembered = (
+                _Remembered(memo, resolver.name, identity, sources, pinned, view)
+                if memo is not None and identity is not None
+                else None
+            )
             pins = _attempt(
                 config,
                 resolver,
@@ -104,6 +125,7 @@ def resolve_pins(
                 policies,
                 view,
                 sources,
+                remembered,
             )
     if not scope.universal:  # one environment: markers were evaluated, none is kept
         pins = [replace(pin, marker=None) for pin in pins]
@@ -148,16 +170,22 @@ def _attempt(
     policies: Mapping[str, PackagePolicy],
     view: ResolutionView | None,
     sources: Sequence[Source] = (),
+    remembered: _Remembered | None = None,
 ) -> list[Pin]:
+    def resolve(request: ResolveRequest) -> list[Pin]:
+        if remembered is None:
+            return resolver.resolve(request)
+        return remembered.resolve(resolver, request)
+
     try:
         for keep in attempts:
             if not keep:
                 continue
             try:
-                return resolver.resolve(replace(base, constraints=base.constraints + keep))
+                return resolve(replace(base, constraints=base.constraints + keep))
             except ResolutionError:
                 log.info("existing pins no longer resolve together; relaxing them")
-        return resolver.resolve(base)
+        return resolve(base)
     except (ResolutionError, SourceError) as exc:
         unreachable = first_source_error(view) if view is not None else None
         if unreachable is None and base.requirements:
@@ -174,6 +202,75 @@ def _attempt(
         if isinstance(exc, ResolutionError) and substitutes and resolver.name != "uv":
             raise _override_needed(config, exc, policies) from None
         raise
+
+
+def _memo_for(
+    settings: ResolverSettings | None, sources: Sequence[Source], reuse: bool
+) -> ResolutionMemo | None:
+    """The kept resolutions, when they may be used: a persistent cache, index sources only
+    (a folder's files can change under the same name without any page saying so)."""
+    if not reuse or settings is None or settings.cache_dir is None:
+        return None
+    if not sources or any(s.url is None for s in sources):
+        return None
+    return ResolutionMemo(settings.cache_dir / "resolutions")
+
+
+def _identity(resolver: Resolver) -> str | None:
+    """Which resolver program runs, for the memo key; None: it cannot say (no memo)."""
+    identify = getattr(resolver, "memo_identity", None)
+    return identify() if callable(identify) else None
+
+
+class _Remembered:
+    """Resolutions through the view, taken from or added to the memo."""
+
+    def __init__(
+        self,
+        memo: ResolutionMemo,
+        resolver: str,
+        identity: str,
+        sources: Sequence[Source],
+        pinned: Mapping[str, str],
+        view: ResolutionView,
+    ) -> None:
+        self.memo = memo
+        self.resolver = resolver
+        self.identity = identity
+        self.sources = list(sources)
+        self.pinned = pinned
+        self.view = view
+
+    def resolve(self, resolver: Resolver, request: ResolveRequest) -> list[Pin]:
+        key = self.memo.key(
+            self.resolver,
+            self.identity,
+            request,
+            [(s.name, s.url or "") for s in self.sources],
+            self.pinned,
+        )
+        pins = self.memo.recall(key, self._digest)
+        if pins is not None:
+            log.info("resolution reused: same request, same index pages as before")
+            return pins
+        recording = self.view.start_recording()
+        errors_before = len(self.view.errors)
+        pins = resolver.resolve(request)
+        if len(self.view.errors) == errors_before and recording:
+            self.memo.keep(key, pins, dict(recording))
+        return pins
+
+    def _digest(self, index: int, project: str, url: str) -> str | None:
+        if not 0 <= index < len(self.sources):
+            return None
+        source = self.sources[index]
+        if source.url is None or project_url(source.url, project) != url:
+            return None
+        try:
+            page = fetch_project_page(source, project)
+        except LockkeysError:
+            return None
+        return page.sha256 if page is not None else "missing"
 
 
 def _override_needed(

@@ -49,6 +49,7 @@ from lockkeys.resolve.common import (
     run_resolver,
     write_sets,
 )
+from lockkeys.resolve.memo import program_identity
 from lockkeys.resolve.runenv import ResolverSettings
 
 _FIX_MISSING = "pip install uv"
@@ -90,6 +91,14 @@ class UvResolver:
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.settings = settings if settings is not None else ResolverSettings()
+
+    def memo_identity(self) -> str | None:
+        """The uv program that runs (path, size, modification time), for kept resolutions
+        (:mod:`lockkeys.resolve.memo`); None when it cannot be told (``python -m uv``)."""
+        command = self.command if self.command is not None else find_uv()
+        if command is None or len(command) != 1:
+            return None
+        return program_identity(command[0])
 
     def resolve(self, request: ResolveRequest) -> list[Pin]:
         requirements = clean_lines("requirement", request.requirements)

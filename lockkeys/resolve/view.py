@@ -13,9 +13,11 @@ The lock's own file list is made separately, from the same source, by the locker
 from __future__ import annotations
 
 import html
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -23,41 +25,101 @@ from urllib.parse import quote, unquote, urlsplit
 from packaging.utils import canonicalize_name
 
 from lockkeys.errors import LockkeysError, SourceError
-from lockkeys.sources import list_files
+from lockkeys.resolve.memo import PageRecord
+from lockkeys.sources import files_of, list_files
+from lockkeys.sources.fetch import FetchedBytes
+from lockkeys.sources.index import (
+    JSON_TYPE,
+    fetch_project_page,
+    parse_project_page,
+    project_url,
+)
 from lockkeys.sources.model import RemoteFile, Source
+
+#: A JSON page whose file URLs are all absolute can be handed over as it is.
+_RELATIVE_JSON_URL = re.compile(rb'"url"\s*:\s*"(?!https?://)')
+
+
+@dataclass(frozen=True)
+class _Answer:
+    index: int
+    """Index of the source the files come from; -1: no source offers the project."""
+    files: list[RemoteFile]
+    records: tuple[PageRecord, ...]
+    """What was read to answer: (source index, page URL, body SHA-256 or "missing")."""
+    raw: FetchedBytes | None = None
+    """The source's page itself, when it can be served as it is (see ``pass_through``)."""
 
 
 class ResolutionView:
     """Which files of which source each project may be resolved from."""
 
-    def __init__(self, sources: Sequence[Source], pinned: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        pinned: Mapping[str, str],
+        *,
+        pass_through: bool = False,
+    ) -> None:
+        """``pass_through``: with one index source, its JSON pages are served as they are
+        (when every file URL on them is absolute), not rebuilt; the resolver then reads what
+        it would read from the index itself, through lockkeys' client and page cache."""
         self.sources = list(sources)
-        self.pinned = {canonicalize_name(k): v for k, v in pinned.items()}
+        self.pinned: dict[str, str] = {canonicalize_name(k): v for k, v in pinned.items()}
+        self.pass_through = pass_through and len(self.sources) == 1 and self.sources[0].url
         self.errors: list[LockkeysError] = []
         self.base_url = ""
-        self._cache: dict[str, tuple[int, list[RemoteFile]]] = {}
+        self.recording: dict[str, tuple[PageRecord, ...]] | None = None
+        self._cache: dict[str, _Answer] = {}
         self._lock = threading.Lock()
+
+    def start_recording(self) -> dict[str, tuple[PageRecord, ...]]:
+        """Record, from now on, which pages each served project page was made from."""
+        with self._lock:
+            self.recording = {}
+            return self.recording
+
+    def answer(self, project: str) -> _Answer:
+        name: str = canonicalize_name(project)
+        with self._lock:
+            found = self._cache.get(name)
+        if found is None:
+            found = self._answer(name)
+            with self._lock:
+                self._cache[name] = found
+        with self._lock:
+            if self.recording is not None:
+                self.recording[name] = found.records
+        return found
+
+    def _answer(self, name: str) -> _Answer:
+        records: list[PageRecord] = []
+        for index, source in enumerate(self.sources):
+            if name in self.pinned and source.name != self.pinned[name]:
+                continue
+            if source.url is None:
+                records.append((index, "folder", "folder"))
+                files = [f for f in list_files(source, name) if not f.yanked]
+                if files:
+                    return _Answer(index, files, tuple(records))
+                continue
+            page = fetch_project_page(source, name)
+            records.append(
+                (index, project_url(source.url, name), page.sha256 if page else "missing")
+            )
+            if page is None:
+                continue
+            offered = files_of(parse_project_page(source, name, page), name)
+            files = [f for f in offered if not f.yanked]
+            if files:
+                raw = page if self.pass_through and _servable(page) else None
+                return _Answer(index, files, tuple(records), raw)
+        return _Answer(-1, [], tuple(records))
 
     def files(self, project: str) -> tuple[int, list[RemoteFile]]:
         """(index of the source used, its files) for a project; (-1, []) if none offers it."""
-        name = canonicalize_name(project)
-        with self._lock:
-            if name in self._cache:
-                return self._cache[name]
-        allowed = [
-            (i, s)
-            for i, s in enumerate(self.sources)
-            if name not in self.pinned or s.name == self.pinned[name]
-        ]
-        found: tuple[int, list[RemoteFile]] = (-1, [])
-        for index, source in allowed:
-            files = [f for f in list_files(source, name) if not f.yanked]
-            if files:
-                found = (index, files)
-                break
-        with self._lock:
-            self._cache[name] = found
-        return found
+        found = self.answer(project)
+        return found.index, found.files
 
     def page(self, project: str, base: str) -> str:
         index, files = self.files(project)
@@ -107,6 +169,8 @@ def _handler(view: ResolutionView) -> type[BaseHTTPRequestHandler]:
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            # The view's address changes every run: nothing it says is worth keeping.
+            self.send_header("Cache-Control", "no-store")
             self.end_headers()
             if not self.head_only:
                 self.wfile.write(body)
@@ -124,12 +188,14 @@ def _handler(view: ResolutionView) -> type[BaseHTTPRequestHandler]:
             base = view.base_url
             try:
                 if len(parts) == 2 and parts[0] == "simple":
-                    index, _ = view.files(parts[1])
-                    if index < 0:
+                    found = view.answer(parts[1])
+                    if found.index < 0:
                         self._send(404, b"not found\n", "text/plain")
-                        return
-                    page = view.page(parts[1], base).encode("utf-8")
-                    self._send(200, page, "text/html; charset=utf-8")
+                    elif found.raw is not None:
+                        self._send(200, found.raw.data, found.raw.content_type or JSON_TYPE)
+                    else:
+                        page = view.page(parts[1], base).encode("utf-8")
+                        self._send(200, page, "text/html; charset=utf-8")
                     return
                 if len(parts) == 3 and parts[0] == "files" and parts[1].isdigit():
                     path = view.local_file(int(parts[1]), parts[2])
@@ -146,15 +212,25 @@ def _handler(view: ResolutionView) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _servable(page: FetchedBytes) -> bool:
+    """A JSON page (PEP 691) whose every file URL is absolute: served from the view as it
+    is, it means the same as from the index."""
+    kind = (page.content_type or "").split(";")[0].strip().lower()
+    return kind == JSON_TYPE and _RELATIVE_JSON_URL.search(page.data) is None
+
+
 @contextmanager
 def serve_view(
-    sources: Sequence[Source], pinned: Mapping[str, str]
+    sources: Sequence[Source], pinned: Mapping[str, str], *, pass_through: bool = False
 ) -> Iterator[tuple[str, ResolutionView]]:
     """Serve the view on 127.0.0.1 for the duration of a resolution; yields (index URL, view)."""
-    view = ResolutionView(sources, pinned)
+    view = ResolutionView(sources, pinned, pass_through=pass_through)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(view))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="lockkeys-view", daemon=True)
+    # A short poll: shutdown() waits for the loop to notice, and a lock waits for shutdown().
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.02,), name="lockkeys-view", daemon=True
+    )
     thread.start()
     try:
         port = int(server.server_address[1])
