@@ -96,15 +96,28 @@ def collect_files(
     source, files = offered_files(pin, policy, candidates)
     first_wheel = next((f.filename for f in files if f.filename.endswith(".whl")), None)
 
-    def measure(remote: RemoteFile) -> CollectedFile:
-        download = download_all or (download_first_wheel and remote.filename == first_wheel)
-        with NETWORK_SLOTS:
-            return measure_file(remote, scratch, pin.name, download)
+    def download(remote: RemoteFile) -> bool:
+        return download_all or (download_first_wheel and remote.filename == first_wheel)
 
-    # Some releases ship well over a hundred files: measure them a few at a time.
-    with ThreadPoolExecutor(max_workers=LOCK_WORKERS, thread_name_prefix="file") as pool:
-        measured = tuple(pool.map(measure, files))
-    return Collected(pin, source, measured)
+    def measure(remote: RemoteFile) -> CollectedFile:
+        with NETWORK_SLOTS:
+            return measure_file(remote, scratch, pin.name, download(remote))
+
+    # What the index says is enough for most files; the others are asked for (HEAD) or
+    # downloaded, and some releases ship well over a hundred files: a few at a time.
+    slow = [i for i, f in enumerate(files) if download(f) or not (f.sha256 and f.size)]
+    waiting = set(slow)
+    measured: list[CollectedFile | None] = [
+        None if i in waiting else measure_file(f, scratch, pin.name, False)
+        for i, f in enumerate(files)
+    ]
+    if len(slow) == 1:
+        measured[slow[0]] = measure(files[slow[0]])
+    elif slow:
+        with ThreadPoolExecutor(max_workers=LOCK_WORKERS, thread_name_prefix="file") as pool:
+            for i, result in zip(slow, pool.map(measure, [files[i] for i in slow]), strict=True):
+                measured[i] = result
+    return Collected(pin, source, tuple(m for m in measured if m is not None))
 
 
 def measure_file(remote: RemoteFile, scratch: Path, package: str, download: bool) -> CollectedFile:
