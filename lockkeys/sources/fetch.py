@@ -248,6 +248,9 @@ class Client:
         self._transport = transport
         self.auth = auth if auth is not None else AuthRegistry()
         self.page_cache = page_cache
+        # Pages read from the page cache in this session, with their SHA-256 (a lock reads
+        # each page more than once: resolution, then file data), while they stay fresh.
+        self._read_pages: dict[tuple[str, str], tuple[CachedPage, FetchedBytes]] = {}
         self.sleep = sleep
         self.clock = clock
         self.wall_clock = wall_clock
@@ -488,9 +491,17 @@ class Client:
     ) -> FetchedBytes:
         """A project page: from the page cache while fresh, revalidated when stale."""
         cache = self.page_cache if urlsplit(url).scheme in ("http", "https") else None
+        if cache is not None and not refresh:
+            with self._lock:
+                seen = self._read_pages.get((url, accept))
+            if seen is not None and seen[0].fresh(self.wall_clock()):
+                return seen[1]
         cached = cache.get(url, accept) if cache is not None and not refresh else None
         if cached is not None and cached.fresh(self.wall_clock()):
-            return _from_cache(cached)
+            page = _from_cache(cached)
+            with self._lock:
+                self._read_pages[(url, accept)] = (cached, page)
+            return page
         headers = {"Accept": accept, **(cached.validators() if cached is not None else {})}
         sink = _Sink(None)
         outcome = self.run(
