@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lockkeys.cli.state import STATE, err, note, out
 from lockkeys.errors import VerificationError, escape
-from lockkeys.openpgp.engine import CertFacts, KeyFacts
-from lockkeys.trust import verify_files
-from lockkeys.trust.certs import load_key_any
-from lockkeys.trust.keygen import generate_key
-from lockkeys.trust.signing import sign_files
+
+if TYPE_CHECKING:
+    from lockkeys.openpgp.engine import CertFacts, KeyFacts
+
+# The OpenPGP engine is imported by the commands that use it: `lockkeys lock` and the deploy
+# commands start without it.
 
 key_app = typer.Typer(help="Make and inspect signing keys.", no_args_is_help=True)
 
@@ -57,6 +58,8 @@ def generate(
     ] = None,
 ) -> None:
     """Generate a signing key (Ed25519 by default) and its revocation certificate."""
+    from lockkeys.trust.keygen import generate_key
+
     files = generate_key(
         name,
         out_dir=out_dir,
@@ -129,6 +132,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Show fingerprint, subkeys and capabilities, expiry and revocation state."""
+    from lockkeys.trust.certs import load_key_any
+
     shown = [(path, load_key_any(path)) for path in files]
     if as_json:
         print(json.dumps([_cert_json(p, f) for p, f in shown], indent=2, sort_keys=True))
@@ -168,6 +173,8 @@ def sign(
     ] = None,
 ) -> None:
     """Write a detached armored signature FILE.asc, adding to one that exists."""
+    from lockkeys.trust.signing import sign_files
+
     for signed in sign_files(files, key, out_dir=out_dir, passphrase_file=passphrase_file):
         out.print(f"{signed.signature_file}", markup=False)
         note(
@@ -195,6 +202,8 @@ def verify_signature(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Exit 0 when at least N distinct trusted signers validly signed each FILE."""
+    from lockkeys.trust import verify_files
+
     # Plain strings, made into paths here: many FILE arguments stay cheap to parse.
     results = verify_files(
         [Path(f) for f in files],
