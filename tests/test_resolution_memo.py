@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fixtures.wheelmaker import build_wheel
 from lockkeys.lockfile.locker import lock
+from lockkeys.resolve.piptools import PipToolsResolver
 from lockkeys.resolve.uv import UvResolver, find_uv
 from tests.support.json_index import serve_json_index
 from tests.support.pypiserver import serve_index
@@ -36,23 +38,24 @@ def index(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many times uv really ran."""
-    counted: list[int] = []
-    real = UvResolver.resolve
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Which resolver really ran, each time one did."""
+    counted: list[str] = []
+    for cls in (UvResolver, PipToolsResolver):
+        real = cls.resolve
 
-    def counting(self: UvResolver, request: object) -> object:
-        counted.append(1)
-        return real(self, request)  # type: ignore[arg-type]
+        def counting(self: Any, request: Any, real: Any = real) -> Any:
+            counted.append(self.name)
+            return real(self, request)
 
-    monkeypatch.setattr(UvResolver, "resolve", counting)
+        monkeypatch.setattr(cls, "resolve", counting)
     return counted
 
 
-def project(root: Path, *sources: tuple[str, str, str]) -> Path:
+def project(root: Path, *sources: tuple[str, str, str], resolver: str = "uv") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "requirements.in").write_text("app\n")
-    lines = ['requirements = ["requirements.in"]', 'resolver = "uv"', ""]
+    lines = ['requirements = ["requirements.in"]', f'resolver = "{resolver}"', ""]
     for name, key, value in sources:
         lines += ["[[sources]]", f'name = "{name}"', f'{key} = "{value}"', ""]
     config = root / "lockkeys.toml"
@@ -74,7 +77,7 @@ def fresh_lock(config: Path, **options: object) -> bytes:
 
 
 def test_the_same_request_against_the_same_pages_reuses_the_resolution(
-    tmp_path: Path, index: tuple[str, Path], runs: list[int], private_file_cache: Path
+    tmp_path: Path, index: tuple[str, Path], runs: list[str], private_file_cache: Path
 ) -> None:
     config = project(tmp_path / "app", ("index", "url", index[0]))
     first = fresh_lock(config)
@@ -92,7 +95,7 @@ def test_the_same_request_against_the_same_pages_reuses_the_resolution(
 
 
 def test_a_new_release_on_the_index_runs_the_resolver_again(
-    tmp_path: Path, index: tuple[str, Path], runs: list[int]
+    tmp_path: Path, index: tuple[str, Path], runs: list[str]
 ) -> None:
     url, folder = index
     config = project(tmp_path / "app", ("index", "url", url))
@@ -105,7 +108,7 @@ def test_a_new_release_on_the_index_runs_the_resolver_again(
 
 
 def test_re_resolve_and_no_cache_always_run_the_resolver(
-    tmp_path: Path, index: tuple[str, Path], runs: list[int]
+    tmp_path: Path, index: tuple[str, Path], runs: list[str]
 ) -> None:
     config = project(tmp_path / "app", ("index", "url", index[0]))
     first = fresh_lock(config)
@@ -115,7 +118,7 @@ def test_re_resolve_and_no_cache_always_run_the_resolver(
 
 
 def test_a_folder_source_is_never_reused(
-    tmp_path: Path, index: tuple[str, Path], runs: list[int]
+    tmp_path: Path, index: tuple[str, Path], runs: list[str]
 ) -> None:
     url, _ = index
     local = tmp_path / "wheels"
@@ -128,7 +131,7 @@ def test_a_folder_source_is_never_reused(
 
 
 def test_a_damaged_kept_resolution_is_ignored(
-    tmp_path: Path, index: tuple[str, Path], runs: list[int], private_file_cache: Path
+    tmp_path: Path, index: tuple[str, Path], runs: list[str], private_file_cache: Path
 ) -> None:
     config = project(tmp_path / "app", ("index", "url", index[0]))
     first = fresh_lock(config)
@@ -142,8 +145,9 @@ def test_a_damaged_kept_resolution_is_ignored(
     assert len(runs) == 3
 
 
-def test_json_pages_of_one_index_reach_uv_through_the_view_and_stay_in_the_page_cache(
-    tmp_path: Path, runs: list[int]
+@pytest.mark.parametrize("resolver", ["uv", "pip-tools"])
+def test_json_pages_of_one_index_reach_the_resolver_through_the_view_and_stay_cached(
+    tmp_path: Path, runs: list[str], resolver: str
 ) -> None:
     """PyPI's kind of index (JSON pages, absolute file URLs, max-age): uv resolves from the
     pages lockkeys fetched; a second lock asks the index for no page while they are fresh."""
@@ -153,10 +157,24 @@ def test_json_pages_of_one_index_reach_uv_through_the_view_and_stay_in_the_page_
     build_wheel(folder, "lib", "1.0")
     build_wheel(folder, "lib", "1.1")
     with serve_json_index(folder) as index:
-        config = project(tmp_path / "app", ("index", "url", index.url))
+        config = project(tmp_path / "app", ("index", "url", index.url), resolver=resolver)
         first = fresh_lock(config)
         assert pins(config) == {"app": "1.0", "lib": "1.1"}
         assert index.hits["/simple/app/"] == 1 and index.hits["/simple/lib/"] == 1
         assert fresh_lock(config) == first
         assert index.hits["/simple/app/"] == 1 and index.hits["/simple/lib/"] == 1
-    assert len(runs) == 1
+    assert runs == [resolver]
+
+
+def test_pip_tools_resolutions_are_reused_too(
+    tmp_path: Path, index: tuple[str, Path], runs: list[str]
+) -> None:
+    url, folder = index
+    config = project(tmp_path / "app", ("index", "url", url), resolver="pip-tools")
+    first = fresh_lock(config)
+    assert fresh_lock(config) == first
+    assert runs == ["pip-tools"]
+    build_wheel(folder, "lib", "1.1")
+    fresh_lock(config)
+    assert runs == ["pip-tools", "pip-tools"]
+    assert pins(config) == {"app": "1.0", "lib": "1.1"}

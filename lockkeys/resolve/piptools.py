@@ -35,6 +35,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from packaging.utils import (
@@ -58,6 +59,7 @@ from lockkeys.resolve.common import (
     running_python,
     write_sets,
 )
+from lockkeys.resolve.memo import program_identity
 from lockkeys.resolve.runenv import ResolverSettings
 
 _FIX_MISSING = "pip install pip-tools"
@@ -107,6 +109,25 @@ class PipToolsResolver:
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.settings = settings if settings is not None else ResolverSettings()
+
+    def memo_identity(self) -> str | None:
+        """The pip-compile that runs, for kept resolutions (:mod:`lockkeys.resolve.memo`): its
+        program (path, size, modification time) and the pip-tools and pip it runs with. None
+        for a pip-compile of another environment (found on PATH): its versions are unknown."""
+        command = self.command if self.command is not None else find_pip_compile()
+        if command is None:
+            return None
+        ours = Path(command[0]).parent == Path(sys.executable).parent or (
+            command[0] == sys.executable
+        )
+        program = program_identity(command[0])
+        if not ours or program is None:
+            return None
+        try:
+            versions = f"pip-tools {metadata.version('pip-tools')} pip {metadata.version('pip')}"
+        except metadata.PackageNotFoundError:
+            return None
+        return " ".join([program, *command[1:], versions])
 
     def resolve(self, request: ResolveRequest) -> list[Pin]:
         if request.overrides:
