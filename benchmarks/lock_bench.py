@@ -29,7 +29,14 @@ Caches, alike for all four:
 - cold: every run gets a fresh, empty cache folder (pip-compile: ``--cache-dir`` plus
   ``PIP_CACHE_DIR``; uv: ``--cache-dir``; lockkeys: ``LOCKKEYS_CACHE_DIR``, where it keeps its
   resolver caches and its index-page cache);
-- warm: one cache folder per tool, filled by an untimed warm-up run, then reused.
+- warm: one cache folder per tool, filled by an untimed warm-up run, then reused. Warm,
+  ``lockkeys lock`` reuses its resolution when every index page the resolver read is
+  unchanged (lockkeys.resolve.memo), as it does for a user re-locking unchanged inputs;
+  ``lockkeys lock --resolver uv --re-resolve`` (uv runs every time, as after a changed
+  requirement) is measured warm too, and printed for information.
+
+lockkeys' modules are byte-compiled before anything is timed, as ``pip install`` does (an
+editable install under ``PYTHONDONTWRITEBYTECODE=1`` would compile them on every run).
 
 Targets (medians, warm): lockkeys pip-tools path <= 1.0x pip-compile; lockkeys uv path <= 1.5x
 ``uv pip compile``. The cold ratios are printed too. The exit status is 0 whatever the targets
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import os
 import platform
@@ -181,6 +189,23 @@ def commands() -> dict[str, list[str]]:
         "uv": [uv],
         "lockkeys": [lockkeys] if lockkeys else [sys.executable, "-m", "lockkeys"],
     }
+
+
+def compile_lockkeys() -> str:
+    """Byte-compile lockkeys' modules, as ``pip install`` does. An editable install run with
+    ``PYTHONDONTWRITEBYTECODE=1`` (set on some machines) would otherwise compile about 70
+    modules from source on every run, 0.2 s that no installed copy pays."""
+    spec = importlib.util.find_spec("lockkeys")
+    if spec is None or spec.origin is None:
+        return "lockkeys' modules: not found to byte-compile (the installed copy is used)"
+    package = Path(spec.origin).parent
+    done = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(package)],
+        capture_output=True,
+        check=False,
+    )
+    state = "byte-compiled" if done.returncode == 0 else "could not be byte-compiled"
+    return f"lockkeys' modules {state} first, as pip install does ({package})"
 
 
 def version_of(cmd: Sequence[str]) -> str:
@@ -351,10 +376,12 @@ class Bench:
         elapsed = run_timed(cmd, "uv pip compile", cwd=self.project, env=self.env)
         return elapsed, parse_requirements_txt(out)
 
-    def lockkeys(self, resolver: str, cache: Path) -> tuple[float, Output]:
+    def lockkeys(
+        self, resolver: str, cache: Path, extra: Sequence[str] = ()
+    ) -> tuple[float, Output]:
         lock = self.project / "pylock.toml"
         lock.unlink(missing_ok=True)  # an existing lock would act as constraints
-        cmd = [*self.cmds["lockkeys"], "-q", "lock", "--resolver", resolver]
+        cmd = [*self.cmds["lockkeys"], "-q", "lock", "--resolver", resolver, *extra]
         env = {**self.env, "LOCKKEYS_CACHE_DIR": str(cache)}
         elapsed = run_timed(cmd, f"lockkeys lock --resolver {resolver}", cwd=self.project, env=env)
         output = parse_pylock(lock)
@@ -363,6 +390,9 @@ class Bench:
 
 
 TOOLS = ("pip-compile", "uv pip compile", "lockkeys pip-tools", "lockkeys uv")
+#: Measured warm only, for information: the uv path when the resolver runs every time (a
+#: changed requirement does that; here ``--re-resolve`` forces it).
+RE_RESOLVE = "lockkeys uv --re-resolve"
 
 
 def measure(bench: Bench, tool: str, cache: Path) -> tuple[float, Output]:
@@ -370,6 +400,8 @@ def measure(bench: Bench, tool: str, cache: Path) -> tuple[float, Output]:
         return bench.pip_compile(cache)
     if tool == "uv pip compile":
         return bench.uv_compile(cache)
+    if tool == RE_RESOLVE:
+        return bench.lockkeys("uv", cache, ["--re-resolve"])
     return bench.lockkeys(tool.split()[1], cache)
 
 
@@ -393,13 +425,16 @@ def run_set(
             + ", ".join(f"{n} {r.cold[-1]:.2f} s" for n, r in results.items())
         )
     if not args.skip_warm:
-        caches = {tool: bench.fresh_cache(tool.replace(" ", "-")) for tool in TOOLS}
-        for tool in TOOLS:  # untimed warm-up
+        warm_tools = (*TOOLS, RE_RESOLVE)
+        results[RE_RESOLVE] = ToolResult(RE_RESOLVE)
+        caches = {tool: bench.fresh_cache(tool.replace(" ", "-")) for tool in warm_tools}
+        for tool in warm_tools:  # untimed warm-up
             measure(bench, tool, caches[tool])
         for round_no in range(1, args.repeat + 1):
-            for tool in TOOLS:
-                t, _ = measure(bench, tool, caches[tool])
+            for tool in warm_tools:
+                t, output = measure(bench, tool, caches[tool])
                 results[tool].warm.append(t)
+                results[tool].output = output
             report.line(
                 f"  warm round {round_no}/{args.repeat}: "
                 + ", ".join(f"{n} {r.warm[-1]:.2f} s" for n, r in results.items())
@@ -442,6 +477,8 @@ def run(args: argparse.Namespace, report: Reporter) -> dict[str, Any]:
     report.line(f"lock_bench {meta['date']}  {meta['cpu']} ({meta['cores']} cores)")
     report.line("  " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     report.line(f"  load average at start: {meta['load_average_start']}")
+
+    report.line(f"  {compile_lockkeys()}")
 
     scratch = args.workdir or Path(tempfile.mkdtemp(prefix="lockkeys-lock-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
@@ -496,6 +533,12 @@ def summarize(
                 targets.append(Target(f"{ours} / {peer} (warm)", ratio, limit, True))
             else:
                 report.line(f"  info  {ours} / {peer} (cold): {ratio:.2f}x")
+    extra = results.get(RE_RESOLVE)
+    peer = results["uv pip compile"].warm_median
+    if extra is not None and extra.warm_median is not None and peer:
+        ratio = extra.warm_median / peer
+        ratios.setdefault(f"{RE_RESOLVE} / uv pip compile", {})["warm"] = round(ratio, 3)
+        report.line(f"  info  {RE_RESOLVE} / uv pip compile (warm): {ratio:.2f}x")
     for target in targets:
         report.line("  " + target.describe())
 
@@ -504,7 +547,9 @@ def summarize(
     agreement: dict[str, Any] = {}
     reference = results["pip-compile"].output
     assert reference is not None
-    for tool in ("uv pip compile", "lockkeys pip-tools", "lockkeys uv"):
+    for tool in ("uv pip compile", "lockkeys pip-tools", "lockkeys uv", RE_RESOLVE):
+        if tool not in results:
+            continue
         out = results[tool].output
         assert out is not None
         missing = sorted(set(reference.pins) - set(out.pins))
