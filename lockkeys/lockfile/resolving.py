@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -26,7 +26,7 @@ from lockkeys.lockfile.scope import LockScope
 from lockkeys.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
 from lockkeys.resolve.memo import ResolutionMemo
 from lockkeys.resolve.runenv import ResolverSettings
-from lockkeys.resolve.view import ResolutionView, first_source_error, serve_view
+from lockkeys.resolve.view import ResolutionView, first_source_error, view_server
 from lockkeys.sources.index import fetch_project_page, project_url
 from lockkeys.sources.model import Source
 from lockkeys.sources.session import probe_sources
@@ -106,11 +106,9 @@ def resolve_pins(
         view_settings = settings.with_no_proxy("127.0.0.1", "localhost") if settings else None
         resolver = get_resolver(resolver_name, view_settings)
         # One source seen through the view (to record what the resolver reads): its pages
-        # are handed over as they are.
-        with serve_view(list(sources), pinned, pass_through=len(sources) == 1) as (
-            view_url,
-            view,
-        ):
+        # are handed over as they are. The view starts only if a resolver runs.
+        with view_server(list(sources), pinned, pass_through=len(sources) == 1) as server:
+            view = server.view
             remembered = (
                 _Remembered(memo, resolver.name, identity, sources, pinned, view)
                 if memo is not None and identity is not None
@@ -119,13 +117,14 @@ def resolve_pins(
             pins = _attempt(
                 config,
                 resolver,
-                replace(base, indexes=(view_url,)),
+                base,
                 attempts,
                 substitutes,
                 policies,
                 view,
                 sources,
                 remembered,
+                view_url=server.url,
             )
     if not scope.universal:  # one environment: markers were evaluated, none is kept
         pins = [replace(pin, marker=None) for pin in pins]
@@ -171,11 +170,19 @@ def _attempt(
     view: ResolutionView | None,
     sources: Sequence[Source] = (),
     remembered: _Remembered | None = None,
+    view_url: Callable[[], str] | None = None,
 ) -> list[Pin]:
+    """``view_url``: the resolver is given that index (the view, started on demand)."""
+
+    def run(request: ResolveRequest) -> list[Pin]:
+        if view_url is not None:
+            request = replace(request, indexes=(view_url(),))
+        return resolver.resolve(request)
+
     def resolve(request: ResolveRequest) -> list[Pin]:
         if remembered is None:
-            return resolver.resolve(request)
-        return remembered.resolve(resolver, request)
+            return run(request)
+        return remembered.resolve(run, request)
 
     try:
         for keep in attempts:
@@ -241,7 +248,9 @@ class _Remembered:
         self.pinned = pinned
         self.view = view
 
-    def resolve(self, resolver: Resolver, request: ResolveRequest) -> list[Pin]:
+    def resolve(
+        self, run: Callable[[ResolveRequest], list[Pin]], request: ResolveRequest
+    ) -> list[Pin]:
         key = self.memo.key(
             self.resolver,
             self.identity,
@@ -255,7 +264,7 @@ class _Remembered:
             return pins
         recording = self.view.start_recording()
         errors_before = len(self.view.errors)
-        pins = resolver.resolve(request)
+        pins = run(request)
         if len(self.view.errors) == errors_before and recording:
             self.memo.keep(key, pins, dict(recording))
         return pins

@@ -219,27 +219,58 @@ def _servable(page: FetchedBytes) -> bool:
     return kind == JSON_TYPE and _RELATIVE_JSON_URL.search(page.data) is None
 
 
+class ViewServer:
+    """Serves a :class:`ResolutionView` on 127.0.0.1, started on first use: a lock whose
+    resolution is reused (lockkeys.resolve.memo) never needs it."""
+
+    def __init__(self, view: ResolutionView) -> None:
+        self.view = view
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def url(self) -> str:
+        """The view's index URL, ``http://127.0.0.1:PORT/simple/``; starts serving."""
+        if self._server is None:
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.view))
+            server.daemon_threads = True
+            # A short poll: shutdown() waits for the loop to notice, and a lock waits for it.
+            thread = threading.Thread(
+                target=server.serve_forever, args=(0.02,), name="lockkeys-view", daemon=True
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+            self.view.base_url = f"http://127.0.0.1:{int(server.server_address[1])}"
+        return f"{self.view.base_url}/simple/"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+
+@contextmanager
+def view_server(
+    sources: Sequence[Source], pinned: Mapping[str, str], *, pass_through: bool = False
+) -> Iterator[ViewServer]:
+    """A :class:`ViewServer` for the duration of a resolution (stopped at the end if it was
+    started)."""
+    server = ViewServer(ResolutionView(sources, pinned, pass_through=pass_through))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @contextmanager
 def serve_view(
     sources: Sequence[Source], pinned: Mapping[str, str], *, pass_through: bool = False
 ) -> Iterator[tuple[str, ResolutionView]]:
     """Serve the view on 127.0.0.1 for the duration of a resolution; yields (index URL, view)."""
-    view = ResolutionView(sources, pinned, pass_through=pass_through)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(view))
-    server.daemon_threads = True
-    # A short poll: shutdown() waits for the loop to notice, and a lock waits for shutdown().
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.02,), name="lockkeys-view", daemon=True
-    )
-    thread.start()
-    try:
-        port = int(server.server_address[1])
-        view.base_url = f"http://127.0.0.1:{port}"
-        yield f"{view.base_url}/simple/", view
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with view_server(sources, pinned, pass_through=pass_through) as server:
+        yield server.url(), server.view
 
 
 def first_source_error(view: ResolutionView) -> SourceError | None:
