@@ -36,6 +36,11 @@ from lockkeys.sources.index import (
 )
 from lockkeys.sources.model import RemoteFile, Source
 
+#: Pages fetched from the sources at once while resolvers ask the view (uv asks for dozens at
+#: a time): no more than the HTTP client keeps connections for per host, so none is dropped.
+UPSTREAM_FETCHES = 8
+_upstream = threading.BoundedSemaphore(UPSTREAM_FETCHES)
+
 #: A JSON page whose file URLs are all absolute can be handed over as it is.
 _RELATIVE_JSON_URL = re.compile(rb'"url"\s*:\s*"(?!https?://)')
 
@@ -44,7 +49,8 @@ _RELATIVE_JSON_URL = re.compile(rb'"url"\s*:\s*"(?!https?://)')
 class _Answer:
     index: int
     """Index of the source the files come from; -1: no source offers the project."""
-    files: list[RemoteFile]
+    files: list[RemoteFile] | None
+    """None for a page handed over as it is (``raw``), parsed only if asked."""
     records: tuple[PageRecord, ...]
     """What was read to answer: (source index, page URL, body SHA-256 or "missing")."""
     raw: FetchedBytes | None = None
@@ -103,23 +109,33 @@ class ResolutionView:
                 if files:
                     return _Answer(index, files, tuple(records))
                 continue
-            page = fetch_project_page(source, name)
+            with _upstream:
+                page = fetch_project_page(source, name)
             records.append(
                 (index, project_url(source.url, name), page.sha256 if page else "missing")
             )
             if page is None:
                 continue
+            if self.pass_through and _servable(page):
+                # Handed over as it is: what the resolver would read from the index itself
+                # (yanked files included: it knows what they mean). Not parsed here.
+                return _Answer(index, None, tuple(records), page)
             offered = files_of(parse_project_page(source, name, page), name)
             files = [f for f in offered if not f.yanked]
             if files:
-                raw = page if self.pass_through and _servable(page) else None
-                return _Answer(index, files, tuple(records), raw)
+                return _Answer(index, files, tuple(records))
         return _Answer(-1, [], tuple(records))
 
     def files(self, project: str) -> tuple[int, list[RemoteFile]]:
         """(index of the source used, its files) for a project; (-1, []) if none offers it."""
         found = self.answer(project)
-        return found.index, found.files
+        if found.files is not None:
+            return found.index, found.files
+        assert found.raw is not None  # a page handed over as it is: parsed when asked
+        source = self.sources[found.index]
+        name = canonicalize_name(project)
+        offered = files_of(parse_project_page(source, name, found.raw), name)
+        return found.index, [f for f in offered if not f.yanked]
 
     def page(self, project: str, base: str) -> str:
         index, files = self.files(project)
