@@ -69,6 +69,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+try:  # run as a script (benchmarks/ is on sys.path) or imported as benchmarks.<name>
+    from bytecode import compile_lockkeys
+except ImportError:
+    from benchmarks.bytecode import compile_lockkeys
+
 INDEX_URL = "https://pypi.org/simple/"
 DEFAULT_WHEEL_CACHE = Path(tempfile.gettempdir()) / "lockkeys-bench-cache" / "wheels"
 TARGET_PIP_RATIO = 1.0  # lockkeys install / pip install, at most
@@ -622,6 +627,7 @@ def run_bench(args: argparse.Namespace, report: Reporter) -> dict[str, Any]:
         report.line(f"install_bench {meta['date']}  {meta['cpu']} ({meta['cores']} cores)")
         report.line("  " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
         report.line(f"  {len(wheels)} wheels, {total / 1024 / 1024:.1f} MiB: {source}")
+        report.line(f"  {compile_lockkeys()}")
         variants = [("hashes", False)] + ([("signatures", True)] if args.signatures else [])
         out: dict[str, Any] = {"meta": meta, "variants": {}}
         for name, signed in variants:

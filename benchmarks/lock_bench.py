@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
@@ -65,6 +64,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+try:  # run as a script (benchmarks/ is on sys.path) or imported as benchmarks.<name>
+    from bytecode import compile_lockkeys
+except ImportError:
+    from benchmarks.bytecode import compile_lockkeys
 
 from lockkeys.markers import running_environment
 
@@ -189,23 +193,6 @@ def commands() -> dict[str, list[str]]:
         "uv": [uv],
         "lockkeys": [lockkeys] if lockkeys else [sys.executable, "-m", "lockkeys"],
     }
-
-
-def compile_lockkeys() -> str:
-    """Byte-compile lockkeys' modules, as ``pip install`` does. An editable install run with
-    ``PYTHONDONTWRITEBYTECODE=1`` (set on some machines) would otherwise compile about 70
-    modules from source on every run, 0.2 s that no installed copy pays."""
-    spec = importlib.util.find_spec("lockkeys")
-    if spec is None or spec.origin is None:
-        return "lockkeys' modules: not found to byte-compile (the installed copy is used)"
-    package = Path(spec.origin).parent
-    done = subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(package)],
-        capture_output=True,
-        check=False,
-    )
-    state = "byte-compiled" if done.returncode == 0 else "could not be byte-compiled"
-    return f"lockkeys' modules {state} first, as pip install does ({package})"
 
 
 def version_of(cmd: Sequence[str]) -> str:
