@@ -13,6 +13,7 @@ import pytest
 from gnupg import GnuPG
 
 from lockkeys.cli import main
+from lockkeys.trust import verify_bytes, verify_file
 from tests.support.venvs import installed, make_venv
 
 pytestmark = [
@@ -120,3 +121,30 @@ def test_row_20_lock_edited_after_signing_refused_before_any_download(
 
 def test_lock_threshold_without_signers_is_a_usage_error(project: Path) -> None:
     assert main(["--lock", str(project / "pylock.toml"), "verify", "--lock-threshold", "2"]) == 2
+
+
+def test_verify_bytes_checks_the_bytes_given_never_the_file_again(
+    tmp_path: Path, lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]]
+) -> None:
+    g, fprs, certs = lock_signers
+    signed, edited = b"threshold = 2\n", b"threshold = 1\n"
+    file = tmp_path / "pylock.toml"
+    file.write_bytes(edited)
+    over_edited = g.sign(fprs["rm1"], file).read_bytes()
+    file.write_bytes(signed)
+    asc = tmp_path / "pylock.toml.asc"
+    # rm1 signed twice (the edited bytes too), so the 16-bit quick check runs over the bytes.
+    asc.write_bytes(
+        over_edited
+        + g.sign(fprs["rm1"], file).read_bytes()
+        + g.sign(fprs["rm2"], file).read_bytes()
+    )
+    signers = list(certs.values())
+    file.write_bytes(edited)  # the file on disk changes after it was read
+    ok = verify_bytes(signed, str(file), signers, signatures=[asc], threshold=2)
+    assert ok.met, ok.explain()
+    assert ok.file == str(file)
+    assert any("quick check" in u.detail for u in ok.uncounted)
+    assert not verify_file(file, signers, signatures=[asc], threshold=2).met
+    bad = verify_bytes(edited, str(file), signers, signatures=[asc], threshold=2)
+    assert not bad.met

@@ -24,7 +24,16 @@ from lockkeys.limits import MAX_LOCK_FILE, load_toml
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.rules import FILENAME, lock_from_pylock
 
-__all__ = ["FILENAME", "HEADER", "dumps_lock", "dumps_pylock", "parse_lock", "read_lock"]
+__all__ = [
+    "FILENAME",
+    "HEADER",
+    "dumps_lock",
+    "dumps_pylock",
+    "parse_lock",
+    "parse_lock_bytes",
+    "read_lock",
+    "read_lock_bytes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +123,20 @@ def parse_lock(text: str, file: str) -> Lock:
     return lock_from_pylock(pylock, file)
 
 
-def read_lock(path: Path) -> Lock:
-    path = Path(path)
-    data = read_regular_file(
-        path, "lock file", MAX_LOCK_FILE, missing_fix="run `lockkeys lock` to create it"
+def read_lock_bytes(path: Path) -> bytes:
+    """The lock file's bytes, read once (a regular file under the lock size cap)."""
+    return read_regular_file(
+        Path(path), "lock file", MAX_LOCK_FILE, missing_fix="run `lockkeys lock` to create it"
     )
+
+
+def parse_lock_bytes(data: bytes, file: str) -> Lock:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("lock file is not UTF-8 text", file=str(path)) from None
-    return parse_lock(text, str(path))
+        raise InputError("lock file is not UTF-8 text", file=file) from None
+    return parse_lock(text, file)
+
+
+def read_lock(path: Path) -> Lock:
+    return parse_lock_bytes(read_lock_bytes(path), str(path))

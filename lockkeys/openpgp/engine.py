@@ -104,9 +104,11 @@ class OpenPGPEngine(Protocol):
         ...
 
     def verify_detached(
-        self, path: Path, signature: bytes, certificates: list[EngineCert]
+        self, signed: Path | bytes, signature: bytes, certificates: list[EngineCert]
     ) -> Verified | str:
-        """Verify one binary signature packet over the file at ``path`` (streamed).
+        """Verify one binary signature packet over the file at ``signed`` (streamed), or over
+        ``signed`` itself when it is bytes already read (a small file such as the lock, which
+        must be verified and used as the very same bytes).
 
         Returns what was verified, or the engine's one-line reason for refusing.
         """

@@ -294,7 +294,7 @@ class SequoiaEngine:
         return cast(EngineCert, merged)
 
     def verify_detached(
-        self, path: Path, signature: bytes, certificates: list[EngineCert]
+        self, signed: Path | bytes, signature: bytes, certificates: list[EngineCert]
     ) -> Verified | str:
         try:
             sig = pysequoia.Sig.from_bytes(signature)
@@ -306,7 +306,10 @@ class SequoiaEngine:
             return certs
 
         try:
-            result = pysequoia.verify(file=os.fspath(path), signature=sig, store=store)
+            if isinstance(signed, bytes):
+                result = pysequoia.verify(bytes=signed, signature=sig, store=store)
+            else:
+                result = pysequoia.verify(file=os.fspath(signed), signature=sig, store=store)
         except RuntimeError as exc:
             return _first_line(exc)
         for valid in result.valid_sigs:

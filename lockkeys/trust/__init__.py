@@ -32,18 +32,44 @@ def verify_files(
             "--signature can only be given with a single FILE",
             fix="drop --signature to read FILE.asc beside each file",
         )
-    keyring = Keyring(load_certificate(path, name=Path(path).name) for path in signers)
+    keyring = _keyring(signers)
     results = []
     for file in files:
         file = Path(file)
-        sig_files = list(signatures) or [signature_path(file, None)]
-        sigs: list[DetachedSignature] = []
-        for sig_file in sig_files:
-            sigs.extend(load_signatures(Path(sig_file)))
+        sigs = _signatures(list(signatures) or [signature_path(file, None)])
         if not file.is_file():
             raise UsageError("no such file to verify", file=str(file))
         results.append(evaluate_threshold(file, sigs, keyring, threshold, now=now))
     return results
+
+
+def _keyring(signers: Sequence[Path]) -> Keyring:
+    return Keyring(load_certificate(path, name=Path(path).name) for path in signers)
+
+
+def _signatures(files: Sequence[Path]) -> list[DetachedSignature]:
+    sigs: list[DetachedSignature] = []
+    for sig_file in files:
+        sigs.extend(load_signatures(Path(sig_file)))
+    return sigs
+
+
+def verify_bytes(
+    data: bytes,
+    name: str,
+    signers: Sequence[Path],
+    *,
+    signatures: Sequence[Path],
+    threshold: int = 1,
+    now: datetime | None = None,
+) -> ThresholdResult:
+    """Like :func:`verify_file`, over bytes the caller has already read (``name`` says where
+    from). For a small file that must be used as exactly the bytes that were verified, such
+    as the lock: reading the file again after the check would trust whatever is there then.
+    """
+    keyring = _keyring(signers)
+    sigs = _signatures(signatures)
+    return evaluate_threshold(Path(name), sigs, keyring, threshold, now=now, data=data)
 
 
 def verify_file(
@@ -67,6 +93,7 @@ __all__ = [
     "ThresholdResult",
     "evaluate_threshold",
     "load_certificate",
+    "verify_bytes",
     "verify_file",
     "verify_files",
 ]

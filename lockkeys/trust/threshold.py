@@ -271,12 +271,16 @@ def _hostile_files(
     }
 
 
-def _file_digests(path: Path, algorithms: set[str]) -> dict[str, Any]:
-    """One streamed pass over the file, one hash state per digest algorithm."""
+def _file_digests(signed: Path | bytes, algorithms: set[str]) -> dict[str, Any]:
+    """One streamed pass over the file (or the bytes), one hash state per digest algorithm."""
     states = {name: hashlib.new(_HASHLIB_NAMES[name]) for name in algorithms}
     if not states:
         return states
-    with open(path, "rb") as handle:
+    if isinstance(signed, bytes):
+        for state in states.values():
+            state.update(signed)
+        return states
+    with open(signed, "rb") as handle:
         while chunk := handle.read(1 << 20):
             for state in states.values():
                 state.update(chunk)
@@ -305,8 +309,11 @@ def evaluate_threshold(
     *,
     now: datetime | None = None,
     engine: OpenPGPEngine | None = None,
+    data: bytes | None = None,
 ) -> ThresholdResult:
-    """Count distinct trusted signers over the file at ``path`` (read from disk, streamed).
+    """Count distinct trusted signers over the file at ``path`` (read from disk, streamed), or
+    over ``data`` when given: the file's bytes read once by the caller, which then uses exactly
+    the bytes that were verified (``path`` only names them in the result).
 
     Work is bounded (threat-model row 21): a signature file with implausibly many packets is
     refused as hostile; the file is hashed once per digest algorithm for the 16-bit quick
@@ -431,8 +438,9 @@ def evaluate_threshold(
     # signature per signer (the honest case) the engine's own pass is the only one.
     named = Counter(c.fingerprint for _, _, candidates in pending for c in candidates)
     quick_check = any(count > 1 for count in named.values())
+    signed: Path | bytes = path if data is None else data
     digests = _file_digests(
-        path,
+        signed,
         {
             sig.facts.hash_algorithm
             for _, sig, _ in pending
@@ -461,7 +469,7 @@ def evaluate_threshold(
                 "quick check fails)",
             )
             continue
-        outcome = engine.verify_detached(path, sig.packet, [c.handle for c in candidates])
+        outcome = engine.verify_detached(signed, sig.packet, [c.handle for c in candidates])
         if not isinstance(outcome, Verified):
             reason, detail = _classify_failure(sig, candidates, outcome)
             refuse(position, sig, reason, detail)
