@@ -49,3 +49,10 @@ def private_file_cache(
     folder = tmp_path_factory.mktemp("lockkeys-cache")
     monkeypatch.setenv("LOCKKEYS_CACHE_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def no_deploy_host_lock_signers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline obeys LOCKKEYS_LOCK_SIGNERS/THRESHOLD; a test sets them when it means to."""
+    monkeypatch.delenv("LOCKKEYS_LOCK_SIGNERS", raising=False)
+    monkeypatch.delenv("LOCKKEYS_LOCK_THRESHOLD", raising=False)

@@ -5,6 +5,8 @@ Lock signers are GnuPG-made keys; the signatures over pylock.toml are made by gp
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,12 @@ import pytest
 from gnupg import GnuPG
 
 from lockkeys.cli import main
-from lockkeys.trust import verify_bytes, verify_file
+from lockkeys.errors import VerificationError
+from lockkeys.install import pipeline
+from lockkeys.lockfile.io import parse_lock_bytes
+from lockkeys.trust import locksig, verify_bytes, verify_file
+from lockkeys.trust.locksig import SIGNERS_ENV, THRESHOLD_ENV, LockSignaturePolicy
+from lockkeys.trust.threshold import ThresholdResult
 from tests.support.venvs import installed, make_venv
 
 pytestmark = [
@@ -121,6 +128,140 @@ def test_row_20_lock_edited_after_signing_refused_before_any_download(
 
 def test_lock_threshold_without_signers_is_a_usage_error(project: Path) -> None:
     assert main(["--lock", str(project / "pylock.toml"), "verify", "--lock-threshold", "2"]) == 2
+
+
+# --- the rule lives in the library (pipeline), not only in the CLI ----------------------------
+
+
+def test_row_20_library_refuses_a_lock_the_environment_says_must_be_signed(
+    project: Path,
+    lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Python caller on a deploy host gets the same refusal as `lockkeys verify`."""
+    g, fprs, certs = lock_signers
+    lock = project / "pylock.toml"
+    sign_lock(g, fprs, lock, "rm1", "rm2")
+    monkeypatch.setenv(SIGNERS_ENV, os.pathsep.join(str(c) for c in certs.values()))
+    monkeypatch.setenv(THRESHOLD_ENV, "2")
+    report = pipeline.verify(lock)  # signed 2 of 3: accepted
+    assert report.ok
+    assert "foo" in [p.name for p in report.packages]
+    text = lock.read_text()
+    lock.write_text(text.replace('verify = "hashes+signatures"', 'verify = "hashes"', 1))
+    # The source is gone: anything fetched would be a SourceError, not a VerificationError.
+    shutil.rmtree(project / "public")
+    with pytest.raises(VerificationError, match="do not meet the lock threshold") as refused:
+        pipeline.verify(lock)
+    assert refused.value.exit_code == 1
+    assert "0 of 2 required signers" in refused.value.message
+    dest = project / "wheelhouse"
+    with pytest.raises(VerificationError, match="do not meet the lock threshold"):
+        pipeline.download(lock, dest)
+    assert not dest.exists()  # refused before even the destination was made
+    Path(f"{lock}.asc").unlink()
+    lock.write_text(text)
+    with pytest.raises(VerificationError, match="the lock is not signed"):
+        pipeline.audit(lock)
+
+
+def test_row_20_library_install_with_an_explicit_lock_signature_policy(
+    project: Path, lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]]
+) -> None:
+    g, fprs, certs = lock_signers
+    lock = project / "pylock.toml"
+    python = make_venv(project / "venv")
+    policy = LockSignaturePolicy(signers=tuple(certs.values()), threshold=2)
+    sign_lock(g, fprs, lock, "rm1")
+    with pytest.raises(VerificationError, match=r"1 of 2 required signers"):
+        pipeline.install(lock, python=str(python), lock_signature=policy)
+    assert installed(python) == []
+    sign_lock(g, fprs, lock, "rm1", "rm3")
+    report = pipeline.install(lock, python=str(python), lock_signature=policy)
+    assert report.ok and report.installed
+    assert ["foo", "1.0"] in installed(python)
+
+
+# --- time of check, time of use: the verified bytes are the bytes used ------------------------
+
+
+@pytest.fixture
+def weakened_lock(tmp_path: Path, fixture_data: Path) -> bytes:
+    """An attacker's lock for the same folder: unsigned, another package set (bar, no signers)."""
+    other = tmp_path / "attacker"
+    other.mkdir()
+    shutil.copytree(fixture_data / "public", other / "public")
+    (other / "requirements.in").write_text("bar==1.0\n")
+    (other / "lockkeys.toml").write_text(
+        'requirements = ["requirements.in"]\n[[sources]]\nname = "public"\npath = "public"\n'
+    )
+    assert main(["--config", str(other / "lockkeys.toml"), "lock"]) == 0
+    data = (other / "pylock.toml").read_bytes()
+    assert pinned(data) == [("bar", "1.0"), ("broken", "1.0")]
+    return data
+
+
+def pinned(data: bytes) -> list[tuple[str, str]]:
+    return sorted((p.name, p.version) for p in parse_lock_bytes(data, "pylock.toml").packages)
+
+
+def swap_after_the_check(monkeypatch: pytest.MonkeyPatch, lock: Path, weakened: bytes) -> list[int]:
+    """Replace the lock on disk as soon as its signatures have been checked; count swaps."""
+    real = locksig.require_signed_lock
+    swaps: list[int] = []
+
+    def check_then_swap(*args: object, **kwargs: object) -> ThresholdResult:
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        lock.write_bytes(weakened)
+        swaps.append(1)
+        return result
+
+    monkeypatch.setattr(locksig, "require_signed_lock", check_then_swap)
+    return swaps
+
+
+def test_row_20_lock_swapped_after_its_signature_check_is_never_used_cli(
+    project: Path,
+    lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]],
+    weakened_lock: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    g, fprs, certs = lock_signers
+    lock = project / "pylock.toml"
+    sign_lock(g, fprs, lock, "rm1", "rm2")
+    python = make_venv(project / "venv")
+    signed = pinned(lock.read_bytes())
+    assert ("foo", "1.0") in signed and signed != pinned(weakened_lock)
+    swaps = swap_after_the_check(monkeypatch, lock, weakened_lock)
+    args = ["--lock", str(lock), "install", "--python", str(python), "--json"]
+    capsys.readouterr()
+    assert main([*args, *signer_args(certs), "--lock-threshold", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert swaps == [1] and lock.read_bytes() == weakened_lock  # the swap did happen
+    assert sorted((p["name"], p["version"]) for p in report["packages"]) == signed
+    assert [tuple(d) for d in installed(python)] == signed
+
+
+def test_row_20_lock_swapped_after_its_signature_check_is_never_used_library(
+    project: Path,
+    lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]],
+    weakened_lock: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    g, fprs, certs = lock_signers
+    lock = project / "pylock.toml"
+    sign_lock(g, fprs, lock, "rm1", "rm2")
+    signed = pinned(lock.read_bytes())
+    swaps = swap_after_the_check(monkeypatch, lock, weakened_lock)
+    policy = LockSignaturePolicy(signers=tuple(certs.values()), threshold=2)
+    dest = project / "wheelhouse"
+    report = pipeline.download(lock, dest, lock_signature=policy)
+    assert swaps == [1] and lock.read_bytes() == weakened_lock
+    assert report.ok
+    assert sorted((p.name, p.version) for p in report.packages) == signed
+    wheels = sorted(p.name for p in dest.iterdir() if p.suffix == ".whl")
+    assert wheels == [f"{name}-{version}-py3-none-any.whl" for name, version in signed]
 
 
 def test_verify_bytes_checks_the_bytes_given_never_the_file_again(

@@ -17,6 +17,7 @@ from lockkeys.lockfile.locate import find_lockfile
 
 if TYPE_CHECKING:
     from lockkeys.install.report import Report
+    from lockkeys.trust.locksig import DeployLock
 
 # The installer, the lock model and rich's progress are imported by the commands that use
 # them, so `lockkeys verify-signature` and `lockkeys --version` start fast.
@@ -29,12 +30,6 @@ _STYLE = {
     "refused": "red",
     "not-for-this-environment": "dim",
 }
-
-
-def _count(path: Path) -> int:
-    from lockkeys.lockfile.io import read_lock
-
-    return len(read_lock(path).packages)
 
 
 def lock_path() -> Path:
@@ -301,29 +296,26 @@ LockThresholdOption = Annotated[
 ]
 
 
-def warn_expiring(path: Path) -> None:
+def warn_expiring(opened: DeployLock) -> None:
     """Warn (stderr) about pinned certificates that expire soon; never refuses by itself."""
-    from lockkeys.lockfile.io import read_lock
     from lockkeys.lockfile.signers import lock_keyring
     from lockkeys.trust.expiry import expiry_warnings, warning_days
 
-    lock = read_lock(path)
-    if not lock.tool.signers:
+    if not opened.lock.tool.signers:
         return
-    for line in expiry_warnings(lock_keyring(lock, str(path)), warning_days()):
+    for line in expiry_warnings(lock_keyring(opened.lock, str(opened.path)), warning_days()):
         err.print(f"lockkeys: warning: {line}", markup=False)
 
 
-def check_lock_signature(path: Path, signers: list[Path] | None, threshold: int | None) -> None:
-    """Before anything is read from the lock: its own signatures, when lock signers are set."""
-    from lockkeys.trust.locksig import lock_signature_policy, require_signed_lock
+def open_deploy_lock(path: Path, signers: list[Path] | None, threshold: int | None) -> DeployLock:
+    """The lock, read once by the library, which checks its own signatures first when lock
+    signers are set (options, else the environment); the run uses exactly those bytes."""
+    from lockkeys.trust.locksig import lock_signature_policy, open_lock
 
-    policy = lock_signature_policy(signers or (), threshold)
-    if policy is None:
-        return
-    result = require_signed_lock(path, policy)
-    if not STATE.quiet:
-        err.print(f"lockkeys: lock signed: {result.summary()}", markup=False)
+    opened = open_lock(path, lock_signature_policy(signers or (), threshold))
+    if opened.signature is not None and not STATE.quiet:
+        err.print(f"lockkeys: lock signed: {opened.signature.summary()}", markup=False)
+    return opened
 
 
 def _cache(cache_dir: Path | None, no_cache: bool) -> Path | bool | None:
@@ -342,12 +334,11 @@ def _run(
 ) -> Report:
     """Run one pipeline action on the lock with progress, render it, exit 1 on a refusal."""
     with json_errors(as_json):
-        path = lock_path()
-        check_lock_signature(path, lock_signers, lock_threshold)
-        warn_expiring(path)
+        opened = open_deploy_lock(lock_path(), lock_signers, lock_threshold)
+        warn_expiring(opened)
         try:
-            with progress_bar(_count(path), not STATE.quiet) as progress:
-                report = action(path, *args, progress=progress, **kwargs)
+            with progress_bar(len(opened.lock.packages), not STATE.quiet) as progress:
+                report = action(opened, *args, progress=progress, **kwargs)
         except KeyboardInterrupt as exc:
             code = getattr(exc, "exit_code", None)  # SIGTERM (143) or SIGINT (130)
             if not isinstance(code, int):

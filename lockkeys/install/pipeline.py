@@ -1,5 +1,11 @@
 """verify, download and install: the deploy gate, as a library.
 
+The lock is read once: when lock signers are required (a ``lock_signature`` policy, else
+``LOCKKEYS_LOCK_SIGNERS`` / ``LOCKKEYS_LOCK_THRESHOLD`` in the environment), its signatures
+are checked over those bytes, and only those bytes are parsed and used
+(:func:`lockkeys.trust.locksig.open_lock`); a refused lock raises VerificationError before
+anything is fetched (threat-model row 20).
+
 Every package is verified into a private temporary folder before anything is installed; if
 any package is refused nothing reaches the target environment (all or nothing, threat-model
 row 19). Then the installer runs on exactly those files with the hashes computed here.
@@ -18,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from lockkeys.errors import InputError, SourceError, VerificationError
+from lockkeys.errors import InputError, SourceError, UsageError, VerificationError
 from lockkeys.fsutil import atomic_write
 from lockkeys.install.acquire import (
     DEFAULT_TIMEOUT,
@@ -48,13 +54,13 @@ from lockkeys.install.plan import Action, Step, make_plan, replaced
 from lockkeys.install.report import Finding, PackageReport, Report, Status
 from lockkeys.install.transaction import Transaction, recover, signals_raise
 from lockkeys.install.verify import refused, verify_artifact
-from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.selections import chosen
 from lockkeys.lockfile.signers import lock_keyring, package_keyring
 from lockkeys.sources.fetch import TooLargeError
 from lockkeys.sources.session import sources_session
 from lockkeys.trust.certs import Keyring
+from lockkeys.trust.locksig import DeployLock, LockSignaturePolicy, open_lock
 from lockkeys.trust.revocations import deploy_revocations
 from lockkeys.trust.signatures import DetachedSignature, armor_signatures
 
@@ -262,9 +268,26 @@ def _sweep_stale_workdirs(root: Path) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
+LockInput = Path | DeployLock
+
+
+def _open(lock: LockInput, policy: LockSignaturePolicy | None) -> DeployLock:
+    """The lock for this run: read once and its signatures required (``policy``, else the
+    environment's), or a lock :func:`open_lock` already opened that way."""
+    if isinstance(lock, DeployLock):
+        if policy is not None:
+            raise UsageError(
+                "a lock-signature policy was given with a lock that open_lock() already opened",
+                file=str(lock.path),
+                fix="pass the policy to open_lock(), or pass the lock's path",
+            )
+        return lock
+    return open_lock(Path(lock), policy)
+
+
 @contextlib.contextmanager
 def _verified(
-    lock_path: Path,
+    opened: DeployLock,
     *,
     python: str | None,
     wheelhouse: Path | None,
@@ -279,7 +302,7 @@ def _verified(
 
     ``cache_dir``: True for the default cache folder, a path, or None/False for no cache.
     """
-    lock = read_lock(lock_path)
+    lock, lock_path = opened.lock, opened.path
     env = probe(python)
     check_target(lock, env, Path(lock_path))  # before anything is fetched
     chosen_extras, chosen_groups = chosen(lock, extras, groups, str(lock_path))
@@ -312,7 +335,7 @@ def _verified(
 
 
 def verify(
-    lock_path: Path,
+    lock_path: LockInput,
     *,
     wheelhouse: Path | None = None,
     python: str | None = None,
@@ -322,13 +345,17 @@ def verify(
     extras: Sequence[str] = (),
     groups: Sequence[str] | None = None,
     cache_dir: Path | bool | None = True,
+    lock_signature: LockSignaturePolicy | None = None,
 ) -> Report:
     """Fetch (or read from a wheelhouse) and verify every package; install nothing.
 
-    ``extras`` and ``groups`` choose the application's extras and dependency groups (None:
-    the lock's default groups), for every entry point alike."""
+    For every entry point alike: ``lock_path`` is the lock's path, or a lock
+    :func:`~lockkeys.trust.locksig.open_lock` opened; ``lock_signature`` requires the lock to
+    be signed n of m (None: as ``LOCKKEYS_LOCK_SIGNERS`` / ``LOCKKEYS_LOCK_THRESHOLD`` say,
+    which may be no requirement); ``extras`` and ``groups`` choose the application's extras
+    and dependency groups (None: the lock's default groups)."""
     with _verified(
-        lock_path,
+        _open(lock_path, lock_signature),
         python=python,
         wheelhouse=wheelhouse,
         progress=progress,
@@ -342,7 +369,7 @@ def verify(
 
 
 def download(
-    lock_path: Path,
+    lock_path: LockInput,
     dest: Path,
     *,
     python: str | None = None,
@@ -352,12 +379,14 @@ def download(
     extras: Sequence[str] = (),
     groups: Sequence[str] | None = None,
     cache_dir: Path | bool | None = True,
+    lock_signature: LockSignaturePolicy | None = None,
 ) -> Report:
     """Verify, then keep only verified files (and their signatures) in ``dest``."""
+    opened = _open(lock_path, lock_signature)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     with _verified(
-        lock_path,
+        opened,
         python=python,
         wheelhouse=None,
         progress=progress,
@@ -462,7 +491,7 @@ def _apply(
 
 
 def install(
-    lock_path: Path,
+    lock_path: LockInput,
     *,
     python: str | None = None,
     installer: str = DEFAULT_INSTALLER,
@@ -475,6 +504,7 @@ def install(
     sync: bool = False,
     dry_run: bool = False,
     cache_dir: Path | bool | None = True,
+    lock_signature: LockSignaturePolicy | None = None,
 ) -> Report:
     """Verify everything, then make the target hold exactly the verified files.
 
@@ -484,10 +514,11 @@ def install(
     package passed verification.
     """
     check_installer(installer)
+    opened = _open(lock_path, lock_signature)
     with (
         signals_raise(),
         _verified(
-            lock_path,
+            opened,
             python=python,
             wheelhouse=wheelhouse,
             progress=progress,
@@ -514,7 +545,7 @@ def install(
 
 
 def audit(
-    lock_path: Path,
+    lock_path: LockInput,
     *,
     python: str | None = None,
     wheelhouse: Path | None = None,
@@ -524,12 +555,13 @@ def audit(
     extras: Sequence[str] = (),
     groups: Sequence[str] | None = None,
     cache_dir: Path | bool | None = True,
+    lock_signature: LockSignaturePolicy | None = None,
 ) -> Report:
     """`verify --installed`: the target against the lock. Missing, extra and other-version
     distributions, and every installed file whose hash differs from the locked, verified
     wheel's own RECORD. The locked files are verified first (from the cache or the source)."""
     with _verified(
-        lock_path,
+        _open(lock_path, lock_signature),
         python=python,
         wheelhouse=wheelhouse,
         progress=progress,

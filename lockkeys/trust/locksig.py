@@ -1,9 +1,13 @@
 """A signed lock: the lock is the root of trust at deploy time, so it can be signed n of m.
 
 `lockkeys sign pylock.toml --key K` writes `pylock.toml.asc` like for any other file (several
-signers add to it). `install`, `sync`, `verify` and `download` given `--lock-signer CERT`
-(repeatable) and `--lock-threshold N`, or the environment variables below on a deploy host,
-refuse a lock that is not signed by N of those certificates before reading anything from it.
+signers add to it). The deploy pipeline (:mod:`lockkeys.install.pipeline`: `install`, `sync`,
+`verify`, `download`) given a :class:`LockSignaturePolicy`, or the environment variables below
+on a deploy host, refuses a lock that is not signed by N of those certificates before using
+anything from it; the CLI passes `--lock-signer CERT` (repeatable) and `--lock-threshold N`.
+
+:func:`open_lock` reads the lock once, checks the signatures over those bytes and parses the
+same bytes: a lock swapped on disk after the check is never read (time of check, time of use).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockkeys.errors import UsageError, VerificationError
-from lockkeys.trust import verify_file
+from lockkeys.lockfile.io import parse_lock_bytes, read_lock_bytes
+from lockkeys.lockfile.model import Lock
+from lockkeys.trust import verify_bytes
 from lockkeys.trust.threshold import ThresholdResult
 
 SIGNERS_ENV = "LOCKKEYS_LOCK_SIGNERS"  # certificate paths, separated by os.pathsep (":")
@@ -55,8 +61,11 @@ def lock_signature_policy(
     return LockSignaturePolicy(signers=paths, threshold=1 if threshold is None else threshold)
 
 
-def require_signed_lock(lock_path: Path, policy: LockSignaturePolicy) -> ThresholdResult:
-    """Refuse (exit 1) unless ``policy.threshold`` of the lock signers signed the lock."""
+def require_signed_lock(
+    lock_path: Path, policy: LockSignaturePolicy, data: bytes
+) -> ThresholdResult:
+    """Refuse (exit 1) unless ``policy.threshold`` of the lock signers signed ``data``, the
+    lock's bytes as read from ``lock_path`` (once: the caller uses exactly these bytes)."""
     signature = Path(f"{lock_path}.asc")
     if not signature.exists():
         raise VerificationError(
@@ -67,8 +76,12 @@ def require_signed_lock(lock_path: Path, policy: LockSignaturePolicy) -> Thresho
             found="no signature file",
             fix=f"have the lock signers run `lockkeys sign {lock_path.name} --key SECRET`",
         )
-    result = verify_file(
-        Path(lock_path), policy.signers, signatures=[signature], threshold=policy.threshold
+    result = verify_bytes(
+        data,
+        str(lock_path),
+        policy.signers,
+        signatures=[signature],
+        threshold=policy.threshold,
     )
     if not result.met:
         raise VerificationError(
@@ -84,10 +97,37 @@ def require_signed_lock(lock_path: Path, policy: LockSignaturePolicy) -> Thresho
     return result
 
 
+@dataclass(frozen=True)
+class DeployLock:
+    """The lock as a deploy uses it: read once, its signatures checked over those bytes (when
+    lock signers are required) and parsed from the same bytes."""
+
+    path: Path
+    lock: Lock
+    signature: ThresholdResult | None  # None: no lock signers were required
+
+
+def open_lock(path: Path, policy: LockSignaturePolicy | None = None) -> DeployLock:
+    """Read the lock at ``path`` once, require its signatures, parse those very bytes.
+
+    ``policy`` None: what the environment says (:func:`lock_signature_policy`), which may be
+    no lock signers at all. A refused lock raises :class:`VerificationError` before anything
+    in it was parsed.
+    """
+    path = Path(path)
+    if policy is None:
+        policy = lock_signature_policy()
+    data = read_lock_bytes(path)
+    result = require_signed_lock(path, policy, data) if policy is not None else None
+    return DeployLock(path=path, lock=parse_lock_bytes(data, str(path)), signature=result)
+
+
 __all__ = [
     "SIGNERS_ENV",
     "THRESHOLD_ENV",
+    "DeployLock",
     "LockSignaturePolicy",
     "lock_signature_policy",
+    "open_lock",
     "require_signed_lock",
 ]
