@@ -15,7 +15,7 @@ import pytest
 from gnupg import GnuPG
 
 from lockkeys.cli import main
-from lockkeys.errors import VerificationError
+from lockkeys.errors import UsageError, VerificationError
 from lockkeys.install import pipeline
 from lockkeys.lockfile.io import parse_lock_bytes
 from lockkeys.trust import locksig, verify_bytes, verify_file
@@ -180,6 +180,22 @@ def test_row_20_library_install_with_an_explicit_lock_signature_policy(
     report = pipeline.install(lock, python=str(python), lock_signature=policy)
     assert report.ok and report.installed
     assert ["foo", "1.0"] in installed(python)
+
+
+def test_a_lock_opened_once_is_not_given_a_second_policy(
+    project: Path, lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]]
+) -> None:
+    """open_lock applied the policy; another one passed with the opened lock would be ignored
+    silently, so it is a usage error instead."""
+    g, fprs, certs = lock_signers
+    lock = project / "pylock.toml"
+    sign_lock(g, fprs, lock, "rm1")
+    opened = locksig.open_lock(lock, LockSignaturePolicy(signers=(certs["rm1"],), threshold=1))
+    assert opened.signature is not None and opened.signature.met
+    policy = LockSignaturePolicy(signers=tuple(certs.values()), threshold=3)
+    with pytest.raises(UsageError, match="already opened"):
+        pipeline.verify(opened, lock_signature=policy)
+    assert pipeline.verify(opened).ok
 
 
 # --- time of check, time of use: the verified bytes are the bytes used ------------------------
