@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -324,29 +325,54 @@ def _cache(cache_dir: Path | None, no_cache: bool) -> Path | bool | None:
     return cache_dir if cache_dir is not None else True
 
 
+@dataclass(frozen=True)
+class DeployOptions:
+    """The options every deploy command takes, passed on to the pipeline as they are."""
+
+    python: str | None
+    as_json: bool
+    timeout: float
+    cache_dir: Path | None
+    no_cache: bool
+    lock_signer: list[Path] | None
+    lock_threshold: int | None
+    extra: list[str] | None
+    group: list[str] | None
+
+
 def _run(
-    as_json: bool,
+    options: DeployOptions,
     action: Callable[..., Report],
     *args: object,
-    lock_signers: list[Path] | None = None,
-    lock_threshold: int | None = None,
+    python_required: bool,
     **kwargs: object,
 ) -> Report:
     """Run one pipeline action on the lock with progress, render it, exit 1 on a refusal."""
-    with json_errors(as_json):
-        opened = open_deploy_lock(lock_path(), lock_signers, lock_threshold)
+    with json_errors(options.as_json):
+        target = target_python(options.python, required=python_required)
+        opened = open_deploy_lock(lock_path(), options.lock_signer, options.lock_threshold)
         warn_expiring(opened)
         try:
             with progress_bar(len(opened.lock.packages), not STATE.quiet) as progress:
-                report = action(opened, *args, progress=progress, **kwargs)
+                report = action(
+                    opened,
+                    *args,
+                    progress=progress,
+                    python=target,
+                    timeout=options.timeout,
+                    cache_dir=_cache(options.cache_dir, options.no_cache),
+                    extras=options.extra or (),
+                    groups=options.group,
+                    **kwargs,
+                )
         except KeyboardInterrupt as exc:
             code = getattr(exc, "exit_code", None)  # SIGTERM (143) or SIGINT (130)
             if not isinstance(code, int):
                 raise
             err.print(f"lockkeys: interrupted ({exc})", markup=False)
             raise typer.Exit(code) from None
-    render(report, as_json)
-    fail_if_refused(report, as_json)
+    render(report, options.as_json)
+    fail_if_refused(report, options.as_json)
     return report
 
 
@@ -373,34 +399,11 @@ def verify(
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
     from lockkeys.install import pipeline
 
-    with json_errors(as_json):
-        target = target_python(python, required=installed)
-    if not installed:
-        _run(
-            as_json,
-            pipeline.verify,
-            wheelhouse=wheelhouse,
-            python=target,
-            timeout=timeout,
-            cache_dir=_cache(cache_dir, no_cache),
-            lock_signers=lock_signer,
-            lock_threshold=lock_threshold,
-            extras=extra or (),
-            groups=group,
-        )
-        return
-    report = _run(
-        as_json,
-        pipeline.audit,
-        wheelhouse=wheelhouse,
-        python=target,
-        timeout=timeout,
-        cache_dir=_cache(cache_dir, no_cache),
-        lock_signers=lock_signer,
-        lock_threshold=lock_threshold,
-        extras=extra or (),
-        groups=group,
+    options = DeployOptions(
+        python, as_json, timeout, cache_dir, no_cache, lock_signer, lock_threshold, extra, group
     )
+    action = pipeline.audit if installed else pipeline.verify
+    report = _run(options, action, python_required=installed, wheelhouse=wheelhouse)
     if report.findings:
         if not as_json:
             err.print(
@@ -431,58 +434,27 @@ def download(
     """Fetch and verify every file this environment needs; keep only verified files."""
     from lockkeys.install import pipeline
 
-    with json_errors(as_json):
-        target = target_python(python, required=False)
-    _run(
-        as_json,
-        pipeline.download,
-        dest,
-        python=target,
-        timeout=timeout,
-        cache_dir=_cache(cache_dir, no_cache),
-        lock_signers=lock_signer,
-        lock_threshold=lock_threshold,
-        extras=extra or (),
-        groups=group,
+    options = DeployOptions(
+        python, as_json, timeout, cache_dir, no_cache, lock_signer, lock_threshold, extra, group
     )
+    _run(options, pipeline.download, dest, python_required=False)
 
 
 def _deploy(
-    *,
-    sync: bool,
-    python: str | None,
-    installer: str,
-    wheelhouse: Path | None,
-    as_json: bool,
-    timeout: float,
-    dry_run: bool,
-    cache_dir: Path | None,
-    no_cache: bool,
-    lock_signer: list[Path] | None,
-    lock_threshold: int | None,
-    extras: list[str],
-    groups: list[str] | None,
+    options: DeployOptions, *, sync: bool, installer: str, wheelhouse: Path | None, dry_run: bool
 ) -> None:
     from lockkeys.install import pipeline
 
-    with json_errors(as_json):
-        target = target_python(python, required=True)
     report = _run(
-        as_json,
+        options,
         pipeline.install,
-        python=target,
+        python_required=True,
         installer=installer,
         wheelhouse=wheelhouse,
-        timeout=timeout,
         sync=sync,
         dry_run=dry_run,
-        cache_dir=_cache(cache_dir, no_cache),
-        lock_signers=lock_signer,
-        lock_threshold=lock_threshold,
-        extras=extras,
-        groups=groups,
     )
-    if as_json or STATE.quiet or dry_run:
+    if options.as_json or STATE.quiet or dry_run:
         return
     counts: dict[str, int] = {}
     for step in report.plan:
@@ -497,65 +469,40 @@ def _deploy(
     )
 
 
-def install(
-    python: PythonOption = None,
-    installer: InstallerOption = "builtin",
-    wheelhouse: WheelhouseOption = None,
-    as_json: JsonOption = False,
-    timeout: TimeoutOption = 30.0,
-    dry_run: DryRunOption = False,
-    cache_dir: CacheDirOption = None,
-    no_cache: NoCacheOption = False,
-    lock_signer: LockSignerOption = None,
-    lock_threshold: LockThresholdOption = None,
-    extra: ExtraOption = None,
-    group: GroupOption = None,
-) -> None:
-    """Verify everything, then install or upgrade what is missing, other or altered."""
-    _deploy(
-        sync=False,
-        python=python,
-        installer=installer,
-        wheelhouse=wheelhouse,
-        as_json=as_json,
-        timeout=timeout,
-        dry_run=dry_run,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        lock_signer=lock_signer,
-        lock_threshold=lock_threshold,
-        extras=extra or [],
-        groups=group,
-    )
+def _deploy_command(name: str, *, sync: bool, doc: str) -> Callable[..., None]:
+    """`install` and `sync`: the same options; sync also removes what the lock does not hold."""
+
+    def command(
+        python: PythonOption = None,
+        installer: InstallerOption = "builtin",
+        wheelhouse: WheelhouseOption = None,
+        as_json: JsonOption = False,
+        timeout: TimeoutOption = 30.0,
+        dry_run: DryRunOption = False,
+        cache_dir: CacheDirOption = None,
+        no_cache: NoCacheOption = False,
+        lock_signer: LockSignerOption = None,
+        lock_threshold: LockThresholdOption = None,
+        extra: ExtraOption = None,
+        group: GroupOption = None,
+    ) -> None:
+        options = DeployOptions(
+            python, as_json, timeout, cache_dir, no_cache, lock_signer, lock_threshold, extra, group
+        )
+        _deploy(options, sync=sync, installer=installer, wheelhouse=wheelhouse, dry_run=dry_run)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = doc
+    return command
 
 
-def sync(
-    python: PythonOption = None,
-    installer: InstallerOption = "builtin",
-    wheelhouse: WheelhouseOption = None,
-    as_json: JsonOption = False,
-    timeout: TimeoutOption = 30.0,
-    dry_run: DryRunOption = False,
-    cache_dir: CacheDirOption = None,
-    no_cache: NoCacheOption = False,
-    lock_signer: LockSignerOption = None,
-    lock_threshold: LockThresholdOption = None,
-    extra: ExtraOption = None,
-    group: GroupOption = None,
-) -> None:
-    """Make the target environment exactly the lock: like install, and remove the rest."""
-    _deploy(
-        sync=True,
-        python=python,
-        installer=installer,
-        wheelhouse=wheelhouse,
-        as_json=as_json,
-        timeout=timeout,
-        dry_run=dry_run,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        lock_signer=lock_signer,
-        lock_threshold=lock_threshold,
-        extras=extra or [],
-        groups=group,
-    )
+install = _deploy_command(
+    "install",
+    sync=False,
+    doc="Verify everything, then install or upgrade what is missing, other or altered.",
+)
+sync = _deploy_command(
+    "sync",
+    sync=True,
+    doc="Make the target environment exactly the lock: like install, and remove the rest.",
+)
