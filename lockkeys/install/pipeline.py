@@ -52,7 +52,7 @@ from lockkeys.install.markers import (
 )
 from lockkeys.install.plan import Action, Step, make_plan, replaced
 from lockkeys.install.report import Finding, PackageReport, Report, Status
-from lockkeys.install.transaction import Transaction, recover, signals_raise
+from lockkeys.install.transaction import Transaction, process_alive, recover, signals_raise
 from lockkeys.install.verify import refused, verify_artifact
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.selections import chosen
@@ -247,22 +247,12 @@ def _verify_into(
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _sweep_stale_workdirs(root: Path) -> None:
     """Remove private folders that a killed lockkeys left (its pid is in the name)."""
     with contextlib.suppress(OSError):
         for old in root.glob(f"{WORKDIR_PREFIX}*"):
             pid = old.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-            if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            if not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
                 continue
             if old.is_dir() and not old.is_symlink() and old.lstat().st_uid == os.getuid():
                 shutil.rmtree(old, ignore_errors=True)

@@ -286,7 +286,8 @@ def _restore(backup: Path, manifest: dict[str, object]) -> list[str]:
     return problems
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one owned by another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -313,7 +314,7 @@ def recover(prefix: Path) -> list[str]:
         if manifest_path.is_file():
             manifest = _load(backup)
             pid = manifest.get("pid")
-            if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
+            if isinstance(pid, int) and pid != os.getpid() and process_alive(pid):
                 continue  # another lockkeys is working on this environment right now
             with signals_blocked():
                 problems = _restore(backup, manifest)
@@ -324,7 +325,7 @@ def recover(prefix: Path) -> list[str]:
         else:
             name = backup.name[len(BACKUP_PREFIX) :]
             pid_text = name.split("-", 1)[0]
-            if pid_text.isdigit() and _alive(int(pid_text)) and int(pid_text) != os.getpid():
+            if pid_text.isdigit() and process_alive(int(pid_text)) and int(pid_text) != os.getpid():
                 continue
         shutil.rmtree(backup, ignore_errors=True)
     return restored
