@@ -43,6 +43,23 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
             os.close(dir_fd)
 
 
+def write_cache_entry(path: Path, data: bytes) -> None:
+    """Write a cache entry atomically (temp file + rename), without ``fsync``: a cache entry lost
+    in a crash is only a cache miss. A cache that cannot be written is skipped silently."""
+    path = Path(path)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"

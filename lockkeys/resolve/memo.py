@@ -31,12 +31,12 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from lockkeys import __version__
+from lockkeys.fsutil import write_cache_entry
 from lockkeys.resolve.base import Pin, ResolveRequest
 
 #: Format of a kept entry; entries of another format are ignored.
@@ -129,19 +129,8 @@ class ResolutionMemo:
             ],
             "pages": {name: [list(r) for r in records] for name, records in sorted(pages.items())},
         }
-        data = json.dumps(document, sort_keys=True).encode()
-        with contextlib.suppress(OSError):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".entry-", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, self._path(key))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            self._prune()
+        write_cache_entry(self._path(key), json.dumps(document, sort_keys=True).encode())
+        self._prune()
 
     def _prune(self) -> None:
         entries = sorted(self.folder.glob("*.json"), key=_mtime, reverse=True)

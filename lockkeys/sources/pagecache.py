@@ -25,17 +25,16 @@ a release of the same page body reads a few entries instead of megabytes of JSON
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from lockkeys.fsutil import write_cache_entry
 
 __all__ = ["MAX_FRESH", "CachedPage", "PageCache", "ReleaseEntry"]
 
@@ -156,7 +155,7 @@ class PageCache:
             "etag": etag,
             "last_modified": last_modified,
         }
-        _write_atomically(
+        write_cache_entry(
             self._path(url, accept), json.dumps(meta, sort_keys=True).encode() + b"\n" + body
         )
 
@@ -197,7 +196,7 @@ class PageCache:
         entries: list[ReleaseEntry],
     ) -> None:
         path = self._release_path(body_sha256, final_url, content_type, release)
-        _write_atomically(path, json.dumps([list(e) for e in entries]).encode())
+        write_cache_entry(path, json.dumps([list(e) for e in entries]).encode())
 
     def touch(self, page: CachedPage, headers: Mapping[str, str]) -> None:
         """A 304 answer: the page is fresh again (with the new validators, if any)."""
@@ -229,18 +228,3 @@ def _is_entry(item: object) -> bool:
         and isinstance(yanked, bool)
         and (metadata is None or isinstance(metadata, str))
     )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write a cache entry (temp file + rename); a cache that cannot be written is skipped."""
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
