@@ -52,7 +52,6 @@ from lockkeys.sources.fetch import Client, current_client
 from lockkeys.sources.model import Source
 from lockkeys.sources.session import sources_session
 from lockkeys.sources.tls import TrustStore
-from lockkeys.sources.transport import Urllib3Transport
 from lockkeys.trust.certs import Certificate
 from lockkeys.trust.relock import certificate_news, merge_with_lock, trust_mismatches
 
@@ -191,8 +190,7 @@ class Locker:
         client = self.client if self.client is not None else current_client()
         urls = [s.url for s in self.config.sources if s.url]
         urls += [m for s in self.config.sources for m in s.mirrors]
-        transport = client.transport
-        trust = transport.trust if isinstance(transport, Urllib3Transport) else TrustStore()
+        trust = client.trust if client.trust is not None else TrustStore()
         return ResolverSettings.for_sources(
             urls, client.auth, trust, cache_dir=self.cache_dir, progress=self.progress
         )

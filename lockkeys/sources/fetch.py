@@ -45,6 +45,7 @@ from lockkeys.errors import SourceError, VerificationError, escape
 from lockkeys.redact import redact_url, strip_userinfo
 from lockkeys.sources.auth import AuthRegistry, Credentials
 from lockkeys.sources.pagecache import CachedPage, PageCache
+from lockkeys.sources.tls import TrustStore
 from lockkeys.sources.transport import (
     ConnectFailed,
     ConnectionBroken,
@@ -227,7 +228,7 @@ class _Limits:
 
 
 def _default_transport() -> Transport:
-    from lockkeys.sources.transport import Urllib3Transport
+    from lockkeys.sources.urllib3_transport import Urllib3Transport
 
     return Urllib3Transport(user_agent=USER_AGENT)
 
@@ -244,8 +245,14 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         page_cache: PageCache | None = None,
+        transport_factory: Callable[[], Transport] | None = None,
+        trust: TrustStore | None = None,
     ) -> None:
+        """``transport_factory`` makes the transport on first use (none given: urllib3 with
+        the system trust); ``trust`` is what it trusts, for the resolvers to trust alike."""
         self._transport = transport
+        self._transport_factory = transport_factory
+        self.trust = trust
         self.auth = auth if auth is not None else AuthRegistry()
         self.page_cache = page_cache
         # Pages read from the page cache in this session, with their SHA-256 (a lock reads
@@ -260,7 +267,8 @@ class Client:
     def transport(self) -> Transport:
         with self._lock:
             if self._transport is None:
-                self._transport = _default_transport()
+                factory = self._transport_factory or _default_transport
+                self._transport = factory()
             return self._transport
 
     def close(self) -> None:

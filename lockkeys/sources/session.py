@@ -19,7 +19,7 @@ from lockkeys.sources.fetch import USER_AGENT, Client, NotFoundError, fetch_byte
 from lockkeys.sources.index import ACCEPT, MAX_PAGE_SIZE, project_url
 from lockkeys.sources.pagecache import PageCache
 from lockkeys.sources.tls import TrustStore, origin_of
-from lockkeys.sources.transport import Urllib3Transport
+from lockkeys.sources.transport import Transport
 
 __all__ = ["client_for", "probe_sources", "source_auth", "sources_session"]
 
@@ -59,9 +59,17 @@ def client_for(sources: Iterable[Any], *, cache_dir: Path | None = None) -> Clie
     """A client with the credentials and trust of ``sources`` (config or lock sources), and
     a persistent page cache in ``cache_dir/pages`` when given."""
     auths = [a for a in (source_auth(s) for s in sources) if a is not None]
-    transport = Urllib3Transport(trust_for(auths), user_agent=USER_AGENT)
+    trust = trust_for(auths)
+
+    def transport() -> Transport:  # urllib3 is imported only if a request is made
+        from lockkeys.sources.urllib3_transport import Urllib3Transport
+
+        return Urllib3Transport(trust, user_agent=USER_AGENT)
+
     pages = PageCache(cache_dir / "pages") if cache_dir is not None else None
-    return Client(transport, AuthRegistry(auths), page_cache=pages)
+    return Client(
+        None, AuthRegistry(auths), page_cache=pages, transport_factory=transport, trust=trust
+    )
 
 
 @contextlib.contextmanager
