@@ -60,6 +60,15 @@ def test_two_versions_of_one_package_for_two_pythons(tmp_path: Path, cli: Cli) -
         ("1.0", 'python_full_version < "3.11"'),
         ("2.0", 'python_full_version >= "3.11"'),
     ]
+    # `why` names both entries, each with its marker.
+    code, out, err = cli("--config", config, "why", "lib")
+    assert code == 0, err
+    assert out.splitlines()[0] == 'lib 1.0 ; python_full_version < "3.11"'
+    assert 'also locked: lib 2.0 ; python_full_version >= "3.11"' in out
+    code, out, err = cli("--config", config, "why", "lib", "--json")
+    assert json.loads(out)["forks"] == [
+        {"version": "2.0", "marker": 'python_full_version >= "3.11"'}
+    ]
     # Re-locking keeps both pins: the same bytes.
     code, out, err = cli("--config", config, "lock")
     assert code == 0, err

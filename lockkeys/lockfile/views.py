@@ -85,11 +85,19 @@ class Why:
     signers: list[tuple[str | None, str]] = field(default_factory=list)
     source_location: str | None = None
     direct_requirements: list[str] = field(default_factory=list)
+    forks: list[tuple[str, str | None]] = field(default_factory=list)
+    """A universal lock's other entries for the same name: (version, marker) each."""
 
     def lines(self) -> list[str]:
         pkg = self.package
         tool = pkg.tool
-        out = [f"{pkg.name} {pkg.version}"]
+        out = [f"{pkg.name} {pkg.version}" + (f" ; {pkg.marker}" if self.forks else "")]
+        for version, marker in self.forks:
+            out.append(
+                f"  also locked: {pkg.name} {version}"
+                + (f" ; {marker}" if marker else "")
+                + " (where its marker holds; source, policy and signers are the same)"
+            )
         if self.direct_requirements:
             out.append("  requested directly: " + ", ".join(self.direct_requirements))
         for chain in self.chains:
@@ -136,6 +144,8 @@ class Why:
             "substitute-requested-by": list(tool.substitute_requested_by),
             "override": tool.override,
             "reason": tool.reason,
+            "marker": self.package.marker,
+            "forks": [{"version": v, "marker": m} for v, m in self.forks],
         }
 
 
@@ -178,4 +188,5 @@ def why(lock: Lock, name: str) -> Why:
     if source is not None:
         location = f"index {source.url}" if source.url else f"folder {source.path}"
     signers = [(lock.signer_name(f), f) for f in pkg.tool.signers]
-    return Why(pkg, sorted(chains), signers, location, direct)
+    forks = [(p.version, p.marker) for p in lock.entries(pkg.name) if p is not pkg]
+    return Why(pkg, sorted(chains), signers, location, direct, forks)
