@@ -82,8 +82,10 @@ def test_the_same_request_against_the_same_pages_reuses_the_resolution(
     config = project(tmp_path / "app", ("index", "url", index[0]))
     first = fresh_lock(config)
     assert len(runs) == 1
-    assert fresh_lock(config) == first  # same bytes, and uv did not run
+    said: list[str] = []
+    assert fresh_lock(config, progress=said.append) == first  # same bytes, uv did not run
     assert len(runs) == 1
+    assert any(line.startswith("resolution reused") for line in said), said
     kept = list((private_file_cache / "resolutions").glob("*.json"))
     assert len(kept) == 1
     recorded = json.loads(kept[0].read_text())["pages"]

@@ -110,7 +110,15 @@ def resolve_pins(
         with view_server(list(sources), pinned, pass_through=len(sources) == 1) as server:
             view = server.view
             remembered = (
-                _Remembered(memo, resolver.name, identity, sources, pinned, view)
+                _Remembered(
+                    memo,
+                    resolver.name,
+                    identity,
+                    sources,
+                    pinned,
+                    view,
+                    progress=settings.progress if settings else None,
+                )
                 if memo is not None and identity is not None
                 else None
             )
@@ -240,8 +248,11 @@ class _Remembered:
         sources: Sequence[Source],
         pinned: Mapping[str, str],
         view: ResolutionView,
+        *,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.memo = memo
+        self.progress = progress
         self.resolver = resolver
         self.identity = identity
         self.sources = list(sources)
@@ -260,7 +271,11 @@ class _Remembered:
         )
         pins = self.memo.recall(key, self._digest)
         if pins is not None:
-            log.info("resolution reused: same request, same index pages as before")
+            if self.progress is not None:
+                self.progress(
+                    "resolution reused: same request, and every index page the resolver "
+                    "read is unchanged (--re-resolve runs it again)"
+                )
             return pins
         recording = self.view.start_recording()
         errors_before = len(self.view.errors)
