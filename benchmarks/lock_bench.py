@@ -294,9 +294,10 @@ class Bench:
         (self.project / "requirements.in").write_text("\n".join(packages) + "\n", "utf-8")
         (self.project / "lockkeys.toml").write_text(
             'requirements = ["requirements.in"]\n'
-            # Locks for this Python, as pip-compile and `uv pip compile --python` do (a uv
-            # lock is otherwise universal over requires-python).
-            f'requires-python = "=={sys.version_info[0]}.{sys.version_info[1]}.*"\n'
+            # Locks for this Python, patch level included, as pip-compile and `uv pip compile
+            # --python` do (a uv lock is otherwise universal over requires-python: with
+            # 3.11.*, redis pulls async-timeout in for 3.11.0-3.11.2).
+            f'requires-python = "=={platform.python_version()}"\n'
             # ... and this platform: the one environment its peers resolve for.
             f"environments = [{json.dumps(running_environment())}]\n\n"
             "[[sources]]\n"
