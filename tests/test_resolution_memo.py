@@ -8,6 +8,7 @@ A real pypiserver on 127.0.0.1 and the real uv; the resolver's runs are counted 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,18 @@ def test_a_new_release_on_the_index_runs_the_resolver_again(
 
 
 def test_re_resolve_and_no_cache_always_run_the_resolver(
-    tmp_path: Path, index: tuple[str, Path], runs: list[str]
+    tmp_path: Path, index: tuple[str, Path], runs: list[str], private_file_cache: Path
 ) -> None:
     config = project(tmp_path / "app", ("index", "url", index[0]))
     first = fresh_lock(config)
     assert fresh_lock(config, reuse=False) == first
     assert fresh_lock(config, no_cache=True) == first
     assert len(runs) == 3
+    # --re-resolve keeps what it resolved: the next lock reuses it.
+    shutil.rmtree(private_file_cache / "resolutions")
+    assert fresh_lock(config, reuse=False) == first
+    assert fresh_lock(config) == first
+    assert len(runs) == 4
 
 
 def test_a_folder_source_is_never_reused(

@@ -53,7 +53,8 @@ def lock(
         typer.Option(
             "--re-resolve",
             help="Run the resolver even when the same request was resolved before against "
-            "the same index pages (by default that resolution is reused).",
+            "the same index pages (by default that resolution is reused); the new answer is "
+            "kept.",
         ),
     ] = False,
 ) -> None:

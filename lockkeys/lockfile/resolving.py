@@ -61,7 +61,8 @@ def resolve_pins(
 
     ``reuse``: with a persistent cache, index sources only and a resolver that can say which
     program it is, a resolution of the same request against the same index pages is taken
-    from the cache instead of running the resolver again (:mod:`lockkeys.resolve.memo`)."""
+    from the cache instead of running the resolver again (:mod:`lockkeys.resolve.memo`).
+    False runs the resolver in any case, and keeps its answer for the next lock."""
     substitutes = {
         name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
     }
@@ -87,7 +88,7 @@ def resolve_pins(
     )
     # --upgrade: no existing pin is kept; the resolvers then take the newest allowed versions.
     attempts = [] if upgrade_all else _kept_pins(requirements, previous, upgrade, substitutes)
-    memo = _memo_for(settings, sources, reuse)
+    memo = _memo_for(settings, sources)
     resolver = get_resolver(resolver_name, settings)
     identity = _identity(resolver) if memo is not None else None
     if identity is None:
@@ -118,6 +119,7 @@ def resolve_pins(
                     pinned,
                     view,
                     progress=settings.progress if settings else None,
+                    recall=reuse,
                 )
                 if memo is not None and identity is not None
                 else None
@@ -220,11 +222,11 @@ def _attempt(
 
 
 def _memo_for(
-    settings: ResolverSettings | None, sources: Sequence[Source], reuse: bool
+    settings: ResolverSettings | None, sources: Sequence[Source]
 ) -> ResolutionMemo | None:
     """The kept resolutions, when they may be used: a persistent cache, index sources only
     (a folder's files can change under the same name without any page saying so)."""
-    if not reuse or settings is None or settings.cache_dir is None:
+    if settings is None or settings.cache_dir is None:
         return None
     if not sources or any(s.url is None for s in sources):
         return None
@@ -250,9 +252,12 @@ class _Remembered:
         view: ResolutionView,
         *,
         progress: Callable[[str], None] | None = None,
+        recall: bool = True,
     ) -> None:
+        """``recall=False``: always run the resolver (``--re-resolve``), keep its answer."""
         self.memo = memo
         self.progress = progress
+        self.recall = recall
         self.resolver = resolver
         self.identity = identity
         self.sources = list(sources)
@@ -269,7 +274,7 @@ class _Remembered:
             [(s.name, s.url or "") for s in self.sources],
             self.pinned,
         )
-        pins = self.memo.recall(key, self._digest)
+        pins = self.memo.recall(key, self._digest) if self.recall else None
         if pins is not None:
             if self.progress is not None:
                 self.progress(

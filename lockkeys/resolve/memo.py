@@ -19,7 +19,8 @@ answer: the resolver would have read the same pages and answered the same. Anyth
 new release, a page that cannot be fetched, a damaged entry) runs the resolver as usual.
 
 Never used with a folder source (its files can change under the same name without any page
-saying so), nor with ``--no-cache``; ``lockkeys lock --re-resolve`` skips it too. The pins
+saying so), nor with ``--no-cache``; ``lockkeys lock --re-resolve`` runs the resolver in any
+case and keeps its answer. The pins
 are only the resolution: every file, hash and signature is collected and checked afterwards
 exactly as after a resolver run.
 """
