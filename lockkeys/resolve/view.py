@@ -72,7 +72,7 @@ class ResolutionView:
         it would read from the index itself, through lockkeys' client and page cache."""
         self.sources = list(sources)
         self.pinned: dict[str, str] = {canonicalize_name(k): v for k, v in pinned.items()}
-        self.pass_through = pass_through and len(self.sources) == 1 and self.sources[0].url
+        self.pass_through = pass_through and len(self.sources) == 1 and bool(self.sources[0].url)
         self.errors: list[LockkeysError] = []
         self.base_url = ""
         self.recording: dict[str, tuple[PageRecord, ...]] | None = None
@@ -90,10 +90,9 @@ class ResolutionView:
         with self._lock:
             found = self._cache.get(name)
         if found is None:
-            found = self._answer(name)
-            with self._lock:
-                self._cache[name] = found
+            found = self._answer(name)  # outside the lock: it may fetch from the network
         with self._lock:
+            self._cache.setdefault(name, found)
             if self.recording is not None:
                 self.recording[name] = found.records
         return found
