@@ -709,3 +709,39 @@ def test_exact_pin_accepts_local_version(
     statuses = {p["name"]: p["status"] for p in report["packages"]}
     assert statuses["broken"] == "verified-by-signatures", report
     assert_decoys_never_used(public, project)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("resolver", RESOLVERS)
+@pytest.mark.parametrize(
+    ("asked", "recorded"), [("broken", "broken"), ("broken>=1.0", "broken>=1.0")]
+)
+def test_substituted_direct_requirement_records_what_the_application_asked(
+    resolver: str, asked: str, recorded: str, tmp_path: Path, fixture_data: Path
+) -> None:
+    """Substituting a package the application asks for itself records the application's own
+    requirement (``broken``), not the substitute's pin (``broken==1.0+corp.1``), and ``why``
+    says the requirements asked for it (issue 17). Folders only: no server."""
+    project = tmp_path / "app"
+    shutil.copytree(fixture_data / "public", tmp_path / "public")
+    shutil.copytree(fixture_data / "private", tmp_path / "private")
+    write_project(
+        project,
+        fixture_data,
+        public="unused",
+        private=Path("../private"),
+        resolver=resolver,
+        requirements=f"{asked}\n",
+    )
+    config = (project / "lockkeys.toml").read_text()
+    config = config.replace('url = "unused"', 'path = "../public"')
+    (project / "lockkeys.toml").write_text(config)
+    run_lockkeys(project, "lock")
+    broken = read_lock_toml(project)["broken"]
+    assert broken["version"] == "1.0+corp.1"
+    tool = tool_of(broken)
+    assert tool["substitutes"] == recorded
+    assert tool.get("substitute-requested-by", []) == []
+    assert tool.get("override", False) is False
+    why = run_lockkeys(project, "why", "broken").stdout
+    assert f"replaces {recorded} (asked for by the requirements)" in why, why

@@ -239,6 +239,7 @@ class Locker:
             for dependent in dependents(pin)
         }
         lock_dir = self.lock_path.resolve().parent
+        direct_lines = [*reqs, *(line for _, lines in sets for line in lines)]
         with _scratch() as scratch:
             collected = self._collect_all(pins, certs, scratch, need_metadata)
             wheels = _downloaded_wheels(collected)
@@ -248,6 +249,7 @@ class Locker:
                     config.policy(c.pin.name),
                     c.pin,
                     wheels,
+                    direct_lines,
                 )
                 for c in collected
             ]

@@ -1,11 +1,12 @@
 """Step 4 of locking: annotate substitutes. For a package pinned with ``substitute``, read
-what its dependents' wheels ask for (``Requires-Dist``), record that, who asked, and whether
-the pinned build lies outside it (then it was applied as an override)."""
+what its dependents' wheels ask for (``Requires-Dist``) and, when the application asks for it
+directly, what its own requirement lines say; record that, who asked, and whether the pinned
+build lies outside it (then it was applied as an override)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,13 +28,18 @@ def dependents(pin: Pin) -> set[str]:
 
 
 def annotate_substitute(
-    package: LockedPackage, policy: PackagePolicy, pin: Pin, wheels: Mapping[str, Path]
+    package: LockedPackage,
+    policy: PackagePolicy,
+    pin: Pin,
+    wheels: Mapping[str, Path],
+    direct: Sequence[str] = (),
 ) -> LockedPackage:
     """``package`` with its substitution facts; ``wheels`` maps a normalized project name to
-    a downloaded wheel of it (dependents without one are not read)."""
+    a downloaded wheel of it (dependents without one are not read); ``direct`` holds the
+    application's own requirement lines (read when the pin was asked for directly)."""
     if not policy.substitute:
         return package
-    substitutes, requested_by, override = _substitution(pin, wheels)
+    substitutes, requested_by, override = _substitution(pin, wheels, direct)
     tool = package.tool.model_copy(
         update={
             "substitutes": substitutes or f"{pin.name}=={policy.substitute}",
@@ -44,9 +50,29 @@ def annotate_substitute(
     return replace(package, tool=tool)
 
 
-def _substitution(pin: Pin, wheels: Mapping[str, Path]) -> tuple[str | None, tuple[str, ...], bool]:
-    """What the dependents asked for, who asked, and whether the pin overrides them."""
-    asked: list[tuple[str, SpecifierSet, str]] = []
+def _asked_directly(pin: Pin, direct: Sequence[str]) -> list[tuple[SpecifierSet, str]]:
+    """The application's own requirement lines for ``pin`` (when it asked for it directly):
+    each line's specifier, parsed and as written."""
+    if not any(v == ROOT or v.startswith("<") for v in pin.via):
+        return []
+    asked: list[tuple[SpecifierSet, str]] = []
+    for line in direct:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(req.name) == pin.name:
+            asked.append((req.specifier, _specifier_as_written(line)))
+    return asked
+
+
+def _substitution(
+    pin: Pin, wheels: Mapping[str, Path], direct: Sequence[str]
+) -> tuple[str | None, tuple[str, ...], bool]:
+    """What the application and the dependents asked for, which dependents asked, and whether
+    the pin lies outside any of it."""
+    own = _asked_directly(pin, direct)
+    asked: list[tuple[str, SpecifierSet, str]] = [("", spec, text) for spec, text in own]
     for dependent in sorted(dependents(pin)):
         wheel = wheels.get(canonicalize_name(dependent))
         if wheel is None:
@@ -70,7 +96,7 @@ def _substitution(pin: Pin, wheels: Mapping[str, Path]) -> tuple[str | None, tup
     for _, _, text in asked:
         if text and text not in written:
             written.append(text)
-    return f"{pin.name}{','.join(written)}", tuple(d for d, _, _ in asked), override
+    return f"{pin.name}{','.join(written)}", tuple(d for d, _, _ in asked if d), override
 
 
 def _specifier_as_written(line: str) -> str:

@@ -115,7 +115,10 @@ class Why:
         else:
             out.append(f"  verify: {tool.verify}")
         if tool.substitutes:
-            asked = ", ".join(tool.substitute_requested_by) or "the requirements"
+            askers = (["the requirements"] if self.direct_requirements else []) + list(
+                tool.substitute_requested_by
+            )
+            asked = ", ".join(askers) or "the requirements"
             out.append(
                 f"  substitute: {pkg.version} replaces {tool.substitutes} (asked for by {asked})"
                 + (
