@@ -84,10 +84,13 @@ def resolve_pins(
         python_version=scope.python_floor,
         constraints=tuple(constraints) + (() if uses_uv else tuple(substitutes.values())),
         overrides=tuple(substitutes.values()) if uses_uv else (),
-        upgrade=bool(upgrade) or upgrade_all,
+        upgrade=upgrade_all,
     )
     # --upgrade: no existing pin is kept; the resolvers then take the newest allowed versions.
-    attempts = [] if upgrade_all else _kept_pins(requirements, previous, upgrade, substitutes)
+    if not upgrade_all:
+        base, attempts = _kept_pins(base, requirements, previous, upgrade, substitutes)
+    else:
+        attempts = []
     memo = _memo_for(settings, sources)
     resolver = get_resolver(resolver_name, settings)
     identity = _identity(resolver) if memo is not None else None
@@ -142,19 +145,18 @@ def resolve_pins(
 
 
 def _kept_pins(
+    base: ResolveRequest,
     requirements: Sequence[str],
     previous: Lock | None,
     upgrade: Collection[str],
     substitutes: Mapping[str, str],
-) -> list[tuple[str, ...]]:
-    """Constraint sets to try in order, from the previous lock's pins."""
-    attempts: list[tuple[str, ...]] = []
+) -> tuple[ResolveRequest, list[tuple[str, ...]]]:
+    """The previous lock's pins, kept: ``base`` with them as preferences (the resolver keeps
+    each one the new resolution allows, as pip-compile and uv keep their previous output),
+    and the constraint sets to try first: all of them, exactly, when no requirement line
+    changed. Packages named by ``--upgrade-package`` and substitutes are not kept."""
     if previous is None:
-        return attempts
-    changed = {
-        canonicalize_name(Requirement(r).name)
-        for r in set(requirements) ^ set(previous.tool.requirements)
-    }
+        return base, []
     kept = [p for p in previous.packages if p.name not in upgrade and p.name not in substitutes]
     forked = {p.name for p in kept if len(previous.entries(p.name)) > 1}
 
@@ -164,10 +166,9 @@ def _kept_pins(
             f"{p.name}=={p.version} ; {p.marker}" if p.name in forked else f"{p.name}=={p.version}"
         )
 
-    attempts.append(tuple(pin(p) for p in kept))
-    if changed:
-        attempts.append(tuple(pin(p) for p in kept if p.name not in changed))
-    return attempts
+    pins = tuple(pin(p) for p in kept)
+    unchanged = set(requirements) == set(previous.tool.requirements)
+    return replace(base, preferences=pins), [pins] if unchanged else []
 
 
 def _attempt(

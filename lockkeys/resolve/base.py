@@ -57,6 +57,9 @@ class ResolveRequest:
     """Target Python, e.g. ``"3.11"``; None means the running interpreter's. For a universal
     resolution, the lowest Python it covers."""
     upgrade: bool = False
+    preferences: tuple[str, ...] = ()
+    """Pins to keep where the resolution allows them (``name==version``, a fork's with its
+    marker), given to the resolver as its previous output, as pip-compile and uv read one."""
     requirement_sets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """More requirements resolved together with ``requirements``, by set: ``("extra.NAME",
     lines)`` or ``("group.NAME", lines)``; their pins name the set in :attr:`Pin.via`."""

@@ -129,6 +129,15 @@ def write_sets(work: Path, request: ResolveRequest) -> list[str]:
     return names
 
 
+def write_preferences(output: Path, request: ResolveRequest) -> None:
+    """Seed the resolver's output file with the pins to keep where they still fit: pip-compile
+    and uv both read an existing output file as preferences, not as constraints. The lines
+    come from a previous lock, so they are checked like any requirement line first."""
+    lines = clean_lines("previous pin", request.preferences)
+    if lines and not request.upgrade:
+        output.write_text("\n".join(lines) + "\n", "utf-8")
+
+
 # -- running -----------------------------------------------------------------------------------
 
 

@@ -57,6 +57,7 @@ from lockkeys.resolve.common import (
     requirement_names,
     run_resolver,
     running_python,
+    write_preferences,
     write_sets,
 )
 from lockkeys.resolve.memo import program_identity
@@ -169,6 +170,7 @@ class PipToolsResolver:
                 (work / "constraints.txt").write_text("\n".join(constraints) + "\n", "utf-8")
                 lines.append("-c constraints.txt")
             (work / "requirements.in").write_text("\n".join(lines) + "\n", "utf-8")
+            write_preferences(work / "requirements.txt", request)
             argv = [*command, *self._options(request, cache)]
             argv += ["--output-file", "requirements.txt", "requirements.in"]
             argv += write_sets(work, request)

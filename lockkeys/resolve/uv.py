@@ -47,6 +47,7 @@ from lockkeys.resolve.common import (
     isolated_env,
     pins_from_run,
     run_resolver,
+    write_preferences,
     write_sets,
 )
 from lockkeys.resolve.memo import program_identity
@@ -125,6 +126,7 @@ class UvResolver:
                 else self.settings.cache_for(self.name, work / "cache")
             )
             (work / "requirements.in").write_text("\n".join(requirements) + "\n", "utf-8")
+            write_preferences(work / "requirements.txt", request)
             argv = [*command, "pip", "compile", "requirements.in", *write_sets(work, request)]
             argv += ["--output-file", "requirements.txt", *self._options(request, cache)]
             if constraints:
