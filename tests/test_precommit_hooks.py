@@ -1,0 +1,155 @@
+"""The pre-commit hooks of ``.pre-commit-hooks.yaml`` on a real temporary git repository.
+
+Offline: each hook's ``entry`` runs as pre-commit runs it (``pass_filenames: false``, from the
+repository root) and its ``files`` pattern is checked against the files it guards. With
+``-m network``: the real ``pre-commit try-repo``, which installs lockkeys from the package index
+into the hook's own environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOOKS = {h["id"]: h for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=lockkeys tests", "-c", "user.email=tests@example.invalid", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _lockkeys(repo: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockkeys", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == expect, proc.stdout + proc.stderr
+    return proc
+
+
+def _locked_repo(tmp_path: Path, fixture_data: Path) -> Path:
+    """A repository with a lockkeys.toml over a bundled folder, locked and committed."""
+    repo = tmp_path / "app"
+    repo.mkdir()
+    shutil.copytree(fixture_data / "public", repo / "public")
+    (repo / "requirements.in").write_text("foo\n")
+    (repo / "lockkeys.toml").write_text(
+        'requirements = ["requirements.in"]\n\n[[sources]]\nname = "public"\npath = "public"\n'
+    )
+    _git(repo, "init", "-q")
+    _lockkeys(repo, "lock")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "lock")
+    return repo
+
+
+def _run_hook(repo: Path, hook_id: str) -> subprocess.CompletedProcess[str]:
+    """The hook's entry, as pre-commit runs it: no file names, from the repository root."""
+    argv = shlex.split(HOOKS[hook_id]["entry"])
+    assert argv[0] == "lockkeys"
+    assert HOOKS[hook_id]["pass_filenames"] is False
+    return subprocess.run(
+        [sys.executable, "-m", "lockkeys", *argv[1:]],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def _weaken(repo: Path) -> None:
+    """Hand-edit the lock: the first package's policy drops its hash check."""
+    lock = repo / "pylock.toml"
+    lock.write_text(lock.read_text().replace('verify = "hashes"', 'verify = "none"', 1))
+
+
+def test_hooks_guard_the_lock_and_its_inputs() -> None:
+    check = re.compile(HOOKS["lockkeys-check"]["files"])
+    diff = re.compile(HOOKS["lockkeys-diff"]["files"])
+    for name in (
+        "pylock.toml",
+        "lockkeys.toml",
+        "pyproject.toml",
+        "requirements.in",
+        "a/dev-requirements.txt",
+    ):
+        assert check.search(name), name
+    assert diff.search("pylock.toml") and diff.search("app/pylock.toml")
+    assert not check.search("src/app.py") and not diff.search("src/app.py")
+
+
+def test_check_hook_passes_a_fresh_lock_and_fails_a_hand_edited_one(
+    tmp_path: Path, fixture_data: Path
+) -> None:
+    repo = _locked_repo(tmp_path, fixture_data)
+    assert _run_hook(repo, "lockkeys-check").returncode == 0
+    _weaken(repo)
+    proc = _run_hook(repo, "lockkeys-check")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_diff_hook_fails_on_a_weakening_against_head_and_passes_a_version_bump(
+    tmp_path: Path, fixture_data: Path
+) -> None:
+    repo = _locked_repo(tmp_path, fixture_data)
+    assert _run_hook(repo, "lockkeys-diff").returncode == 0  # nothing changed
+    _weaken(repo)
+    proc = _run_hook(repo, "lockkeys-diff")
+    assert proc.returncode == 1
+    assert "weakening" in proc.stdout and "verify: hashes -> none" in proc.stdout, proc.stdout
+    # a re-lock that only changes versions is no weakening
+    _git(repo, "checkout", "--", "pylock.toml")
+    (repo / "requirements.in").write_text("foo\nutil==2.0\n")
+    _lockkeys(repo, "lock")
+    proc = _run_hook(repo, "lockkeys-diff")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "util" in proc.stdout and "2.1 -> 2.0" in proc.stdout, proc.stdout
+
+
+@pytest.mark.network
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_hooks_through_real_pre_commit_try_repo(tmp_path: Path, fixture_data: Path) -> None:
+    """pre-commit installs lockkeys from this repository (and its dependencies from the
+    package index) and runs both hooks: they pass, then fail on a weakened lock."""
+    pytest.importorskip("pre_commit")
+    repo = _locked_repo(tmp_path, fixture_data)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+
+    def try_repo(hook: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "try-repo", str(REPO_ROOT), hook, "--all-files"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
+
+    for hook in HOOKS:
+        assert try_repo(hook).returncode == 0, hook
+    _weaken(repo)
+    _git(repo, "add", "pylock.toml")
+    for hook in HOOKS:
+        proc = try_repo(hook)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
