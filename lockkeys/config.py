@@ -180,7 +180,7 @@ class SourceConfig(BaseModel):
                 raw_user, sep, raw_password = parts.netloc.rsplit("@", 1)[0].partition(":")
                 password = unquote(raw_password) if sep else None
                 register_secret(password)
-                if password is None:  # https://TOKEN@host/: the user name is the secret
+                if not password:  # https://TOKEN@host/: the user name is the secret
                     register_secret(unquote(raw_user))
                 userinfo = (unquote(raw_user), password)
                 data = {**data, "url": strip_userinfo(url)}

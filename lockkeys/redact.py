@@ -81,8 +81,8 @@ def redact(text: str) -> str:
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
-    user, sep, _password = match.group("info").partition(":")
-    if not sep or not user:  # a user name alone is a token; ":password" alone a password
+    user, _sep, password = match.group("info").partition(":")
+    if not password or not user:  # a user name alone is a token; ":password" a password
         return f"{match.group('scheme')}{MASK}@"
     return f"{match.group('scheme')}{user}:{MASK}@"
 

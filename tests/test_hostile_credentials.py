@@ -308,6 +308,7 @@ def test_rule5_redaction_masks_what_a_url_can_hide() -> None:
         "https://****@gitlab.example/simple/"
     )
     assert redact("x https://alice:p@ss@host/s/ y") == "x https://alice:****@host/s/ y"
+    assert redact("https://glpat-abc123:@gitlab.example/") == "https://****@gitlab.example/"
     shown = redact(
         "https://bucket.example/f.whl?X-Amz-Signature=abcd&X-Amz-Credential=AKIA1&v=1"
         " https://h.example/x?private_token=tok123&sig=s1g#frag"
@@ -444,3 +445,23 @@ def test_proxy_407_names_the_proxy_and_how_to_give_its_credentials() -> None:
     text = caught.value.diagnostics()
     assert f"the proxy {proxy.url} refused to connect" in text and "none were given" in text
     assert "HTTPS_PROXY=USER:PASSWORD@PROXY-HOST:PORT" in text
+
+
+def test_rule5_token_with_empty_password_is_still_a_secret() -> None:
+    from lockkeys.config import SourceConfig
+    from lockkeys.sources.session import source_auth
+
+    config = SourceConfig(name="gl", url="https://glpat-emptypw99:@gitlab.example/simple/")
+    assert config.url == "https://gitlab.example/simple/"
+    auth = source_auth(config)
+    assert auth is not None
+    transport = FakeTransport({"https://gitlab.example/simple/foo/": Reply(401)})
+    with (
+        use_client(Client(transport, AuthRegistry([auth], environ={}, use_keyring=False))),
+        pytest.raises(SourceError) as caught,
+    ):
+        fetch_bytes("https://gitlab.example/simple/foo/", max_size=100, **FAST)
+    assert transport.requests[0].headers["Authorization"] == basic("glpat-emptypw99", "")
+    text = caught.value.diagnostics() + str(caught.value.to_json())
+    assert "glpat-emptypw99" not in text
+    assert "refused the token given as the URL's user name" in text

@@ -185,7 +185,7 @@ class AuthRegistry:
         if source is not None and source.url_credentials is not None:
             user, password = source.url_credentials
             if origin == origin_of(source.url):
-                if password is None:  # https://TOKEN@host/: the user name is the secret
+                if not password:  # https://TOKEN@host/: the user name is the secret
                     register_secret(user)
                     return Credentials(user, "", "the source URL", secret_username=True)
                 return Credentials(user, password, "the source URL")
