@@ -465,3 +465,19 @@ def test_rule5_token_with_empty_password_is_still_a_secret() -> None:
     text = caught.value.diagnostics() + str(caught.value.to_json())
     assert "glpat-emptypw99" not in text
     assert "refused the token given as the URL's user name" in text
+
+
+def test_rule5_401_from_another_origin_says_why_nothing_was_sent(tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine files.example login alice password netrc-pw-6\n")
+    netrc.chmod(0o600)
+    transport = FakeTransport({"https://files.example/a.whl": Reply(401)})
+    auth = AuthRegistry(
+        [SourceAuth("corp", "https://index.example/simple/")], environ={"NETRC": str(netrc)}
+    )
+    with use_client(Client(transport, auth)), pytest.raises(SourceError) as caught:
+        fetch_bytes("https://files.example/a.whl", max_size=100, **FAST)
+    assert "Authorization" not in transport.requests[0].headers
+    text = caught.value.diagnostics()
+    assert "https://files.example:443 is not the origin of a configured source" in text
+    assert "LOCKKEYS_INDEX_<TAG>_URL=https://files.example:443" in text
