@@ -158,7 +158,9 @@ class SourceConfig(BaseModel):
     # Other servers with the same layout as `url` (same paths, another host): a file that
     # fails to download or verify from one is tried from the next. Never another version.
     mirrors: list[StrictStr] = []
-    # Credentials from the environment: the names of variables, never the secrets themselves.
+    # Credentials from the environment of the machine that LOCKS: the names of variables,
+    # never the secrets themselves. Never written to the lock: a deploy host gives its own
+    # by origin (lockkeys.sources.auth).
     username_env: StrictStr | None = None
     password_env: StrictStr | None = None
     token_env: StrictStr | None = None
@@ -178,6 +180,8 @@ class SourceConfig(BaseModel):
                 raw_user, sep, raw_password = parts.netloc.rsplit("@", 1)[0].partition(":")
                 password = unquote(raw_password) if sep else None
                 register_secret(password)
+                if not password:  # https://TOKEN@host/: the user name is the secret
+                    register_secret(unquote(raw_user))
                 userinfo = (unquote(raw_user), password)
                 data = {**data, "url": strip_userinfo(url)}
         model = handler(data)
@@ -189,15 +193,6 @@ class SourceConfig(BaseModel):
     def url_credentials(self) -> tuple[str, str | None] | None:
         """(user, password) written in the source URL, if any (None: none written)."""
         return self._userinfo
-
-    def credential_names(self) -> dict[str, str]:
-        """The environment variable names set on this source (names only), by config key."""
-        named = {
-            "username-env": self.username_env,
-            "password-env": self.password_env,
-            "token-env": self.token_env,
-        }
-        return {key: value for key, value in named.items() if value is not None}
 
     @field_validator("username_env", "password_env", "token_env")
     @classmethod
@@ -767,7 +762,8 @@ class LockkeysConfig(BaseModel):
             "digest-version": DIGEST_VERSION,
             "requirements": [_normalize_line(line) for line in requirement_lines],
             "sources": [
-                {"name": s.name, "url": s.url, "mirrors": list(s.mirrors), **s.credential_names()}
+                # Credential-variable names are the locking machine's, not an input of the lock.
+                {"name": s.name, "url": s.url, "mirrors": list(s.mirrors)}
                 if s.url is not None
                 else {"name": s.name, "path": _relative(s.path or Path(), self.root)}
                 for s in self.sources

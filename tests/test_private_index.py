@@ -101,6 +101,15 @@ def clean_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def give_deploy_credentials(run: Run, index: PrivateIndex, password: str) -> None:
+    """The deploy host's own credentials, by origin (a lock never names them)."""
+    run.env.update(
+        LOCKKEYS_INDEX_CORP_URL=index.url,
+        LOCKKEYS_INDEX_CORP_USERNAME=USER,
+        LOCKKEYS_INDEX_CORP_PASSWORD=password,
+    )
+
+
 def make_project(tmp: Path, index: PrivateIndex, mode: str, *, password: str | None = None) -> Run:
     root = tmp / "project"
     root.mkdir()
@@ -157,14 +166,14 @@ def test_lock_verify_download_install_with_credentials(
         assert package["index"] == index.url
         for wheel in package["wheels"]:
             assert wheel["url"].startswith(index.url.replace("/simple/", "/packages/"))
-    if mode == "env":
-        source = lock["tool"]["lockkeys"]["sources"][0]
-        assert source["username-env"] == "CORP_USER"
-        assert source["password-env"] == "CORP_PASSWORD"
+    # A lock never names a secret: the lock-time variable names stay in the configuration.
+    assert lock["tool"]["lockkeys"]["sources"][0] == {"name": "corp", "url": index.url}
     # Deploy: trust from SSL_CERT_FILE (the lock carries no CA), credentials as the mode says.
     run.env["SSL_CERT_FILE"] = str(index.ca_pem)
     if mode == "url":
         run.env["NETRC"] = str(tmp_path / "deploy-netrc")
+    if mode == "env":
+        give_deploy_credentials(run, index, index.password)
     run.lockkeys("verify", "--python", sys.executable)
     wheelhouse = tmp_path / "wheelhouse"
     run.lockkeys("download", "--dest", str(wheelhouse), "--python", sys.executable)
@@ -207,15 +216,16 @@ def test_full_run_then_a_failure_prints_no_secret(index: PrivateIndex, tmp_path:
     run = make_project(tmp_path, index, "env")
     run.lockkeys("-v", "lock", "--resolver", "uv")
     run.env["SSL_CERT_FILE"] = str(index.ca_pem)
+    give_deploy_credentials(run, index, index.password)
     python = make_venv(tmp_path / "venv")
     run.lockkeys("-v", "install", "--python", str(python))
-    run.env["CORP_PASSWORD"] = "bad-" + secrets.token_hex(8)
+    run.env["LOCKKEYS_INDEX_CORP_PASSWORD"] = "bad-" + secrets.token_hex(8)
     # A fresh cache: the verified-file cache would otherwise serve every file without asking.
     run.env["LOCKKEYS_CACHE_DIR"] = str(tmp_path / "cache-2")
     done = run.lockkeys("verify", "--json", "--python", sys.executable, expect=3)
     assert b"refused user 'alice'" in done.stdout
     run.assert_secret_nowhere(index.password, tmp_path / "cache")
-    run.assert_secret_nowhere(run.env["CORP_PASSWORD"], tmp_path / "cache")
+    run.assert_secret_nowhere(run.env["LOCKKEYS_INDEX_CORP_PASSWORD"], tmp_path / "cache")
 
 
 def test_untrusted_certificate_names_source_and_ca_bundle(
@@ -238,6 +248,7 @@ def test_connect_proxy_carries_lock_and_verify(index: PrivateIndex, tmp_path: Pa
         run.lockkeys("lock", "--resolver", "uv")
         locked = len(proxy.targets)
         run.env["SSL_CERT_FILE"] = str(index.ca_pem)
+        give_deploy_credentials(run, index, index.password)
         run.lockkeys("verify", "--python", sys.executable)
     assert locked >= 1
     assert len(proxy.targets) > locked  # verify went through it too

@@ -99,12 +99,10 @@ def assemble_lock(
     extras: Sequence[str] = (),
     dependency_groups: Sequence[str] = (),
     default_groups: Sequence[str] = (),
-    credential_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Lock:
-    """The lock, embedding only the certificates some package pins. ``credential_names``:
-    per source, the names (never the values) of the environment variables holding its
-    credentials (``username-env``, ...), so a deploy host can set its own."""
-    names = credential_names or {}
+    """The lock, embedding only the certificates some package pins. Its sources carry their
+    URLs, paths and mirrors, never anything about credentials: those are the deploy host's
+    (by origin, ``lockkeys.sources.auth``)."""
     used = {fpr for p in packages for fpr in p.tool.signers}
     signers = {
         name: LockSigner(fingerprint=cert.fingerprint, certificate=cert.armored())
@@ -122,7 +120,6 @@ def assemble_lock(
                     url=s.url,
                     path=relative(s.path, lock_dir) if s.path else None,
                     mirrors=tuple(mirrors.get(s.name, ())),
-                    **names.get(s.name, {}),
                 )
                 for s in sources
             ),

@@ -121,7 +121,6 @@ class Locker:
         ]
         self.by_name = {s.name: s for s in self.sources}
         self.mirrors = {s.name: list(s.mirrors) for s in config.sources}
-        self.credential_names = {s.name: s.credential_names() for s in config.sources}
 
     # ---- inputs -------------------------------------------------------------------------
     def digest(self, lines: Sequence[str]) -> str:
@@ -134,6 +133,14 @@ class Locker:
         if not self.lock_path.exists():
             return LockOutcome(self.lock_path, None, False, True, "the lock is missing")
         lock = read_lock(self.lock_path)
+        legacy = [s.name for s in lock.tool.sources if s.legacy_credential_names()]
+        if legacy:
+            message = (
+                f"the lock is stale: source(s) {', '.join(map(repr, legacy))} name credential "
+                "variables (username-env/password-env/token-env), which a lock no longer "
+                "carries and deploys ignore; run `lockkeys lock` to rewrite it without them"
+            )
+            return LockOutcome(self.lock_path, lock, False, True, message)
         news = certificate_news(certs, lock, str(self.lock_path))
         if news:
             message = "\n  ".join(["the lock is stale: certificate files changed:", *news])
@@ -268,7 +275,6 @@ class Locker:
             extras=sorted(config.project_extras),
             dependency_groups=sorted(config.project_groups),
             default_groups=sorted(canonicalize_name(g) for g in config.default_groups),
-            credential_names=self.credential_names,
         )
         changes = tuple(version_changes(previous, lock)) if previous is not None else ()
         if self.dry_run:

@@ -64,11 +64,21 @@ class LockSource(_Frozen):
     url: StrictStr | None = None
     path: StrictStr | None = None
     mirrors: tuple[StrictStr, ...] = ()
-    # Names of environment variables holding credentials (never the secrets): a deploy host
-    # sets them to its own credentials.
-    username_env: StrictStr | None = Field(default=None, alias="username-env")
-    password_env: StrictStr | None = Field(default=None, alias="password-env")
-    token_env: StrictStr | None = Field(default=None, alias="token-env")
+    # Locks written before issue 19 named credential variables here. A lock never chooses
+    # which secret is read: the keys are read only to warn that they are ignored
+    # (lockkeys.sources.session), never used, and never written again.
+    legacy_username_env: StrictStr | None = Field(default=None, alias="username-env", exclude=True)
+    legacy_password_env: StrictStr | None = Field(default=None, alias="password-env", exclude=True)
+    legacy_token_env: StrictStr | None = Field(default=None, alias="token-env", exclude=True)
+
+    def legacy_credential_names(self) -> dict[str, str]:
+        """The ignored credential-variable keys an older lock still carries, by lock key."""
+        named = {
+            "username-env": self.legacy_username_env,
+            "password-env": self.legacy_password_env,
+            "token-env": self.legacy_token_env,
+        }
+        return {key: value for key, value in named.items() if value is not None}
 
     @model_validator(mode="after")
     def _one_location(self) -> LockSource:

@@ -386,7 +386,7 @@ class Client:
             message = f"{server} asks for credentials (HTTP {status} {reason}) and none were found"
         else:
             message = (
-                f"{server} refused user {used.username!r} (HTTP {status} {reason}); the "
+                f"{server} refused {used.shown_user()} (HTTP {status} {reason}); the "
                 f"credentials came from {used.found_in}"
             )
         return SourceError(
@@ -412,18 +412,7 @@ class Client:
                 )
             )
         if isinstance(exc, ProxyFailed):
-            if exc.status is not None:
-                return _Permanent(
-                    SourceError(
-                        f"the proxy {redact_url(exc.proxy)} refused to connect to {server} "
-                        f"(HTTP {exc.status})",
-                        file=shown,
-                        found=exc.reason,
-                        fix="check HTTPS_PROXY / HTTP_PROXY (and the proxy's credentials), or "
-                        "list the host in NO_PROXY",
-                    )
-                )
-            return _Transient(f"proxy {redact_url(exc.proxy)} failed: {exc.reason}")
+            return _proxy_failure(exc, server, shown)
         if isinstance(exc, ReadTimedOut):
             return _Transient(f"{exc.reason}")
         if isinstance(exc, ConnectFailed):
@@ -624,6 +613,41 @@ class Client:
             details=failures,
             fix="check that the source is reachable, then retry",
         )
+
+
+def _proxy_failure(exc: ProxyFailed, server: str, shown: str) -> Exception:
+    """A proxy's refusal, naming the proxy (redacted) and, for 407, how to give it
+    credentials; other proxy failures are retried."""
+    proxy = redact_url(exc.proxy)
+    if exc.status == 407:
+        if exc.sent_credentials:
+            message = "it refused the credentials it was given"
+            fix = "check the user name and password in the proxy URL"
+        else:
+            message = "it asks for credentials (Proxy Authentication Required), none were given"
+            fix = "give them in the proxy URL"
+        return _Permanent(
+            SourceError(
+                f"the proxy {proxy} refused to connect to {server} (HTTP 407): {message}",
+                file=shown,
+                found=exc.reason,
+                details=[f"the proxy is the one {exc.variable} names"] if exc.variable else [],
+                fix=f"{fix}: {exc.variable or 'HTTPS_PROXY'}=USER:PASSWORD@PROXY-HOST:PORT "
+                "(an http:// in front is allowed; percent-encode @ : / in them), or list the "
+                "host in NO_PROXY if it needs no proxy",
+            )
+        )
+    if exc.status is not None:
+        return _Permanent(
+            SourceError(
+                f"the proxy {proxy} refused to connect to {server} (HTTP {exc.status})",
+                file=shown,
+                found=exc.reason,
+                fix="check HTTPS_PROXY / HTTP_PROXY (and the proxy's credentials), or list "
+                "the host in NO_PROXY",
+            )
+        )
+    return _Transient(f"proxy {proxy} failed: {exc.reason}")
 
 
 def _from_cache(page: CachedPage) -> FetchedBytes:

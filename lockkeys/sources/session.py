@@ -1,20 +1,26 @@
 """One HTTP client per run, knowing the sources' credentials and trust.
 
 ``lockkeys lock`` builds it from the configuration, ``verify`` / ``download`` / ``install``
-from the lock (which keeps each source's URL without credentials, and only the NAMES of the
-environment variables that hold them), and makes it current for the run
-(:func:`lockkeys.sources.fetch.use_client`).
+/ ``sync`` from the lock, and makes it current for the run
+(:func:`lockkeys.sources.fetch.use_client`). A lock gives its sources' URLs and mirrors only:
+which credentials are sent, and to which origin, is the host's business
+(:mod:`lockkeys.sources.auth`). The credential-variable names older locks carry are ignored,
+with one warning per source.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lockkeys.config import SourceConfig
 from lockkeys.errors import SourceError
-from lockkeys.sources.auth import AuthRegistry, SourceAuth
+from lockkeys.sources.auth import AuthRegistry, SourceAuth, legacy_warning
 from lockkeys.sources.fetch import USER_AGENT, Client, NotFoundError, fetch_bytes, use_client
 from lockkeys.sources.index import ACCEPT, MAX_PAGE_SIZE, project_url
 from lockkeys.sources.pagecache import PageCache
@@ -23,24 +29,49 @@ from lockkeys.sources.transport import Transport
 
 __all__ = ["client_for", "probe_sources", "source_auth", "sources_session"]
 
+log = logging.getLogger(__name__)
+_WARNED: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+_WARNED_LOCK = threading.Lock()
+
 
 def source_auth(source: Any) -> SourceAuth | None:
-    """The credentials and trust settings of a config source (``SourceConfig``) or a lock
-    source (``LockSource``); None for a folder source."""
+    """The servers and trust of a config source (``SourceConfig``) or a lock source
+    (``LockSource``); None for a folder source. Only a configuration source brings
+    credentials (URL userinfo, ``username-env`` ...): a lock never names a secret."""
     url = getattr(source, "url", None)
     if not url:
         return None
     ca_bundle = getattr(source, "ca_bundle", None)
-    return SourceAuth(
+    auth = SourceAuth(
         name=str(source.name),
         url=str(url),
         mirrors=tuple(getattr(source, "mirrors", ()) or ()),
-        url_credentials=getattr(source, "url_credentials", None),
-        username_env=getattr(source, "username_env", None),
-        password_env=getattr(source, "password_env", None),
-        token_env=getattr(source, "token_env", None),
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
     )
+    if isinstance(source, SourceConfig):
+        return replace(
+            auth,
+            url_credentials=source.url_credentials,
+            username_env=source.username_env,
+            password_env=source.password_env,
+            token_env=source.token_env,
+        )
+    _warn_legacy(source)
+    return auth
+
+
+def _warn_legacy(source: Any) -> None:
+    """Warn once per run about a lock source that still names credential variables."""
+    legacy = getattr(source, "legacy_credential_names", None)
+    names: dict[str, str] = legacy() if callable(legacy) else {}
+    if not names:
+        return
+    key = (str(source.name), tuple(sorted(names.items())))
+    with _WARNED_LOCK:
+        if key in _WARNED:
+            return
+        _WARNED.add(key)
+    log.warning("%s", legacy_warning(str(source.name), names))
 
 
 def trust_for(sources: Sequence[SourceAuth]) -> TrustStore:

@@ -35,6 +35,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "proxy_for",
+    "proxy_variable",
 ]
 
 
@@ -63,12 +64,25 @@ class TLSFailed(TransportError):
 
 
 class ProxyFailed(TransportError):
-    """The proxy could not be reached, or refused the request (``status`` when it said)."""
+    """The proxy could not be reached, or refused the request (``status`` when it said:
+    407 is its own request for credentials, for a tunnel or a plain-HTTP request alike).
+    ``proxy`` is shown redacted; ``variable`` is the environment variable that named it;
+    ``sent_credentials`` whether the proxy URL carried credentials."""
 
-    def __init__(self, reason: str, proxy: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        proxy: str,
+        status: int | None = None,
+        *,
+        variable: str | None = None,
+        sent_credentials: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.proxy = proxy
         self.status = status
+        self.variable = variable
+        self.sent_credentials = sent_credentials
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,17 @@ class Transport(Protocol):
 
 
 # -- proxies from the environment ----------------------------------------------------------------
+
+
+def proxy_variable(url: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The name of the variable :func:`proxy_for` takes ``url``'s proxy from, as set."""
+    env = os.environ if environ is None else environ
+    scheme = urlsplit(url).scheme
+    for name in (f"{scheme}_proxy", "all_proxy"):
+        for spelled in (name.lower(), name.upper()):
+            if env.get(spelled, "").strip():
+                return spelled
+    return None
 
 
 def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:

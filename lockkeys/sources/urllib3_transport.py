@@ -27,6 +27,7 @@ from lockkeys.sources.transport import (
     Response,
     TLSFailed,
     proxy_for,
+    proxy_variable,
 )
 
 __all__ = ["Urllib3Transport"]
@@ -147,6 +148,8 @@ class Urllib3Transport:
                 if parts.username is not None:
                     password = unquote(parts.password or "")
                     register_secret(password)
+                    if not password:  # a user name alone is a token
+                        register_secret(unquote(parts.username))
                     token = f"{unquote(parts.username)}:{password}".encode()
                     headers["Proxy-Authorization"] = "Basic " + base64.b64encode(token).decode()
                 manager = urllib3.ProxyManager(
@@ -157,6 +160,15 @@ class Urllib3Transport:
                 )
             self._managers[key] = manager
             return manager
+
+    def _proxy_failed(self, reason: str, proxy: str, url: str, status: int | None) -> ProxyFailed:
+        return ProxyFailed(
+            reason,
+            proxy=strip_userinfo(proxy),
+            status=status,
+            variable=proxy_variable(url, self._environ),
+            sent_credentials=urlsplit(proxy).username is not None,
+        )
 
     def send(self, request: Request) -> Response:
         proxy = proxy_for(request.url, self._environ)
@@ -180,8 +192,8 @@ class Urllib3Transport:
             )
         except u3.ProxyError as exc:
             reason = _describe(exc)
-            raise ProxyFailed(
-                reason, proxy=shown_proxy or "?", status=_proxy_status(reason)
+            raise self._proxy_failed(
+                reason, proxy or "?", request.url, _proxy_status(reason)
             ) from None
         except u3.SSLError as exc:
             raise TLSFailed(_tls_reason(exc)) from None
@@ -195,6 +207,13 @@ class Urllib3Transport:
             raise TLSFailed(_tls_reason(exc)) from None
         except (u3.ProtocolError, u3.HTTPError, OSError) as exc:
             raise ConnectionBroken(_describe(exc)) from None
+        if proxy is not None and response.status == 407 and urlsplit(request.url).scheme == "http":
+            # A plain-HTTP request goes to the proxy itself: its 407 is the proxy's, not the
+            # server's (an https request's 407 comes from the CONNECT, above).
+            reason = f"{response.status} {response.reason or ''}".strip()
+            response.close()
+            response.release_conn()
+            raise self._proxy_failed(reason, proxy, request.url, 407)
         return _Urllib3Response(response, shown_proxy)
 
     def close(self) -> None:
