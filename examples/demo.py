@@ -43,13 +43,19 @@ def step(title: str) -> None:
 def run(*args: str | Path, cwd: Path, expect: int = 0) -> subprocess.CompletedProcess[str]:
     shown = " ".join(shlex.quote(str(a)) for a in args)
     print(f"$ lockkeys {shown}", flush=True)
-    env = {**os.environ, "COLUMNS": "110"}
+    # One stream, unbuffered: the output reads in the order lockkeys wrote it (progress on
+    # stderr, then results on stdout), as in a terminal.
+    env = {**os.environ, "COLUMNS": "110", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
-        [*LOCKKEYS, *map(str, args)], cwd=cwd, text=True, capture_output=True, env=env
+        [*LOCKKEYS, *map(str, args)],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
-    for stream in (proc.stdout, proc.stderr):
-        if stream.strip():
-            print("  " + stream.rstrip().replace("\n", "\n  "), flush=True)
+    if proc.stdout.strip():
+        print("  " + proc.stdout.rstrip().replace("\n", "\n  "), flush=True)
     if proc.returncode != expect:
         print(f"demo failed: exit {proc.returncode}, expected {expect}", file=sys.stderr)
         sys.exit(1)

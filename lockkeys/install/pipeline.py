@@ -233,7 +233,9 @@ def _verify_into(
         if not report.ok and len(attempts) > 1:
             report = replace(report, details=(*attempts, *report.details))
         reports.append(report)
-        progress(f"{package.name} {package.version}: {report.summary()}", "done")
+        # A refusal's reason is in the results and in the error that follows: not a third time.
+        done = report.summary() if report.ok else f"{report.status} (the reason follows)"
+        progress(f"{package.name} {package.version}: {done}", "done")
     return Verified(
         report=Report(
             lock=str(lock_path),
