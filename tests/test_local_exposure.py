@@ -209,3 +209,145 @@ def test_resolution_view_secret_hidden_in_resolver_messages(
     assert secret not in shown, shown
     assert common.HIDDEN in shown, shown
 
+
+# --- caches: a planted FIFO never hangs a run ------------------------------------------------
+
+#: The guard: a run that blocks on a FIFO is killed, and the test fails instead of hanging.
+GUARD = 60
+
+
+def _lockkeys(cwd: Path, cache: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("LOCKKEYS_")}
+    env["LOCKKEYS_CACHE_DIR"] = str(cache)
+    return subprocess.run(
+        [sys.executable, "-m", "lockkeys", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _plant_fifos(folder: Path) -> list[Path]:
+    """Every entry in ``folder`` becomes a FIFO (no writer: opening it blocks forever)."""
+    import os
+
+    planted = []
+    for entry in sorted(p for p in folder.rglob("*") if p.is_file()):
+        entry.unlink()
+        os.mkfifo(entry)
+        planted.append(entry)
+    assert planted, f"nothing cached in {folder}"
+    return planted
+
+
+def _not_fifos(planted: list[Path]) -> None:
+    import stat
+
+    for entry in planted:
+        assert not entry.exists() or not stat.S_ISFIFO(entry.lstat().st_mode), entry
+
+
+@pytest.fixture
+def app_index(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(project folder, cache folder): ``app`` and ``lib`` from a JSON index, locked once,
+    which filled the page, parsed-release and kept-resolution caches."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    build_wheel(folder, "app", "1.0", requires_dist=["lib>=1"])
+    build_wheel(folder, "lib", "1.0")
+    with serve_json_index(folder) as index:
+        root = tmp_path / "app"
+        root.mkdir()
+        (root / "requirements.in").write_text("app\n")
+        (root / "lockkeys.toml").write_text(
+            'requirements = ["requirements.in"]\nresolver = "uv"\n\n'
+            f'[[sources]]\nname = "index"\nurl = "{index.url}"\n'
+        )
+        cache = tmp_path / "cache"
+        done = _lockkeys(root, cache, "lock")
+        assert done.returncode == 0, done.stderr
+        yield root, cache
+
+
+@needs_uv
+@pytest.mark.slow
+@pytest.mark.parametrize("cache_folder", ["pages", "releases", "resolutions"])
+def test_fifo_in_lock_caches_does_not_hang_lock(
+    app_index: tuple[Path, Path], cache_folder: str
+) -> None:
+    """Finding: a FIFO planted in a lock-time cache hung `lockkeys lock` forever."""
+    root, cache = app_index
+    locked = (root / "pylock.toml").read_bytes()
+    planted = _plant_fifos(cache / cache_folder)
+    (root / "pylock.toml").unlink()
+    done = _lockkeys(root, cache, "lock")  # before the fix: TimeoutExpired
+    assert done.returncode == 0, done.stderr
+    assert (root / "pylock.toml").read_bytes() == locked
+    for entry in planted:
+        assert f"cache entry {entry}" in done.stderr, done.stderr
+    assert "FIFO (named pipe), not a regular file; discarded" in done.stderr
+    _not_fifos(planted)
+
+
+@pytest.mark.slow
+def test_fifo_in_verified_file_cache_does_not_hang_install(
+    app_index: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Finding: a FIFO planted in the verified-file cache hung `lockkeys install` forever
+    (`--timeout` applies to the network only)."""
+    from tests.support.venvs import installed, make_venv
+
+    root, cache = app_index
+    first = make_venv(tmp_path / "first")
+    done = _lockkeys(root, cache, "install", "--python", first)
+    assert done.returncode == 0, done.stderr
+    planted = _plant_fifos(cache / "files")
+    assert len(planted) == 2  # app and lib, verified and kept
+    python = make_venv(tmp_path / "venv")
+    done = _lockkeys(root, cache, "install", "--python", python, "--timeout", "5")
+    assert done.returncode == 0, done.stderr
+    assert installed(python) == [["app", "1.0"], ["lib", "1.0"]]
+    for entry in planted:
+        assert f"cache entry {entry} is a FIFO (named pipe)" in done.stderr, done.stderr
+    _not_fifos(planted)
+
+
+def test_cache_entry_reads_refuse_every_non_regular_file(tmp_path: Path) -> None:
+    """The one helper every cache read uses: a FIFO, a folder, a symbolic link or an
+    oversized file is a miss, discarded and reported; a missing entry is a silent miss."""
+    import logging
+    import os
+
+    from lockkeys.fsutil import read_cache_entry
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    target = tmp_path / "target"
+    target.write_bytes(b"kept")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 11)
+    good = tmp_path / "good"
+    good.write_bytes(b"entry")
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("lockkeys.cache").addHandler(handler)
+    try:
+        for bad in (fifo, folder, link, big):
+            assert read_cache_entry(bad, 10) is None
+            assert not bad.exists() and not bad.is_symlink(), bad
+            assert any(f"cache entry {bad} " in line for line in records), records
+        assert target.read_bytes() == b"kept"  # a link is removed, never what it names
+        count = len(records)
+        assert read_cache_entry(tmp_path / "missing", 10) is None
+        assert read_cache_entry(good, 10) == b"entry"
+        assert len(records) == count
+    finally:
+        logging.getLogger("lockkeys.cache").removeHandler(handler)
