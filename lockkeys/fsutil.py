@@ -144,6 +144,37 @@ def read_cache_entry(path: Path, max_size: int) -> bytes | None:
     return data
 
 
+def sweep_cache_folder(folder: Path) -> list[Path]:
+    """Discard every FIFO, device or socket under ``folder`` (and every symbolic link to one),
+    each with a warning; return them. For caches that another program reads (the resolvers'
+    own), where lockkeys cannot open each entry itself: a FIFO planted there would block that
+    program until its timeout. Symbolic links to folders are not followed; reading the
+    folder's entries costs no ``stat`` for regular files and folders."""
+    found: list[Path] = []
+    pending = [Path(folder)]
+    while pending:
+        current = pending.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue  # missing or unreadable: the program reading it will say so
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    continue
+                mode = os.stat(entry.path).st_mode  # a special file, or what a link names
+            except OSError:
+                continue  # vanished, or a dangling link: nothing can block on it
+            if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+                continue
+            discard_cache_entry(Path(entry.path), f"is {_kind(mode)}, not a regular file")
+            found.append(Path(entry.path))
+    return found
+
+
 def discard_cache_entry(path: Path, problem: str, seen: os.stat_result | None = None) -> None:
     """Remove a bad cache entry (best effort) and say so: a warning naming the path.
 

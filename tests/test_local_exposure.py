@@ -250,57 +250,78 @@ def _not_fifos(planted: list[Path]) -> None:
         assert not entry.exists() or not stat.S_ISFIFO(entry.lstat().st_mode), entry
 
 
+@dataclass
+class Locked:
+    root: Path
+    cache: Path
+
+
+def _locked_app(tmp_path: Path, index: JsonIndex, resolver: str = "uv") -> Locked:
+    """``app`` and ``lib`` from a JSON index, locked once, which filled the page,
+    parsed-release and kept-resolution caches and the resolver's own."""
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "requirements.in").write_text("app\n")
+    (root / "lockkeys.toml").write_text(
+        f'requirements = ["requirements.in"]\nresolver = "{resolver}"\n\n'
+        f'[[sources]]\nname = "index"\nurl = "{index.url}"\n'
+    )
+    cache = tmp_path / "cache"
+    done = _lockkeys(root, cache, "lock")
+    assert done.returncode == 0, done.stderr
+    return Locked(root, cache)
+
+
 @pytest.fixture
-def app_index(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """(project folder, cache folder): ``app`` and ``lib`` from a JSON index, locked once,
-    which filled the page, parsed-release and kept-resolution caches."""
+def app_index(tmp_path: Path) -> Iterator[JsonIndex]:
     folder = tmp_path / "index"
     folder.mkdir()
     build_wheel(folder, "app", "1.0", requires_dist=["lib>=1"])
     build_wheel(folder, "lib", "1.0")
     with serve_json_index(folder) as index:
-        root = tmp_path / "app"
-        root.mkdir()
-        (root / "requirements.in").write_text("app\n")
-        (root / "lockkeys.toml").write_text(
-            'requirements = ["requirements.in"]\nresolver = "uv"\n\n'
-            f'[[sources]]\nname = "index"\nurl = "{index.url}"\n'
-        )
-        cache = tmp_path / "cache"
-        done = _lockkeys(root, cache, "lock")
-        assert done.returncode == 0, done.stderr
-        yield root, cache
+        yield index
 
 
 @needs_uv
 @pytest.mark.slow
-@pytest.mark.parametrize("cache_folder", ["pages", "releases", "resolutions"])
+@pytest.mark.parametrize(
+    ("resolver", "cache_folder"),
+    [
+        ("uv", "pages"),
+        ("uv", "releases"),
+        ("uv", "resolutions"),
+        ("uv", "uv"),
+    ],
+)
 def test_fifo_in_lock_caches_does_not_hang_lock(
-    app_index: tuple[Path, Path], cache_folder: str
+    app_index: JsonIndex, tmp_path: Path, resolver: str, cache_folder: str
 ) -> None:
-    """Finding: a FIFO planted in a lock-time cache hung `lockkeys lock` forever."""
-    root, cache = app_index
-    locked = (root / "pylock.toml").read_bytes()
-    planted = _plant_fifos(cache / cache_folder)
-    (root / "pylock.toml").unlink()
-    done = _lockkeys(root, cache, "lock")  # before the fix: TimeoutExpired
-    assert done.returncode == 0, done.stderr
-    assert (root / "pylock.toml").read_bytes() == locked
+    """Finding: a FIFO planted in a lock-time cache hung `lockkeys lock` forever (the
+    resolvers' own caches: until the resolver's timeout, 600 s)."""
+    done = _locked_app(tmp_path, app_index, resolver)
+    locked = (done.root / "pylock.toml").read_bytes()
+    planted = _plant_fifos(done.cache / cache_folder)
+    (done.root / "pylock.toml").unlink()
+    # --re-resolve: the resolver runs (and reads its own cache) even with a kept resolution.
+    again = ["--re-resolve"] if cache_folder == resolver else []
+    run = _lockkeys(done.root, done.cache, "lock", *again)  # before the fix: TimeoutExpired
+    assert run.returncode == 0, run.stderr
+    assert (done.root / "pylock.toml").read_bytes() == locked
     for entry in planted:
-        assert f"cache entry {entry}" in done.stderr, done.stderr
-    assert "FIFO (named pipe), not a regular file; discarded" in done.stderr
+        assert f"cache entry {entry}" in run.stderr, run.stderr
+    assert "FIFO (named pipe), not a regular file; discarded" in run.stderr
     _not_fifos(planted)
 
 
 @pytest.mark.slow
 def test_fifo_in_verified_file_cache_does_not_hang_install(
-    app_index: tuple[Path, Path], tmp_path: Path
+    app_index: JsonIndex, tmp_path: Path
 ) -> None:
     """Finding: a FIFO planted in the verified-file cache hung `lockkeys install` forever
     (`--timeout` applies to the network only)."""
     from tests.support.venvs import installed, make_venv
 
-    root, cache = app_index
+    root, cache = (lambda done: (done.root, done.cache))(_locked_app(tmp_path, app_index))
     first = make_venv(tmp_path / "first")
     done = _lockkeys(root, cache, "install", "--python", first)
     assert done.returncode == 0, done.stderr
@@ -351,3 +372,31 @@ def test_cache_entry_reads_refuse_every_non_regular_file(tmp_path: Path) -> None
         assert len(records) == count
     finally:
         logging.getLogger("lockkeys.cache").removeHandler(handler)
+
+
+def test_resolver_cache_sweep_discards_fifos_and_links_to_them(tmp_path: Path) -> None:
+    """The resolvers' own caches (uv, pip) are read by them, not lockkeys: before a resolver
+    runs, its folder is swept of FIFOs, devices, sockets and links to them (pip caches
+    nothing from a plain-HTTP index, so this is shown on the folder itself)."""
+    import os
+
+    from lockkeys.resolve.runenv import ResolverSettings
+
+    settings = ResolverSettings(cache_dir=tmp_path / "cache")
+    folder = settings.cache_for("pip-tools", tmp_path / "fresh")
+    deep = folder / "pip" / "http-v2" / "a" / "b"
+    deep.mkdir(parents=True)
+    fifo = deep / "entry"
+    os.mkfifo(fifo)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.mkfifo(outside / "pipe")
+    (deep / "to-fifo").symlink_to(outside / "pipe")
+    (deep / "to-folder").symlink_to(outside)  # not followed: the pipe in it stays
+    (deep / "kept").write_bytes(b"a regular entry")
+    (deep / "dangling").symlink_to(tmp_path / "nowhere")
+    assert settings.cache_for("pip-tools", tmp_path / "fresh") == folder
+    assert not fifo.exists() and not (deep / "to-fifo").is_symlink()
+    assert (outside / "pipe").exists() and (deep / "to-folder").is_symlink()
+    assert (deep / "kept").read_bytes() == b"a regular entry"
+    assert (deep / "dangling").is_symlink()
