@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -362,7 +363,9 @@ def test_cache_entry_reads_refuse_every_non_regular_file(tmp_path: Path) -> None
     logging.getLogger("lockkeys.cache").addHandler(handler)
     try:
         for bad in (fifo, folder, link, big):
+            started = time.monotonic()
             assert read_cache_entry(bad, 10) is None
+            assert time.monotonic() - started < 1.0  # threat model row 30: under a second
             assert not bad.exists() and not bad.is_symlink(), bad
             assert any(f"cache entry {bad} " in line for line in records), records
         assert target.read_bytes() == b"kept"  # a link is removed, never what it names
