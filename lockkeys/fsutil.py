@@ -1,13 +1,26 @@
 """Deterministic, atomic file writes (temp file in the same folder, fsync, rename), and
-bounded reads of local input files (regular files only, with a size cap)."""
+bounded reads of local input files and cache entries (regular files only, with a size cap,
+opened without blocking)."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger("lockkeys.cache")
+
+#: Opening never blocks (a FIFO), never follows a symbolic link, never takes a terminal.
+_CACHE_OPEN = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True) -> None:
@@ -70,6 +83,120 @@ def _kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+def open_cache_entry(path: Path, max_size: int) -> BinaryIO | None:
+    """A cache entry opened for reading (blocking reads from here on), or None for a miss.
+
+    The entry must be a regular file of at most ``max_size`` bytes. It is opened with
+    ``O_NONBLOCK`` (a FIFO planted in the cache would block ``open`` and ``read`` forever, and
+    no network timeout applies to a local file) and ``O_NOFOLLOW``, then checked with
+    ``fstat``. A missing entry is a plain miss; anything else that is not a usable entry (a
+    FIFO, a device, a socket, a folder, a symbolic link, an oversized or unreadable file) is
+    discarded with a warning naming it, and the caller goes on as on a miss.
+    """
+    try:
+        fd = os.open(path, _CACHE_OPEN)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        link = _is_link(path)
+        discard_cache_entry(
+            path, "is a symbolic link" if link else f"cannot be read ({exc.strerror})"
+        )
+        return None
+    try:
+        info = os.fstat(fd)
+        problem = _entry_problem(info, max_size)
+        if problem is None:
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    discard_cache_entry(path, problem, info)
+    return None
+
+
+def _entry_problem(info: os.stat_result, max_size: int) -> str | None:
+    if not stat.S_ISREG(info.st_mode):
+        return f"is {_kind(info.st_mode)}, not a regular file"
+    if info.st_size > max_size:
+        return f"is {info.st_size:,} bytes, over the cache's cap of {max_size:,}"
+    return None
+
+
+def read_cache_entry(path: Path, max_size: int) -> bytes | None:
+    """The bytes of a cache entry, or None (a miss): see :func:`open_cache_entry`."""
+    handle = open_cache_entry(path, max_size)
+    if handle is None:
+        return None
+    try:
+        with handle:
+            data = handle.read(max_size + 1)
+    except OSError as exc:
+        discard_cache_entry(path, f"cannot be read ({exc.strerror})")
+        return None
+    if len(data) > max_size:
+        discard_cache_entry(path, f"grew past the cache's cap of {max_size:,} bytes")
+        return None
+    return data
+
+
+def sweep_cache_folder(folder: Path) -> list[Path]:
+    """Discard every FIFO, device or socket under ``folder`` (and every symbolic link to one),
+    each with a warning; return them. For caches that another program reads (the resolvers'
+    own), where lockkeys cannot open each entry itself: a FIFO planted there would block that
+    program until its timeout. Symbolic links to folders are not followed; reading the
+    folder's entries costs no ``stat`` for regular files and folders."""
+    found: list[Path] = []
+    pending = [Path(folder)]
+    while pending:
+        current = pending.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue  # missing or unreadable: the program reading it will say so
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                    continue
+                if entry.is_file(follow_symlinks=False):
+                    continue
+                mode = os.stat(entry.path).st_mode  # a special file, or what a link names
+            except OSError:
+                continue  # vanished, or a dangling link: nothing can block on it
+            if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+                continue
+            discard_cache_entry(Path(entry.path), f"is {_kind(mode)}, not a regular file")
+            found.append(Path(entry.path))
+    return found
+
+
+def discard_cache_entry(path: Path, problem: str, seen: os.stat_result | None = None) -> None:
+    """Remove a bad cache entry (best effort) and say so: a warning naming the path.
+
+    ``seen``: the entry as it was checked; a newer entry put there meanwhile is kept."""
+    log.warning(
+        "lockkeys: warning: cache entry %s %s; discarded, going on without it", path, problem
+    )
+    with contextlib.suppress(OSError):
+        now = os.lstat(path)
+        if seen is not None and (now.st_dev, now.st_ino) != (seen.st_dev, seen.st_ino):
+            return
+        if stat.S_ISDIR(now.st_mode):
+            os.rmdir(path)  # only an empty folder: a cache never deletes a tree
+        else:
+            os.unlink(path)
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def read_regular_file(

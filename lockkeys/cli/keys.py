@@ -96,6 +96,7 @@ def _key_json(key: KeyFacts) -> dict[str, object]:
         "capabilities": sorted(key.capabilities),
         "revoked": key.revoked,
         "revocation_reason": key.revocation_reason,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked and key.revoked_at else None,
     }
 
 
@@ -113,9 +114,21 @@ def _cert_json(path: Path, facts: CertFacts) -> dict[str, object]:
     }
 
 
+def revocation_effect(key: KeyFacts, whose: str = "this key") -> str:
+    """Which signatures of a revoked key still count: none after a hard revocation; those
+    made before a soft one (superseded, retired), as the verifier decides."""
+    if key.revoked_at is None:
+        return f"signatures by {whose} do not count"
+    return (
+        f"signatures made after {key.revoked_at:%Y-%m-%d %H:%M:%S} UTC do not count; "
+        "earlier ones still do"
+    )
+
+
 def _state(key: KeyFacts) -> str:
     if key.revoked:
-        return f"revoked ({key.revocation_reason})" if key.revocation_reason else "revoked"
+        reason = f" ({key.revocation_reason})" if key.revocation_reason else ""
+        return f"revoked{reason}: {revocation_effect(key)}"
     if key.expires:
         left = (key.expires - datetime.now(UTC)).days
         if left < 0:
@@ -145,7 +158,8 @@ def show(
         for uid in facts.user_ids:
             out.print(f"  user ID      {escape(uid)}", markup=False)
         if facts.revoked:
-            out.print("  REVOKED: signatures by this certificate do not count", markup=False)
+            effect = revocation_effect(facts.primary, "this certificate")
+            out.print(f"  REVOKED: {effect}", markup=False)
         out.print(
             "  expires      "
             + (f"{facts.expires:%Y-%m-%d %H:%M} UTC" if facts.expires else "never"),

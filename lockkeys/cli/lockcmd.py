@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lockkeys.cli.deploy import LockSignerOption, LockThresholdOption, open_deploy_lock
 from lockkeys.cli.state import STATE, err, note, out
 from lockkeys.errors import UsageError, escape
 from lockkeys.fsutil import atomic_write
@@ -128,9 +129,13 @@ def export(
         list[str] | None,
         typer.Option("--group", help="requirements: also this group (default: lock's defaults)."),
     ] = None,
+    lock_signer: LockSignerOption = None,
+    lock_threshold: LockThresholdOption = None,
 ) -> None:
-    """Export the lock as a --require-hashes requirements file or a plain PEP 751 lock."""
-    from lockkeys.lockfile.io import read_lock
+    """Export the lock as a --require-hashes requirements file or a plain PEP 751 lock.
+
+    The lock-signature rule of the deploy commands applies first (--lock-signer, else
+    LOCKKEYS_LOCK_SIGNERS): a lock they would refuse is not exported (exit 1)."""
     from lockkeys.lockfile.views import export_pylock, export_requirements
 
     lock_file = STATE.lock or find_lockfile(STATE.config)
@@ -142,7 +147,10 @@ def export(
         )
     if output is not None and output.is_dir():
         raise UsageError(f"cannot write {output}: it is a folder", file=str(output))
-    current = read_lock(lock_file)
+    if format not in ("requirements", "pylock"):
+        raise UsageError(f"unknown export format {format!r}", expected="requirements or pylock")
+    # What is exported is what a deploy would accept: the same bytes, the same signature rule.
+    current = open_deploy_lock(lock_file, lock_signer, lock_threshold).lock
     if format == "requirements":
         from lockkeys.lockfile.selections import chosen
 
@@ -154,10 +162,8 @@ def export(
             lock_dir=lock_file.resolve().parent,
             dest_dir=(output.resolve().parent if output is not None else Path.cwd()),
         )
-    elif format == "pylock":
-        text = export_pylock(current)
     else:
-        raise UsageError(f"unknown export format {format!r}", expected="requirements or pylock")
+        text = export_pylock(current)
     if output is None:
         print(text, end="")
     else:

@@ -19,11 +19,16 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
+
+from lockkeys.fsutil import open_cache_entry
 
 log = logging.getLogger("lockkeys.install")
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
+#: The largest entry read without a cap from the lock (the pipeline passes each file's own).
+MAX_ENTRY_SIZE = 16 * 1024**3
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
@@ -47,46 +52,41 @@ class FileCache:
             return None
         return self.root / "files" / "sha256" / sha256[:2] / sha256
 
-    def fetch(self, sha256: str, dest: Path) -> bool:
+    def fetch(self, sha256: str, dest: Path, *, max_size: int = MAX_ENTRY_SIZE) -> bool:
         """Put the entry for ``sha256`` at ``dest`` if it exists and still has that hash.
 
-        The entry is hashed, then hard-linked (or copied) to ``dest``; the caller verifies
-        ``dest`` again. A corrupt entry is deleted; False means: fetch from the source.
+        The entry is opened without blocking and must be a regular file of at most
+        ``max_size`` bytes (a FIFO planted in the cache would otherwise hang the deploy, where
+        no network timeout applies); anything else is discarded with a warning. It is hashed,
+        then hard-linked to ``dest`` if ``dest`` is then the very file hashed, else copied from
+        the open file; the caller verifies ``dest`` again. A corrupt entry is deleted; False
+        means: fetch from the source.
         """
         entry = self._entry(sha256)
         if entry is None:
             return False
-        digest = hashlib.sha256()
-        try:
-            with open(entry, "rb") as src:
-                while chunk := src.read(CHUNK):
-                    digest.update(chunk)
-        except FileNotFoundError:
+        handle = open_cache_entry(entry, max_size)
+        if handle is None:
             return False
-        except OSError as exc:
-            log.info("cache entry %s unreadable (%s); fetching again", entry, exc)
-            return False
-        if digest.hexdigest() != sha256:
-            log.warning(
-                "lockkeys: cache entry %s is corrupt (sha256 %s); discarded, fetching again",
-                entry,
-                digest.hexdigest(),
-            )
-            self.discarded.append(sha256)
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
-            return False
-        try:
+        with handle:
+            digest = hashlib.sha256()
             try:
-                os.link(entry, dest)
-            except OSError:
-                shutil.copyfile(entry, dest)
-        except OSError as exc:
-            log.info("cannot read cache entry %s (%s); fetching again", entry, exc)
-            with contextlib.suppress(FileNotFoundError):
-                dest.unlink()
-            return False
-        return True
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
+            except OSError as exc:
+                log.info("cache entry %s unreadable (%s); fetching again", entry, exc)
+                return False
+            if digest.hexdigest() != sha256:
+                log.warning(
+                    "lockkeys: cache entry %s is corrupt (sha256 %s); discarded, fetching again",
+                    entry,
+                    digest.hexdigest(),
+                )
+                self.discarded.append(sha256)
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                return False
+            return _place(entry, handle, dest)
 
     def store(self, sha256: str, source: Path) -> None:
         """Keep a verified file (best effort: a read-only or full cache is not an error)."""
@@ -106,3 +106,26 @@ class FileCache:
                 raise
         except OSError as exc:
             log.info("cannot store %s in the cache (%s)", source.name, exc)
+
+
+def _place(entry: Path, handle: BinaryIO, dest: Path) -> bool:
+    """``dest`` becomes the file just hashed through ``handle``: a hard link when the entry's
+    path still names that file, else a copy of the open file (never a path swapped since)."""
+    try:
+        try:
+            os.link(entry, dest, follow_symlinks=False)
+            linked, opened = os.stat(dest, follow_symlinks=False), os.fstat(handle.fileno())
+            if (linked.st_dev, linked.st_ino) == (opened.st_dev, opened.st_ino):
+                return True
+            dest.unlink()
+        except OSError:
+            pass
+        handle.seek(0)
+        with open(dest, "xb") as out:
+            shutil.copyfileobj(handle, out, CHUNK)
+    except OSError as exc:
+        log.info("cannot read cache entry %s (%s); fetching again", entry, exc)
+        with contextlib.suppress(FileNotFoundError):
+            dest.unlink()
+        return False
+    return True

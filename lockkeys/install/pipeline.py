@@ -167,7 +167,11 @@ def _verify_into(
             local = workdir / file.filename
             with contextlib.suppress(FileNotFoundError):
                 local.unlink()
-            hit = index == 0 and cached_sha is not None and cache.fetch(cached_sha, local)
+            hit = (
+                index == 0
+                and cached_sha is not None
+                and cache.fetch(cached_sha, local, max_size=cap)
+            )
             try:
                 if not hit:
                     fetch_file(place, local, cap, package.name, timeout)

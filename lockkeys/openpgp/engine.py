@@ -34,6 +34,9 @@ class KeyFacts:
     material: str  # digest of the public key material
     is_rsa: bool
     valid_from: datetime | None = None  # the oldest self-signature binding this key
+    revoked_at: datetime | None = None  # when a soft revocation took effect (else None)
+    """Set only for a soft revocation (superseded, retired): signatures made before it still
+    count. A hard one (compromised, no reason) voids every signature, whenever made."""
 
 
 @dataclass(frozen=True)

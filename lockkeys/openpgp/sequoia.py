@@ -82,6 +82,7 @@ def _key_facts(
     if use_binding_expiry and binding is not None and binding.key_expires_after is not None:
         expires = info.created + binding.key_expires_after
     revocation = _latest(sigs, {revocation_type})
+    revoked_at = _soft_revocation(sigs, revocation_type)
     dates = [s.created for s in sigs if s.type_id in binding_types and s.created is not None]
     return KeyFacts(
         fingerprint=info.fingerprint,
@@ -95,7 +96,17 @@ def _key_facts(
         material=info.material,
         is_rsa=info.algorithm_id in (1, 2, 3),
         valid_from=min(dates) if dates else None,
+        revoked_at=revoked_at,
     )
+
+
+def _soft_revocation(sigs: list[SignatureFacts], revocation_type: int) -> datetime | None:
+    """When the key's revocation took effect, if every revocation of it is soft (superseded,
+    retired) and dated: the earliest. None when there is none or any one is hard."""
+    revocations = [s for s in sigs if s.type_id == revocation_type]
+    if not revocations or any(s.hard_revocation or s.created is None for s in revocations):
+        return None
+    return min(s.created for s in revocations if s.created is not None)
 
 
 def cert_facts(binary: bytes, source: str, *, expires: datetime | None, revoked: bool) -> CertFacts:

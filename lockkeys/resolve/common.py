@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -54,6 +55,35 @@ _UNREACHABLE = (
     "invalid peer certificate",
     "CERTIFICATE_VERIFY_FAILED",
 )
+
+
+# -- secrets in the resolver's output ------------------------------------------------------------
+
+#: Shown instead of a hidden secret (the resolution view's per-run path prefix).
+HIDDEN = "<view-secret>"
+_hidden: set[str] = set()
+_hidden_lock = threading.Lock()
+
+
+def hide_secret(secret: str) -> None:
+    """From now on, :func:`redacted` replaces ``secret`` wherever the resolver writes it."""
+    with _hidden_lock:
+        _hidden.add(secret)
+
+
+def forget_secret(secret: str) -> None:
+    """The secret is dead (its view stopped): no longer looked for."""
+    with _hidden_lock:
+        _hidden.discard(secret)
+
+
+def redacted(text: str) -> str:
+    """``text`` without any live secret: resolver output is shown to users and kept in logs."""
+    with _hidden_lock:
+        live = sorted(_hidden, key=len, reverse=True)
+    for secret in live:
+        text = text.replace(secret, HIDDEN)
+    return text
 
 
 # -- input -------------------------------------------------------------------------------------
@@ -171,6 +201,9 @@ def run_resolver(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv``; a missing program is a :class:`UsageError`, a timeout a failure.
 
+    Index URLs belong in ``env``, never in ``argv``: other local users see command lines in
+    ``ps``, not environments. The output comes back :func:`redacted`.
+
     ``progress`` is told every :data:`HEARTBEAT` seconds that the resolver is still working,
     so that ``lockkeys lock`` is never silent for long."""
     try:
@@ -209,12 +242,14 @@ def run_resolver(
                     _, stderr = process.communicate()
                     raise ResolutionError(
                         f"{resolver} did not finish resolving within {timeout:g} s",
-                        details=meaningful_lines(_text(stderr)),
+                        details=meaningful_lines(redacted(_text(stderr))),
                         fix="check that every package source answers promptly, then run again",
                     ) from exc
                 if progress is not None:
                     progress(f"{resolver}: still resolving ({elapsed:.0f} s)")
-    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(
+        list(argv), process.returncode, redacted(stdout), redacted(stderr)
+    )
 
 
 def _text(data: str | bytes | None) -> str:
@@ -400,7 +435,7 @@ def pins_from_run(
             f"{resolver} succeeded but wrote no output",
             details=meaningful_lines(done.stderr),
         )
-    return parse_compiled(output.read_text("utf-8"), resolver)
+    return parse_compiled(redacted(output.read_text("utf-8")), resolver)
 
 
 def failure(
@@ -418,7 +453,7 @@ def failure(
     """
     plain = _ANSI.sub("", stderr)
     if any(sign in plain for sign in _UNREACHABLE):
-        urls = [u for u in request.indexes if _mentioned(u, plain)]
+        urls = [redacted(u) for u in request.indexes if _mentioned(redacted(u), plain)]
         return SourceError(
             f"{resolver} could not reach a package source"
             + (f": {', '.join(escape(u) for u in urls)}" if urls else ""),

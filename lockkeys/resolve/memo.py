@@ -37,13 +37,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from lockkeys import __version__
-from lockkeys.fsutil import write_cache_entry
+from lockkeys.fsutil import read_cache_entry, write_cache_entry
 from lockkeys.resolve.base import Pin, ResolveRequest
 
 #: Format of a kept entry; entries of another format are ignored.
 FORMAT = 1
 #: Entries kept at most; the oldest are removed beyond it.
 MAX_ENTRIES = 256
+#: The largest entry read back (pins and page records of a very large resolution).
+MAX_ENTRY_SIZE = 16 * 1024 * 1024
 
 #: What the view read to answer for one project: (source index, page URL, body SHA-256 or
 #: "missing" for a 404) for each source it asked, in order.
@@ -102,9 +104,12 @@ class ResolutionMemo:
 
         ``page_digest(source index, project, page URL)`` fetches the page as the view would
         and gives its body's SHA-256, "missing" for a 404, or None when it cannot tell."""
+        raw = read_cache_entry(self._path(key), MAX_ENTRY_SIZE)  # never a FIFO: it would block
+        if raw is None:
+            return None
         try:
-            document = json.loads(self._path(key).read_bytes())
-        except (OSError, ValueError):
+            document = json.loads(raw)
+        except ValueError:
             return None
         parsed = _parse(document)
         if parsed is None:

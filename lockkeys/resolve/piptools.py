@@ -10,9 +10,11 @@ Flags, and why:
 - ``--no-config``: ignore ``[tool.pip-tools]`` / ``.pip-tools.toml`` defaults.
 - ``PIP_CONFIG_FILE=os.devnull`` (pip then reads no configuration file at all), every ``PIP_*``
   variable of the user removed: sources come only from the request.
-- ``--index-url``/``--extra-index-url`` for the request's indexes, ``--no-index`` without any,
-  ``--find-links`` for its folders. pip treats every index alike (best version wins); it has no
-  first-index strategy, which is one reason uv is the better choice with several indexes.
+- ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL`` (in the child's environment, not on its command
+  line, which ``ps`` shows to every local user) for the request's indexes, ``--no-index``
+  without any, ``--find-links`` for its folders. pip treats every index alike (best version
+  wins); it has no first-index strategy, which is one reason uv is the better choice with
+  several indexes.
 - ``--no-emit-index-url --no-emit-find-links --no-emit-trusted-host --no-header``: the output is
   parsed for pins only, and must not carry sources either.
 - ``--strip-extras`` explicitly (its default changes in pip-tools 8), ``--allow-unsafe`` (pin
@@ -183,6 +185,7 @@ class PipToolsResolver:
                         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                         "PIP_CACHE_DIR": str(Path(cache) / "pip"),
                         "PYTHONIOENCODING": "utf-8",
+                        **index_variables(request),
                         **child,
                     },
                 )
@@ -214,12 +217,8 @@ class PipToolsResolver:
             "--cache-dir",
             str(cache),
         ]
-        if request.indexes:
-            argv += ["--index-url", request.indexes[0]]
-            for url in request.indexes[1:]:
-                argv += ["--extra-index-url", url]
-        else:
-            argv.append("--no-index")
+        if not request.indexes:
+            argv.append("--no-index")  # the indexes themselves: index_variables()
         for folder in request.find_links:
             argv += ["--find-links", str(Path(folder).absolute())]
         if request.upgrade:
@@ -241,6 +240,17 @@ class PipToolsResolver:
             found=version,
             fix='set resolver = "uv" to resolve for another Python version',
         )
+
+
+def index_variables(request: ResolveRequest) -> dict[str, str]:
+    """The request's indexes for pip, as variables: a command line is visible to every local
+    user in ``ps``, and the resolution view's URL carries its per-run secret."""
+    if not request.indexes:
+        return {}
+    found = {"PIP_INDEX_URL": request.indexes[0]}
+    if len(request.indexes) > 1:
+        found["PIP_EXTRA_INDEX_URL"] = " ".join(request.indexes[1:])
+    return found
 
 
 def _explain(lines: list[str]) -> list[str]:

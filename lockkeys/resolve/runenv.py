@@ -16,7 +16,9 @@ they need from lockkeys is handed to them here, never on a command line that ``p
   is added to ``NO_PROXY``;
 - **caches**: a persistent folder per resolver under lockkeys' own cache directory
   (``LOCKKEYS_CACHE_DIR``, else ``$XDG_CACHE_HOME/lockkeys``, else ``~/.cache/lockkeys``),
-  so a second lock does not start cold; ``--no-cache`` gives each run a fresh one.
+  so a second lock does not start cold; ``--no-cache`` gives each run a fresh one. Before a
+  resolver runs, its folder is swept of FIFOs, devices and sockets (with a warning each): uv
+  and pip would block on one until the resolver's timeout.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lockkeys.fsutil import sweep_cache_folder
 from lockkeys.sources.auth import AuthRegistry, Credentials
 from lockkeys.sources.tls import TrustStore, origin_of, system_ca_file
 
@@ -101,6 +104,7 @@ class ResolverSettings:
             return fresh
         path = self.cache_dir / resolver
         path.mkdir(parents=True, exist_ok=True)
+        sweep_cache_folder(path)  # a FIFO there would hang the resolver until its timeout
         return path
 
     @contextlib.contextmanager

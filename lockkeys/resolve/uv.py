@@ -6,10 +6,14 @@ every source comes from the request.
 
 Flags, and why:
 
-- Indexes: the request lists them highest priority first. uv searches ``--index`` entries in the
-  order given, then ``--default-index``, so the first ``n-1`` go to ``--index`` and the last to
-  ``--default-index`` (which must always be set, else uv adds the public index). No index at all:
-  ``--no-index`` and ``--offline`` (local folders only, so the network is never touched).
+- Indexes: the request lists them highest priority first. uv searches ``UV_INDEX`` entries in
+  the order given, then ``UV_DEFAULT_INDEX``, so the first ``n-1`` go to ``UV_INDEX`` and the
+  last to ``UV_DEFAULT_INDEX`` (which must always be set, else uv adds the public index). No
+  index at all: ``--no-index`` and ``--offline`` (local folders only, so the network is never
+  touched).
+- The indexes go in the child's environment (``UV_INDEX``, space-separated, and
+  ``UV_DEFAULT_INDEX``), not on its command line, which ``ps`` shows to every local user: the
+  resolution view's URL carries its per-run secret.
 - ``--index-strategy first-index``: a package is taken only from the first index that has it.
   With ``unsafe-best-match`` an attacker publishing a higher version of a private package's name
   on another index would win (dependency confusion). It is uv's default; it is passed anyway so
@@ -138,7 +142,7 @@ class UvResolver:
             with self.settings.child_environment(self.name) as child:
                 env = isolated_env(
                     ("UV_", "PIP_"),
-                    {"UV_NO_CONFIG": "1", "NO_COLOR": "1", **child},
+                    {"UV_NO_CONFIG": "1", "NO_COLOR": "1", **index_variables(request), **child},
                 )
                 done = run_resolver(
                     self.name,
@@ -172,14 +176,22 @@ class UvResolver:
             argv += ["--python-version", request.python_version.strip()]
         if request.universal:
             argv.append("--universal")
-        if request.indexes:
-            for url in request.indexes[:-1]:
-                argv += ["--index", url]
-            argv += ["--default-index", request.indexes[-1]]
-        else:
-            argv += ["--no-index", "--offline"]
+        if not request.indexes:
+            argv += ["--no-index", "--offline"]  # the indexes themselves: index_variables()
         for folder in request.find_links:
             argv += ["--find-links", str(Path(folder).absolute())]
         if request.upgrade:
             argv.append("--upgrade")
         return argv
+
+
+def index_variables(request: ResolveRequest) -> dict[str, str]:
+    """The request's indexes for uv, as variables (highest priority first in ``UV_INDEX``, the
+    last one ``UV_DEFAULT_INDEX``): a command line is visible to every local user in ``ps``,
+    and the resolution view's URL carries its per-run secret."""
+    if not request.indexes:
+        return {}
+    found = {"UV_DEFAULT_INDEX": request.indexes[-1]}
+    if len(request.indexes) > 1:
+        found["UV_INDEX"] = " ".join(request.indexes[:-1])
+    return found

@@ -8,12 +8,24 @@ configured order) that offers it. Folder sources are served over HTTP by the vie
 Where an index serves a wheel's core metadata separately (PEP 658/714), the view says so, so
 the resolver reads ``<file>.metadata`` instead of downloading the wheel.
 The lock's own file list is made separately, from the same source, by the locker.
+
+The view answers only the resolver of its run: every address starts with a per-run secret
+(``http://127.0.0.1:PORT/SECRET/simple/``, from :func:`secrets.token_urlsafe`), handed to the
+resolver child in its environment only (never on its command line, which ``ps`` shows to every
+local user). A request without it, from another local user on a shared machine, is answered
+404 before anything is fetched from a source; and even with it the view serves only what it
+listed: project pages of the run's sources and the folder files those pages name. The secret
+is hidden in every message made from the resolver's output (:func:`lockkeys.resolve.common.
+redacted`), and kept resolutions never record it (:mod:`lockkeys.resolve.memo` leaves the
+view's URL out of its key).
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import re
+import secrets
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +37,7 @@ from urllib.parse import quote, unquote, urlsplit
 from packaging.utils import canonicalize_name
 
 from lockkeys.errors import LockkeysError, SourceError
+from lockkeys.resolve.common import forget_secret, hide_secret
 from lockkeys.resolve.memo import PageRecord
 from lockkeys.sources import files_of, list_files
 from lockkeys.sources.fetch import FetchedBytes
@@ -77,6 +90,7 @@ class ResolutionView:
         self.base_url = ""
         self.recording: dict[str, tuple[PageRecord, ...]] | None = None
         self._cache: dict[str, _Answer] = {}
+        self._offered: set[tuple[int, str]] = set()  # folder files a served page names
         self._lock = threading.Lock()
 
     def start_recording(self) -> dict[str, tuple[PageRecord, ...]]:
@@ -141,11 +155,12 @@ class ResolutionView:
         links = []
         for remote in files:
             source = self.sources[index]
-            href = (
-                f"{base}/files/{index}/{quote(remote.filename)}"
-                if source.path is not None
-                else remote.url.split("#", 1)[0]
-            )
+            if source.path is not None:
+                href = f"{base}/files/{index}/{quote(remote.filename)}"
+                with self._lock:
+                    self._offered.add((index, remote.filename))
+            else:
+                href = remote.url.split("#", 1)[0]
             if remote.sha256:
                 href += f"#sha256={remote.sha256}"
             attrs = f' href="{html.escape(href, quote=True)}"'
@@ -164,6 +179,10 @@ class ResolutionView:
         return f"<!DOCTYPE html>\n<html><body>\n{body}\n</body></html>\n"
 
     def local_file(self, index: int, filename: str) -> Path | None:
+        """A folder source's file, if a page this view served named it; else None."""
+        with self._lock:
+            if (index, filename) not in self._offered:
+                return None
         if not 0 <= index < len(self.sources):
             return None
         folder = self.sources[index].path
@@ -173,7 +192,9 @@ class ResolutionView:
         return path if path.is_file() else None
 
 
-def _handler(view: ResolutionView) -> type[BaseHTTPRequestHandler]:
+def _handler(view: ResolutionView, secret: str) -> type[BaseHTTPRequestHandler]:
+    """Requests whose path does not start with ``/SECRET/`` are answered 404."""
+
     class Handler(BaseHTTPRequestHandler):
         # Keep-alive: a resolver asks for dozens of pages, and a new connection per page
         # made uv's run through the view twice as long (1.3 s against 0.5 s, webapp set).
@@ -204,6 +225,11 @@ def _handler(view: ResolutionView) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             parts = [unquote(p) for p in urlsplit(self.path).path.split("/") if p]
+            if not parts or not hmac.compare_digest(parts[0].encode(), secret.encode()):
+                # Not this run's resolver: nothing is fetched, nothing is said.
+                self._send(404, b"not found\n", "text/plain")
+                return
+            parts = parts[1:]
             base = view.base_url
             try:
                 if len(parts) == 2 and parts[0] == "simple":
@@ -244,13 +270,18 @@ class ViewServer:
 
     def __init__(self, view: ResolutionView) -> None:
         self.view = view
+        self.secret = secrets.token_urlsafe(32)
+        """The first segment of every path the view answers (known to this run only)."""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def url(self) -> str:
-        """The view's index URL, ``http://127.0.0.1:PORT/simple/``; starts serving."""
+        """The view's index URL, ``http://127.0.0.1:PORT/SECRET/simple/``; starts serving.
+
+        Give it to the resolver only through its environment (``ps`` shows command lines)."""
         if self._server is None:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.view))
+            hide_secret(self.secret)
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.view, self.secret))
             server.daemon_threads = True
             # A short poll: shutdown() waits for the loop to notice, and a lock waits for it.
             thread = threading.Thread(
@@ -258,13 +289,15 @@ class ViewServer:
             )
             thread.start()
             self._server, self._thread = server, thread
-            self.view.base_url = f"http://127.0.0.1:{int(server.server_address[1])}"
+            port = int(server.server_address[1])
+            self.view.base_url = f"http://127.0.0.1:{port}/{self.secret}"
         return f"{self.view.base_url}/simple/"
 
     def close(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            forget_secret(self.secret)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None

@@ -15,7 +15,9 @@ lockkeys' own cache folder (``<cache>/pages``), as HTTP says:
 
 What a page says (sizes, hashes) stays a hint for the locker, as when it comes from the network;
 ``lockkeys lock --no-cache`` uses no cache at all. Entries are written atomically; an entry that
-cannot be read is ignored.
+cannot be parsed is ignored, and one that is not a regular file under the cap (a FIFO planted
+there would block the lock forever) is discarded with a warning (:func:`lockkeys.fsutil.
+read_cache_entry`).
 
 Beside the pages (``<cache>/releases``), the files of one release as parsed from one page body
 (keyed by the body's SHA-256, its final URL, its content type and the version): the page of a
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lockkeys.fsutil import write_cache_entry
+from lockkeys.fsutil import read_cache_entry, write_cache_entry
 
 __all__ = ["MAX_FRESH", "CachedPage", "PageCache", "ReleaseEntry"]
 
@@ -44,6 +46,9 @@ ReleaseEntry = tuple[str, str, int | None, str | None, str | None, bool, str | N
 
 #: Never reuse a page without asking for longer than this, whatever the server says.
 MAX_FRESH = 600.0
+#: The largest entry read back: a page (at most ``sources.index.MAX_PAGE_SIZE``, 32 MiB) and
+#: its header line; the files of one release parsed from such a page are smaller still.
+MAX_ENTRY = 33 * 1024 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -111,8 +116,10 @@ class PageCache:
 
     def get(self, url: str, accept: str) -> CachedPage | None:
         path = self._path(url, accept)
+        raw = read_cache_entry(path, MAX_ENTRY)
+        if raw is None:
+            return None
         try:
-            raw = path.read_bytes()
             header, _, body = raw.partition(b"\n")
             meta = json.loads(header)
             if meta.get("url") != url or not isinstance(meta.get("stored_at"), int | float):
@@ -128,7 +135,7 @@ class PageCache:
                 etag=meta.get("etag"),
                 last_modified=meta.get("last_modified"),
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
 
     def put(
@@ -174,9 +181,12 @@ class PageCache:
         """The entries stored by :meth:`put_release` for this page body and release, or None
         (never stored, or unreadable: the caller parses the page again)."""
         path = self._release_path(body_sha256, final_url, content_type, release)
+        raw = read_cache_entry(path, MAX_ENTRY)
+        if raw is None:
+            return None
         try:
-            document = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+            document = json.loads(raw)
+        except ValueError:
             return None
         if not isinstance(document, list):
             return None
