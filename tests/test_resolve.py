@@ -391,3 +391,22 @@ def test_both_resolvers_against_a_loopback_index(tmp_path: Path) -> None:
         Pin("foo", "1.0", (ROOT,)),
         Pin("other-pkg", "1.0", ("bar",)),
     ]
+
+
+def test_unknown_resolver_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """``lock --resolver bogus`` is exit 2 naming both resolvers, and says nothing of
+    resolving first (issue 18)."""
+    (tmp_path / "requirements.in").write_text("foo\n")
+    (tmp_path / "lockkeys.toml").write_text(
+        'requirements = ["requirements.in"]\n\n[[sources]]\nname = "here"\npath = "."\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockkeys", "lock", "--resolver", "bogus"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "resolving" not in proc.stderr, proc.stderr
+    assert "unknown resolver 'bogus'" in proc.stderr and "--resolver uv" in proc.stderr

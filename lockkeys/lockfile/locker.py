@@ -46,7 +46,7 @@ from lockkeys.lockfile.scope import lock_scope
 from lockkeys.lockfile.selections import requirement_sets, with_selection_markers
 from lockkeys.lockfile.signature_check import check_signatures, needs_signatures
 from lockkeys.lockfile.substitutes import annotate_substitute, dependents
-from lockkeys.resolve.base import Pin
+from lockkeys.resolve.base import Pin, check_resolver_name
 from lockkeys.resolve.runenv import ResolverSettings, default_cache_dir
 from lockkeys.sources.fetch import Client, current_client
 from lockkeys.sources.model import Source
@@ -112,7 +112,8 @@ class Locker:
         self.upgrade_all = upgrade_all
         self.dry_run = dry_run
         self.upgrade_names = list(upgrade)
-        self.resolver_name = resolver or config.resolver
+        # Checked before anything runs or is printed.
+        self.resolver_name = check_resolver_name(resolver or config.resolver)
         self.lock_path = Path(lock_path) if lock_path else Path(config.lockfile)
         self.upgrade = {canonicalize_name(n) for n in upgrade}
         self.sources = [

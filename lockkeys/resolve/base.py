@@ -99,17 +99,23 @@ class Resolver(Protocol):
 def get_resolver(name: str, settings: ResolverSettings | None = None) -> Resolver:
     """The resolver called ``name`` ("pip-tools" or "uv"); ``settings`` says how it runs
     (credentials, trust, cache; default: none of them, a fresh cache per run)."""
-    if name == "pip-tools":
+    if check_resolver_name(name) == "pip-tools":
         from lockkeys.resolve.piptools import PipToolsResolver
 
         return PipToolsResolver(settings=settings)
-    if name == "uv":
-        from lockkeys.resolve.uv import UvResolver
+    from lockkeys.resolve.uv import UvResolver
 
-        return UvResolver(settings=settings)
-    raise UsageError(
-        f"unknown resolver {name!r}",
-        expected=" or ".join(repr(n) for n in RESOLVER_NAMES),
-        found=repr(name),
-        fix='set resolver = "pip-tools" or resolver = "uv"',
-    )
+    return UvResolver(settings=settings)
+
+
+def check_resolver_name(name: str) -> str:
+    """``name`` if it is a resolver lockkeys runs, else the usage error that says which are."""
+    if name not in RESOLVER_NAMES:
+        raise UsageError(
+            f"unknown resolver {name!r}",
+            expected=" or ".join(repr(n) for n in RESOLVER_NAMES),
+            found=repr(name),
+            fix='pass --resolver pip-tools or --resolver uv, or set resolver = "pip-tools" '
+            'or resolver = "uv" in the configuration',
+        )
+    return name
