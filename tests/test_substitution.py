@@ -745,3 +745,33 @@ def test_substituted_direct_requirement_records_what_the_application_asked(
     assert tool.get("override", False) is False
     why = run_lockkeys(project, "why", "broken").stdout
     assert f"replaces {recorded} (asked for by the requirements)" in why, why
+
+
+@pytest.mark.slow
+def test_pip_tools_override_refusal_names_packages_not_internal_urls(
+    tmp_path: Path, fixture_data: Path
+) -> None:
+    """A substitute outside what a dependent allows, with pip-tools and folder sources: the
+    exit-4 message names the dependents (``bar 1.1``), never the resolution view's URLs or
+    pip's exception classes, and its parentheses close (issue 18)."""
+    project = tmp_path / "app"
+    shutil.copytree(fixture_data / "public", tmp_path / "public")
+    (tmp_path / "private").mkdir()
+    build_wheel(tmp_path / "private", "broken", "2.0+corp.1")
+    write_project(
+        project,
+        fixture_data,
+        public="unused",
+        private=Path("../private"),
+        resolver="pip-tools",
+        substitute="2.0+corp.1",
+    )
+    config = (project / "lockkeys.toml").read_text().replace('url = "unused"', 'path = "../public"')
+    (project / "lockkeys.toml").write_text(config)
+    proc = run_lockkeys(project, "lock", expect=4)
+    message = proc.stderr
+    assert "lies outside what bar 1.1 asks for (broken<2,>=1.0);" in message, message
+    assert "broken<2,>=1.0 (asked by bar 1.0)" in message
+    assert "127.0.0.1" not in message and "pip._internal" not in message, message
+    assert message.count("(") == message.count(")"), message
+    assert 'resolver = "uv"' in message

@@ -260,9 +260,11 @@ def _explain(lines: list[str]) -> list[str]:
     for line in lines:
         if spelled_out and "RequirementsConflicted:" in line:
             continue  # the same requirement again, as ResolutionImpossible lists it
+        if spelled_out and line.lstrip().startswith("pip._internal."):
+            continue  # pip's exception class: the requirements are spelled out below
         infos = _INFO.findall(line)
         if not infos:
-            out.append(line)
+            out.append(line.strip().removeprefix("ERROR: ") if spelled_out else line)
             continue
         for requirement, parent in infos:
             explained = f"{requirement} (asked by {_parent(parent)})"
@@ -277,7 +279,9 @@ def _parent(parent: str) -> str:
     quoted = re.search(r"'([^']+)'", parent)
     if quoted is None:
         return parent
-    filename = quoted.group(1).rstrip("/").rsplit("/", 1)[-1]
+    # A link candidate reads 'URL (from PAGE-URL)': the file name ends the first URL.
+    url = quoted.group(1).split(" (from ", 1)[0]
+    filename = url.rstrip("/").rsplit("/", 1)[-1]
     try:
         name, version, _, _ = parse_wheel_filename(filename)
         return f"{name} {version}"
