@@ -569,6 +569,29 @@ def test_target_is_python_then_virtual_env_then_dot_venv_else_an_error(
     assert freeze(explicit) == FREEZE
 
 
+def test_lockkeys_own_environment_is_a_target_only_when_named(
+    folder_scene: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from the environment lockkeys lives in (activated, or as the project's .venv),
+    install and sync refuse (exit 2) instead of mixing the application's packages into
+    lockkeys' own, and say how to name it with --python (issue 18); nothing is installed."""
+    project = folder_scene.parent
+    monkeypatch.chdir(project)
+    own = Path(sys.prefix)
+    before = freeze(Path(sys.executable))
+    monkeypatch.setenv("VIRTUAL_ENV", str(own))
+    for command in ("install", "sync"):
+        code, _out, err = cli(command)
+        assert code == 2, err
+        assert "lockkeys' own environment" in err and "--python" in err, err
+    monkeypatch.delenv("VIRTUAL_ENV")
+    (project / ".venv").symlink_to(own, target_is_directory=True)
+    code, _out, err = cli("sync")
+    assert code == 2, err
+    assert "lockkeys' own environment" in err, err
+    assert freeze(Path(sys.executable)) == before
+
+
 def test_ci_output_one_line_per_package_no_wrapping_quiet_keeps_results(
     folder_scene: Path, tmp_path: Path, cli: Cli
 ) -> None:

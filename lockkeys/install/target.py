@@ -22,6 +22,22 @@ def _venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def _not_own(venv: Path, python: Path, what: str, required: bool) -> str:
+    """``python``, unless ``venv`` is lockkeys' own environment and the command changes it:
+    then only ``--python`` may name it (its packages would mix with lockkeys' own)."""
+    if required and venv.resolve() == Path(sys.prefix).resolve():
+        raise UsageError(
+            f"the target environment, {what}, is lockkeys' own environment",
+            file=str(venv),
+            expected="an environment of the application, apart from lockkeys' own",
+            found=f"lockkeys runs from {sys.prefix}",
+            fix="make a virtual environment for the application and pass --python "
+            "PATH/TO/ENV/bin/python (or activate it); to install into lockkeys' own "
+            f"environment after all, name it: --python {python}",
+        )
+    return str(python)
+
+
 def choose_python(
     python: str | os.PathLike[str] | None,
     *,
@@ -46,11 +62,11 @@ def choose_python(
                 file=active,
                 fix="activate an existing virtual environment, or pass --python PATH",
             )
-        return str(found)
+        return _not_own(Path(active), found, "the active virtual environment", required)
     if project_dir is not None:
         local = project_dir / ".venv"
         if local.is_dir():
-            return str(_venv_python(local))
+            return _not_own(local, _venv_python(local), f"{local}", required)
     if not required:
         return None
     where = f" (looked for {project_dir / '.venv'})" if project_dir is not None else ""
