@@ -127,3 +127,53 @@ def read_regular_file(
         raise InputError(f"cannot read the {what}: {exc.strerror}", file=name) from None
     finally:
         os.close(fd)
+
+
+# -- liveness of a private folder, correct across pid namespaces ---------------------------------
+
+FOLDER_LOCK = ".lockkeys-lock"
+
+
+def hold_folder_lock(folder: Path) -> int:
+    """Create ``folder``'s lock file (mode 0600) and hold an exclusive ``flock`` on it.
+
+    The returned descriptor is the proof that the folder's owner is alive: keep it open for as
+    long as the folder is in use, close it when done (the kernel also drops the lock when the
+    process dies, whatever pid namespace it ran in). A pid written into a name proves nothing
+    across containers that share a file system.
+    """
+    import fcntl
+
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(Path(folder) / FOLDER_LOCK, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def claim_abandoned_folder(folder: Path) -> int | None:
+    """Take the lock of a folder another run made, when that run is gone.
+
+    Returns a descriptor holding the lock (the caller may now clean the folder up, then closes
+    it), or None when a live process holds the lock. Never blocks. FileNotFoundError: the
+    folder has no lock file (made by an older lockkeys, or being created this instant).
+    """
+    import fcntl
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(Path(folder) / FOLDER_LOCK, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None  # not ours to judge: leave it alone
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
