@@ -7,6 +7,7 @@ Real virtual environments, the real builtin installer and pip, real processes ho
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,6 +25,8 @@ import pytest
 
 from fixtures.wheelmaker import build_wheel
 from lockkeys.cli import main
+from lockkeys.install import pipeline
+from lockkeys.install.environment import TargetEnvironment
 from lockkeys.install.pipeline import _sweep_stale_workdirs
 from lockkeys.install.transaction import recover
 from tests.support.venvs import make_venv, site_packages, snapshot
@@ -238,6 +241,34 @@ def test_failed_sync_restores_data_and_headers_files_of_removed_extra(
     assert tree(prefix) == before  # every folder, file and link, byte for byte
 
 
+def test_failed_sync_outside_a_venv_restores_data_files_of_removed_extra(
+    fixture_data: Path, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a virtual environment ``data`` is a system prefix (``/usr``) and is not saved
+    whole: the files that removed RECORDs name are saved one by one. (Simulated: the venv is
+    reported as a system interpreter, base_prefix == prefix.)"""
+    old, new = upgrade_scene(fixture_data, tmp_path)
+    break_util(new)
+    python = make_venv(tmp_path / "venv")
+    prefix = python.parent.parent
+    code, _out, err = cli("--lock", old, "install", "--python", python)
+    assert code == 0, err
+    files = {"extra/__init__.py": b"", "extra-0.1.data/data/share/extra/notes.txt": b"n\n"}
+    pip_install(python, build_wheel(tmp_path / "w", "extra", "0.1", files=files))
+    real_probe = pipeline.probe
+
+    def system_like(python: str | None = None) -> TargetEnvironment:
+        env = real_probe(python)
+        return dataclasses.replace(env, base_prefix=env.prefix)
+
+    monkeypatch.setattr(pipeline, "probe", system_like)
+    before = tree(prefix)
+    code, _out, err = cli("--lock", new, "sync", "--python", python)
+    assert code == 1, err
+    assert "the environment was restored to its state before this run" in err
+    assert tree(prefix) == before
+
+
 # -- rule 4: recovery in a copied venv acts only inside the copy ----------------------------
 
 
@@ -331,8 +362,6 @@ def test_run_workdir_is_private_and_locked_for_the_whole_run(
     root.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     seen: list[tuple[int, bool]] = []
-    import lockkeys.install.pipeline as pipeline
-
     real = pipeline._verify_into
 
     def spy(*args: object, **kwargs: object) -> object:

@@ -278,9 +278,10 @@ class Transaction:
         extra = backup / "outside"
         extra.mkdir()
         gone = {Path(os.path.normpath(p)) for p in removed}
-        for number, path in enumerate(sorted(risky | gone)):
-            if any(path.is_relative_to(root) for root in self.roots):
-                continue
+        tracked = [
+            p for p in sorted(risky | gone) if not any(p.is_relative_to(r) for r in self.roots)
+        ]
+        for number, path in enumerate(tracked):  # saved as outside/<number>, in this order
             exists = path.is_file() or path.is_symlink()
             self.outside[str(path)] = exists
             self.made.update(_new_dirs(path, self.prefix))
@@ -297,8 +298,8 @@ class Transaction:
             "dirs": self.dirs,
             "copied": sorted(self.copied),
             "outside": [
-                [_store(Path(p), self.prefix), e, str(n)]
-                for n, (p, e) in enumerate(sorted(self.outside.items()))
+                [_store(Path(p), self.prefix), self.outside[p], str(n)]
+                for n, p in enumerate(self.outside)  # insertion order: the numbers above
             ],
             "made": sorted(_store(d, self.prefix) for d in self.made),
         }
@@ -348,7 +349,6 @@ class Transaction:
                     _put_back(saved / rel, target, copy=f"{index}/{rel}" in self.copied)
                     restored.append(target)
         return restored
-
 
     def _discard(self) -> None:
         if self.backup is not None:
