@@ -135,7 +135,8 @@ FOLDER_LOCK = ".lockkeys-lock"
 
 
 def hold_folder_lock(folder: Path) -> int:
-    """Create ``folder``'s lock file (mode 0600) and hold an exclusive ``flock`` on it.
+    """Create ``folder``'s lock file (mode 0600) and hold an exclusive ``flock`` on it
+    (a :class:`~lockkeys.errors.UsageError` when that is not possible).
 
     The returned descriptor is the proof that the folder's owner is alive: keep it open for as
     long as the folder is in use, close it when done (the kernel also drops the lock when the
@@ -144,13 +145,31 @@ def hold_folder_lock(folder: Path) -> int:
     """
     import fcntl
 
+    from lockkeys.errors import UsageError
+
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(Path(folder) / FOLDER_LOCK, flags, 0o600)
+    path = Path(folder) / FOLDER_LOCK
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise UsageError(
+            "cannot create the lock file of a private folder",
+            file=str(path),
+            found=exc.strerror,
+            fix="check the folder's file system and permissions",
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BaseException:
+    except OSError as exc:
         os.close(fd)
-        raise
+        raise UsageError(
+            "cannot lock a private folder (lockkeys proves that a run is alive by an flock "
+            "held on its folders)",
+            file=str(path),
+            expected="a file system with flock support",
+            found=exc.strerror,
+            fix="point TMPDIR (and the environment) at a local file system",
+        ) from None
     return fd
 
 

@@ -228,8 +228,13 @@ def owned_paths(dists: Iterable[InstalledDist], env: TargetEnvironment) -> froze
     """Every file that the RECORDs of ``dists`` list (see :func:`recorded_files`), as real
     paths: what removing some other distribution must leave in place."""
     owned: set[str] = set()
+    folders: dict[Path, str] = {}  # each folder resolved once
     for dist in dists:
-        owned.update(_real(path) for path in recorded_files(dist, env))
+        for path in recorded_files(dist, env):
+            real = folders.get(path.parent)
+            if real is None:
+                real = folders[path.parent] = os.path.realpath(path.parent)
+            owned.add(os.path.join(real, path.name))
     return frozenset(owned)
 
 
