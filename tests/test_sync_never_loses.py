@@ -306,6 +306,46 @@ def test_recovery_in_copied_venv_leaves_the_original_environment_alone(
     assert "plan: 3 keep" in out and snapshot(python) == before
 
 
+def test_recovery_of_older_lockkeys_backup_in_copied_venv_leaves_the_original_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backup an older lockkeys left (absolute paths, no lock file), copied with its venv:
+    the copy's recovery must not act on the absolute paths, which name the original."""
+    original = tmp_path / "venv"
+    python = make_venv(original)
+    runner = begin_in_child(python)
+    runner.kill()
+    runner.communicate()
+    (backup,) = original.glob(".lockkeys-rollback-*")
+    manifest = json.loads((backup / "manifest.json").read_text())
+    manifest = {  # the manifest as lockkeys wrote it before: absolute paths, no lock file
+        "pid": manifest["pid"],
+        "roots": [str(original / r) for r in manifest["roots"]],
+        "files": manifest["files"],
+        "dirs": manifest["dirs"],
+        "copied": manifest["copied"],
+        "outside": [],
+    }
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    (backup / LOCK_FILE).unlink(missing_ok=True)
+    hour_ago = time.time() - 3600
+    os.utime(backup, (hour_ago, hour_ago))
+    installed_since = site_packages(python) / "installed_since.py"
+    installed_since.write_text("w = 4\n")  # what the interrupted run had installed
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(original), str(copy)], check=True)
+    crashed = tree(original)
+
+    with caplog.at_level(logging.WARNING, logger="lockkeys.install"):
+        recover(copy)
+    assert tree(original) == crashed
+    assert "outside" in caplog.text and "copied or moved" in caplog.text
+    assert not list(copy.glob(".lockkeys-rollback-*"))
+    assert len(list(copy.glob(".lockkeys-unrecovered-*"))) == 1
+    recover(original)  # in its own environment the old backup still restores
+    assert not installed_since.exists()
+
+
 def test_recovery_skips_backup_root_that_a_symlink_leads_outside_the_environment(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
