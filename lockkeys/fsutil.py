@@ -254,3 +254,72 @@ def read_regular_file(
         raise InputError(f"cannot read the {what}: {exc.strerror}", file=name) from None
     finally:
         os.close(fd)
+
+
+# -- liveness of a private folder, correct across pid namespaces ---------------------------------
+
+FOLDER_LOCK = ".lockkeys-lock"
+
+
+def hold_folder_lock(folder: Path) -> int:
+    """Create ``folder``'s lock file (mode 0600) and hold an exclusive ``flock`` on it
+    (a :class:`~lockkeys.errors.UsageError` when that is not possible).
+
+    The returned descriptor is the proof that the folder's owner is alive: keep it open for as
+    long as the folder is in use, close it when done (the kernel also drops the lock when the
+    process dies, whatever pid namespace it ran in). A pid written into a name proves nothing
+    across containers that share a file system.
+    """
+    import fcntl
+
+    from lockkeys.errors import UsageError
+
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    path = Path(folder) / FOLDER_LOCK
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise UsageError(
+            "cannot create the lock file of a private folder",
+            file=str(path),
+            found=exc.strerror,
+            fix="check the folder's file system and permissions",
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise UsageError(
+            "cannot lock a private folder (lockkeys proves that a run is alive by an flock "
+            "held on its folders)",
+            file=str(path),
+            expected="a file system with flock support",
+            found=exc.strerror,
+            fix="point TMPDIR (and the environment) at a local file system",
+        ) from None
+    return fd
+
+
+def claim_abandoned_folder(folder: Path) -> int | None:
+    """Take the lock of a folder another run made, when that run is gone.
+
+    Returns a descriptor holding the lock (the caller may now clean the folder up, then closes
+    it), or None when a live process holds the lock. Never blocks. FileNotFoundError: the
+    folder has no lock file (made by an older lockkeys, or being created this instant).
+    """
+    import fcntl
+
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(Path(folder) / FOLDER_LOCK, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None  # not ours to judge: leave it alone
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

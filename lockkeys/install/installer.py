@@ -21,13 +21,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,6 +36,8 @@ from typing import BinaryIO
 from lockkeys.errors import UsageError, VerificationError
 from lockkeys.install.environment import InstalledDist, TargetEnvironment
 from lockkeys.install.installed import recorded_files
+
+log = logging.getLogger("lockkeys.install")
 
 INSTALLERS = ("builtin", "pip", "uv")
 DEFAULT_INSTALLER = "builtin"
@@ -221,15 +224,49 @@ def _install_wheel(env: TargetEnvironment, artifact: Artifact) -> None:
             ) from None
 
 
-def remove_dist(dist: InstalledDist, env: TargetEnvironment) -> None:
+def owned_paths(dists: Iterable[InstalledDist], env: TargetEnvironment) -> frozenset[str]:
+    """Every file that the RECORDs of ``dists`` list (see :func:`recorded_files`), as real
+    paths: what removing some other distribution must leave in place."""
+    owned: set[str] = set()
+    folders: dict[Path, str] = {}  # each folder resolved once
+    for dist in dists:
+        for path in recorded_files(dist, env):
+            real = folders.get(path.parent)
+            if real is None:
+                real = folders[path.parent] = os.path.realpath(path.parent)
+            owned.add(os.path.join(real, path.name))
+    return frozenset(owned)
+
+
+def staying(env: TargetEnvironment, leaving: Iterable[InstalledDist]) -> list[InstalledDist]:
+    """The distributions of ``env`` that stay when ``leaving`` are removed or replaced."""
+    gone = {d.path for d in leaving}
+    return [d for d in env.dists if d.path is not None and d.path not in gone]
+
+
+def _real(path: Path) -> str:
+    """The real path of a file (its folder resolved, the file itself not followed)."""
+    return os.path.join(os.path.realpath(path.parent), path.name)
+
+
+def remove_dist(
+    dist: InstalledDist, env: TargetEnvironment, keep: frozenset[str] = frozenset()
+) -> list[Path]:
     """Uninstall one distribution: the files its RECORD lists (inside the environment only)
-    and its metadata folder; folders left empty are removed."""
+    and its metadata folder; folders left empty are removed. A file that another
+    distribution's RECORD also lists (``keep``, from :func:`owned_paths`: a namespace
+    package's ``__init__.py``) stays; those are returned."""
     parents: set[Path] = set()
+    shared: list[Path] = []
     for path in recorded_files(dist, env):
+        if keep and _real(path) in keep:
+            shared.append(path)
+            continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         parents.add(path.parent)
-    if dist.path is not None and dist.path.is_dir():
+    meta_shared = dist.path is not None and any(p.is_relative_to(dist.path) for p in shared)
+    if dist.path is not None and dist.path.is_dir() and not meta_shared:
         shutil.rmtree(dist.path, ignore_errors=True)
     stops = {Path(p) for p in env.paths.values()} | {Path(env.prefix)}
     for folder in sorted(parents, key=lambda p: len(p.parts), reverse=True):
@@ -239,6 +276,10 @@ def remove_dist(dist: InstalledDist, env: TargetEnvironment) -> None:
             except OSError:
                 break
             folder = folder.parent
+    if shared:
+        names = ", ".join(str(p) for p in shared)
+        log.info("%s: kept %s: also listed by a distribution that stays", dist.name, names)
+    return shared
 
 
 def install_artifacts(
@@ -248,15 +289,17 @@ def install_artifacts(
     workdir: Path,
     *,
     replace: Sequence[InstalledDist] = (),
+    keep: frozenset[str] = frozenset(),
 ) -> None:
     """Install verified files; ``replace`` are the installed copies they supersede (removed
-    first by the builtin installer; pip and uv remove them themselves)."""
+    first by the builtin installer, leaving the files in ``keep``; pip and uv remove them
+    themselves)."""
     check_installer(installer)
     if not artifacts:
         return
     if installer == "builtin":
         for dist in replace:
-            remove_dist(dist, env)
+            remove_dist(dist, env, keep)
         for artifact in artifacts:
             if artifact.is_wheel:
                 _install_wheel(env, artifact)

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -25,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from lockkeys.errors import InputError, SourceError, UsageError, VerificationError
-from lockkeys.fsutil import atomic_write
+from lockkeys.fsutil import atomic_write, hold_folder_lock
 from lockkeys.install.acquire import (
     DEFAULT_TIMEOUT,
     candidates,
@@ -36,13 +37,15 @@ from lockkeys.install.acquire import (
 )
 from lockkeys.install.cache import FileCache, default_cache_dir
 from lockkeys.install.environment import TargetEnvironment, probe
-from lockkeys.install.installed import differences, wheel_layout
+from lockkeys.install.installed import differences, recorded_files, wheel_layout
 from lockkeys.install.installer import (
     DEFAULT_INSTALLER,
     Artifact,
     check_installer,
     install_artifacts,
+    owned_paths,
     remove_dist,
+    staying,
 )
 from lockkeys.install.markers import (
     check_target,
@@ -52,7 +55,7 @@ from lockkeys.install.markers import (
 )
 from lockkeys.install.plan import Action, Step, make_plan, replaced
 from lockkeys.install.report import Finding, PackageReport, Report, Status
-from lockkeys.install.transaction import Transaction, process_alive, recover, signals_raise
+from lockkeys.install.transaction import Transaction, abandoned, recover, signals_raise
 from lockkeys.install.verify import refused, verify_artifact
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.selections import chosen
@@ -254,14 +257,24 @@ def _verify_into(
 
 
 def _sweep_stale_workdirs(root: Path) -> None:
-    """Remove private folders that a killed lockkeys left (its pid is in the name)."""
+    """Remove private folders that a killed lockkeys left.
+
+    A folder is abandoned when nobody holds the ``flock`` its run took on it for its whole
+    lifetime: correct across pid namespaces (containers sharing ``/tmp``), where a pid says
+    nothing. The pid in the name is only information. A folder without a lock file (an older
+    lockkeys made it) is removed only when it is over a day old."""
     with contextlib.suppress(OSError):
         for old in root.glob(f"{WORKDIR_PREFIX}*"):
-            pid = old.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-            if not pid.isdigit() or int(pid) == os.getpid() or process_alive(int(pid)):
-                continue
-            if old.is_dir() and not old.is_symlink() and old.lstat().st_uid == os.getuid():
-                shutil.rmtree(old, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                if not old.is_dir() or old.is_symlink() or old.lstat().st_uid != os.getuid():
+                    continue
+                with abandoned(old, legacy=_older_than_a_day) as gone:
+                    if gone:
+                        shutil.rmtree(old, ignore_errors=True)
+
+
+def _older_than_a_day(folder: Path) -> bool:
+    return time.time() - folder.lstat().st_mtime > 24 * 3600
 
 
 LockInput = Path | DeployLock
@@ -279,6 +292,21 @@ def _open(lock: LockInput, policy: LockSignaturePolicy | None) -> DeployLock:
             )
         return lock
     return open_lock(Path(lock), policy)
+
+
+@contextlib.contextmanager
+def _private_workdir(root: Path) -> Iterator[Path]:
+    """A private folder (mode 0700) in ``root``, locked for as long as the block runs."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=root))
+    lock_fd: int | None = None
+    try:
+        workdir.chmod(0o700)
+        lock_fd = hold_folder_lock(workdir)
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # while still locked: no sweeper races us
+        if lock_fd is not None:
+            os.close(lock_fd)
 
 
 @contextlib.contextmanager
@@ -305,10 +333,8 @@ def _verified(
     check_unambiguous(lock, env, chosen_extras, chosen_groups, Path(lock_path))
     root = Path(tempfile.gettempdir())
     _sweep_stale_workdirs(root)
-    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=root))
     cache = FileCache(default_cache_dir()) if cache_dir is True else FileCache(cache_dir or None)
-    try:
-        workdir.chmod(0o700)
+    with _private_workdir(root) as workdir:
         # The lock's sources give their servers' credentials (netrc, the environment
         # variables the lock names, keyring) and trust to every fetch of this run.
         with sources_session(lock.tool.sources):
@@ -326,8 +352,6 @@ def _verified(
                 cache=cache,
             )
         yield verified, env
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def verify(
@@ -450,12 +474,17 @@ def _apply(
         d for d in old if any(s.name == d.name and s.action is Action.REMOVE for s in steps)
     ]
     superseded = [d for d in old if d not in removals]
+    keep = owned_paths(staying(env, old), env)  # files of distributions that stay
     transaction = Transaction(env)
-    transaction.begin(_at_risk(artifacts, env))
+    transaction.begin(
+        _at_risk(artifacts, env), removed=[p for d in old for p in recorded_files(d, env)]
+    )
     try:
         for dist in removals:
-            remove_dist(dist, env)
-        install_artifacts(installer, env, artifacts, workdir, replace=superseded)
+            remove_dist(dist, env, keep)
+        install_artifacts(installer, env, artifacts, workdir, replace=superseded, keep=keep)
+        for path in transaction.put_back_missing(keep):
+            log.info("lockkeys: put back %s: a distribution that stays lists it", path)
         after = probe(env.python)
         broken: list[str] = []
         for artifact in artifacts:
