@@ -47,6 +47,7 @@ from lockkeys.install.installer import (
 from lockkeys.install.markers import (
     check_target,
     check_unambiguous,
+    for_target,
     package_applies,
     skip_reason,
 )
@@ -433,7 +434,7 @@ def _apply(
     workdir: Path,
 ) -> None:
     """Carry out the plan inside one transaction: all of it, or nothing."""
-    by_name = {p.name: p for p in report.packages}
+    by_name = for_target(report.packages)
     to_install = [s for s in steps if s.changes and s.action is not Action.REMOVE]
     artifacts = [
         Artifact(s.name, s.version or "", by_name[s.name].local_path, by_name[s.name].sha256)  # type: ignore[arg-type]
@@ -566,8 +567,9 @@ def audit(
             return report
         steps = make_plan(report.packages, env, remove_extras=True)
         findings: list[Finding] = []
+        targets = for_target(report.packages)
         for step in steps:
-            pkg = next((p for p in report.packages if p.name == step.name), None)
+            pkg = targets.get(step.name)
             if step.action is Action.INSTALL:
                 findings.append(Finding("missing", step.name, f"{step.version} is not installed"))
             elif step.action in (Action.UPGRADE, Action.DOWNGRADE):

@@ -1,0 +1,157 @@
+"""Issue 19, rule 3: an environment is what is on disk, not what RECORD says.
+
+`verify --installed` and the `sync` plan see every file of the environment's import and
+command paths: files of wheels whose RECORD uses sha384 or sha512, console-script launchers,
+files no distribution owns (a `.pth`, an injected `entry_points.txt`, a stray module, a second
+`.dist-info`), byte-code, and the entry of a forked lock that applies to the target. Real
+virtual environments, real installs with `lockkeys install` / `sync` (builtin, pip, uv).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fixtures.wheelmaker import build_wheel
+from lockkeys.cli import main
+from lockkeys.install import plan as plan_module
+from lockkeys.lockfile.locker import lock as lock_config
+from tests.support.venvs import installed, make_venv, site_packages
+
+pytestmark = pytest.mark.slow
+
+Cli = Callable[..., tuple[int, str, str]]
+
+GUN_MODULE = b'"""gun: a test fixture with a console script."""\n\n\ndef main():\n    print("gun")\n'
+ENTRY_POINTS = b"[console_scripts]\ngun = gun:main\n\n[gui_scripts]\ngun-gui = gun.gui:run\n"
+GUI_MODULE = b'def run():\n    print("gui")\n'
+TOOL_SCRIPT = b'#!python\nprint("tool")\n'
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    def run(*args: str | Path) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def _lock(folder: Path, requirements: str, extra_config: str = "") -> Path:
+    _write(folder / "requirements.in", requirements)
+    _write(
+        folder / "lockkeys.toml",
+        'requirements = ["requirements.in"]\n'
+        + extra_config
+        + '[[sources]]\nname = "wheels"\npath = "wheels"\n',
+    )
+    return lock_config(folder / "lockkeys.toml").path
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """gun (a console script, a gui script, a `#!python` data script), and two packages
+    whose RECORD uses sha384 and sha512; locked from a folder."""
+    base = tmp_path_factory.mktemp("audit")
+    wheels = base / "wheels"
+    build_wheel(
+        wheels,
+        "gun",
+        "1.0",
+        files={
+            "gun/__init__.py": GUN_MODULE,
+            "gun/gui.py": GUI_MODULE,
+            "gun-1.0.dist-info/entry_points.txt": ENTRY_POINTS,
+            "gun-1.0.data/scripts/gun-tool": TOOL_SCRIPT,
+        },
+    )
+    for name, algorithm in (("three", "sha384"), ("five", "sha512")):
+        build_wheel(
+            wheels,
+            name,
+            "1.0",
+            files={f"{name}/__init__.py": f"VALUE = {name!r}\n".encode()},
+            record_hash=algorithm,
+        )
+    return _lock(base, "gun\nthree\nfive\n")
+
+
+def _audit(cli: Cli, lock: Path, python: Path) -> tuple[int, list[str]]:
+    code, out, _err = cli("--lock", lock, "verify", "--installed", "--python", python)
+    return code, [line for line in out.splitlines() if line.startswith(("drift: ", "ok: "))]
+
+
+def _install(cli: Cli, lock: Path, python: Path, *more: str) -> str:
+    code, out, err = cli("--lock", lock, "install", "--python", python, *more)
+    assert code == 0, err
+    return out
+
+
+def _run(python: Path, code: str) -> str:
+    return subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+# -- a lock with forks ------------------------------------------------------------------------
+
+
+def _fork_lock(base: Path, target_gets_lower: bool) -> Path:
+    """lib 1.0 and lib 2.0 under two markers, as uv writes them; this Python (3.11 or newer)
+    gets lib 1.0 when ``target_gets_lower``, else lib 2.0."""
+    lower, upper = ('python_version >= "3.11"', 'python_version < "3.11"')
+    if not target_gets_lower:
+        lower, upper = upper, lower
+    wheels = base / "wheels"
+    build_wheel(wheels, "app", "1.0", requires_dist=[f"lib<2 ; {lower}", f"lib>=2 ; {upper}"])
+    for version in ("1.0", "2.0"):
+        build_wheel(wheels, "lib", version)
+    return _lock(base, "app\n", 'resolver = "uv"\nrequires-python = ">=3.9"\n')
+
+
+def test_fork_lock_whose_lower_version_is_the_targets_installs_instead_of_exit_70(
+    tmp_path: Path, cli: Cli
+) -> None:
+    lock = _fork_lock(tmp_path / "fork", target_gets_lower=True)
+    python = make_venv(tmp_path / "venv")
+    _install(cli, lock, python)
+    assert installed(python) == [["app", "1.0"], ["lib", "1.0"]]
+    code, lines = _audit(cli, lock, python)
+    assert code == 0 and lines == [f"ok: {python} holds exactly the lock (2 packages)"]
+    code, out, err = cli("--lock", lock, "sync", "--python", python)
+    assert code == 0, err
+    assert "plan: 2 keep" in out
+
+
+def test_fork_lock_audit_checks_the_entry_for_the_target_not_the_skipped_one(
+    tmp_path: Path, cli: Cli
+) -> None:
+    lock = _fork_lock(tmp_path / "fork", target_gets_lower=False)
+    python = make_venv(tmp_path / "venv")
+    _install(cli, lock, python)
+    assert installed(python) == [["app", "1.0"], ["lib", "2.0"]]
+    (site_packages(python) / "lib" / "__init__.py").write_text("evil = True\n")
+    code, lines = _audit(cli, lock, python)
+    assert code == 1
+    assert lines == ["drift: file: lib: lib/__init__.py: differs from the locked wheel's RECORD"]
+    code, out, err = cli("--lock", lock, "sync", "--python", python)
+    assert code == 0, err
+    assert "reinstall  lib 2.0" in out
+    assert _audit(cli, lock, python)[0] == 0
