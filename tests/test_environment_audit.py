@@ -155,3 +155,83 @@ def test_fork_lock_audit_checks_the_entry_for_the_target_not_the_skipped_one(
     assert code == 0, err
     assert "reinstall  lib 2.0" in out
     assert _audit(cli, lock, python)[0] == 0
+
+
+# -- files of wheels whose RECORD uses sha384 or sha512 ---------------------------------------
+
+
+@pytest.mark.parametrize("name", ["three", "five"])  # sha384, sha512
+def test_tampered_file_of_a_sha384_or_sha512_record_wheel_fails_audit_and_sync_repairs_it(
+    scene: Path, tmp_path: Path, cli: Cli, name: str
+) -> None:
+    python = make_venv(tmp_path / "venv")
+    _install(cli, scene, python)
+    assert _audit(cli, scene, python)[0] == 0
+    module = site_packages(python) / name / "__init__.py"
+    good = module.read_bytes()
+    module.write_bytes(b"VALUE = 'evil'\n")
+    code, lines = _audit(cli, scene, python)
+    assert code == 1
+    assert lines == [
+        f"drift: file: {name}: {name}/__init__.py: differs from the locked wheel's RECORD"
+    ]
+    code, out, err = cli("--lock", scene, "sync", "--python", python)
+    assert code == 0, err
+    assert f"reinstall  {name} 1.0 (installed copy differs from the locked wheel: " in out
+    assert module.read_bytes() == good
+    assert _audit(cli, scene, python)[0] == 0
+
+
+# -- console-script launchers ------------------------------------------------------------------
+
+
+def test_edited_console_script_launcher_fails_the_audit_and_sync_restores_it(
+    scene: Path, tmp_path: Path, cli: Cli
+) -> None:
+    python = make_venv(tmp_path / "venv")
+    _install(cli, scene, python)
+    launcher = python.parent / "gun"
+    good = launcher.read_bytes()
+    assert subprocess.run([str(launcher)], capture_output=True, text=True).stdout == "gun\n"
+    # the header kept as it was, one line added: runs the attacker's code, then the real one
+    header, body = good.split(b"\n", 1)
+    launcher.write_bytes(header + b"\nimport os; os.system('echo owned')\n" + body)
+    tool = python.parent / "gun-tool"
+    tool.write_bytes(tool.read_bytes().replace(b'"tool"', b'"evil"'))
+    code, lines = _audit(cli, scene, python)
+    assert code == 1
+    assert lines == [
+        "drift: file: gun: scripts/gun-tool: differs from the locked wheel's RECORD",
+        "drift: file: gun: scripts/gun: launcher differs from what an installer writes for "
+        "gun = gun:main",
+    ]
+    # a launcher that runs another interpreter, and a deleted one
+    launcher.write_bytes(b"#!/bin/sh\nexec /tmp/evil \"$@\"\n")
+    (python.parent / "gun-gui").unlink()
+    code, lines = _audit(cli, scene, python)
+    assert code == 1
+    assert "drift: file: gun: scripts/gun-gui: missing" in lines
+    assert (
+        "drift: file: gun: scripts/gun: launcher for gun = gun:main does not run this "
+        "environment's interpreter" in lines
+    )
+    code, out, err = cli("--lock", scene, "sync", "--python", python)
+    assert code == 0, err
+    assert "reinstall  gun 1.0" in out
+    assert launcher.read_bytes() == good
+    assert _audit(cli, scene, python)[0] == 0
+
+
+@pytest.mark.parametrize("installer", ["builtin", "pip", "uv"])
+@pytest.mark.parametrize("where", ["short", "long"])  # a long path: the /bin/sh header form
+def test_launchers_and_scripts_every_installer_writes_pass_the_audit(
+    scene: Path, tmp_path: Path, cli: Cli, installer: str, where: str
+) -> None:
+    folder = tmp_path / ("v" if where == "short" else "d" * 120)
+    python = make_venv(folder / "venv")
+    _install(cli, scene, python, "--installer", installer)
+    header = (python.parent / "gun").read_bytes().split(b"\n", 1)[0]
+    assert (header == b"#!/bin/sh") is (where == "long")
+    assert subprocess.run([str(python.parent / "gun")], capture_output=True, text=True).stdout
+    code, lines = _audit(cli, scene, python)
+    assert (code, lines) == (0, [f"ok: {python} holds exactly the lock (3 packages)"])
