@@ -10,8 +10,7 @@ virtual environments, real installs with `lockkeys install` / `sync` (builtin, p
 from __future__ import annotations
 
 import importlib.util
-import json
-import shutil
+import os
 import subprocess
 import sys
 import textwrap
@@ -31,7 +30,9 @@ pytestmark = pytest.mark.slow
 
 Cli = Callable[..., tuple[int, str, str]]
 
-GUN_MODULE = b'"""gun: a test fixture with a console script."""\n\n\ndef main():\n    print("gun")\n'
+GUN_MODULE = (
+    b'"""gun: a test fixture with a console script."""\n\n\ndef main():\n    print("gun")\n'
+)
 ENTRY_POINTS = b"[console_scripts]\ngun = gun:main\n\n[gui_scripts]\ngun-gui = gun.gui:run\n"
 GUI_MODULE = b'def run():\n    print("gui")\n'
 TOOL_SCRIPT = b'#!python\nprint("tool")\n'
@@ -105,8 +106,10 @@ def _install(cli: Cli, lock: Path, python: Path, *more: str) -> str:
 
 
 def _run(python: Path, code: str) -> str:
+    """Run ``code`` in the target as an application would (writing byte-code on import)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     return subprocess.run(
-        [str(python), "-c", code], capture_output=True, text=True, check=True
+        [str(python), "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout.strip()
 
 
@@ -206,7 +209,7 @@ def test_edited_console_script_launcher_fails_the_audit_and_sync_restores_it(
         "gun = gun:main",
     ]
     # a launcher that runs another interpreter, and a deleted one
-    launcher.write_bytes(b"#!/bin/sh\nexec /tmp/evil \"$@\"\n")
+    launcher.write_bytes(b'#!/bin/sh\nexec /tmp/evil "$@"\n')
     (python.parent / "gun-gui").unlink()
     code, lines = _audit(cli, scene, python)
     assert code == 1
@@ -235,3 +238,152 @@ def test_launchers_and_scripts_every_installer_writes_pass_the_audit(
     assert subprocess.run([str(python.parent / "gun")], capture_output=True, text=True).stdout
     code, lines = _audit(cli, scene, python)
     assert (code, lines) == (0, [f"ok: {python} holds exactly the lock (3 packages)"])
+
+
+# -- files no distribution owns ----------------------------------------------------------------
+
+
+def _pip_install(python: Path, *wheels: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index",
+         "--no-deps", "--no-compile", *map(str, wheels)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def test_unowned_pth_module_entry_points_and_second_dist_info_fail_audit_and_sync_moves_them(
+    scene: Path, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = make_venv(tmp_path / "venv")
+    wheels = tmp_path / "w"
+    # pip and (in lockkeys' own environment) its dependencies are never touched
+    _pip_install(python, build_wheel(wheels, "pip", "99.0"), build_wheel(wheels, "pydantic", "0.1"))
+    monkeypatch.setattr(plan_module, "is_own_environment", lambda _env: True)
+    _install(cli, scene, python)
+    site = site_packages(python)
+    planted = {
+        "evil.pth": "import sys; sys.stderr.write('PTH RAN\\n')\n",
+        "stray.py": "print('stray')\n",
+        "__pycache__/stray.cpython-311.pyc": "not byte-code",
+        "five-1.0.dist-info/entry_points.txt": "[console_scripts]\nevil = os:system\n",
+        "Gun-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: gun\nVersion: 1.0\n",
+        "Gun-1.0.dist-info/entry_points.txt": "[console_scripts]\ngun = os:system\n",
+        "gun/extra.py": "import os\n",
+    }
+    for name, text in planted.items():
+        _write(site / name, text)
+    (python.parent / "evil-tool").write_text("#!/bin/sh\necho evil\n")
+    started = subprocess.run([str(python), "-c", "pass"], capture_output=True, text=True)
+    assert "PTH RAN" in started.stderr  # a .pth runs at every interpreter start
+    pip_files = sorted(p for p in site.rglob("*") if "pip" in p.parts[len(site.parts)])
+    assert pip_files
+
+    code, lines = _audit(cli, scene, python)
+    assert code == 1
+    rel = site.relative_to(python.parent.parent)
+    expected = ["drift: unowned: bin/evil-tool: no distribution owns it"] + [
+        f"drift: unowned: {rel}/{name}: no distribution owns it" for name in sorted(planted)
+    ]
+    assert lines == sorted(expected)
+
+    code, out, err = cli("--lock", scene, "sync", "--python", python, "--dry-run")
+    assert code == 0, err
+    assert (
+        f"quarantine  {rel}/evil.pth (no distribution owns it; moved to lockkeys-quarantine/" in out
+    )
+    assert (site / "evil.pth").exists()
+
+    code, out, err = cli("--lock", scene, "sync", "--python", python)
+    assert code == 0, err
+    assert "kept       pip 99.0 (the installer itself)" in out
+    assert out.count("quarantine  ") == len(expected)
+    (moved_to,) = (python.parent.parent / "lockkeys-quarantine").iterdir()
+    for name, text in planted.items():
+        assert not (site / name).exists()
+        assert (moved_to / rel / name).read_text() == text  # nothing is lost
+    assert not (site / "Gun-1.0.dist-info").exists()  # no empty metadata folder left behind
+    assert (moved_to / "bin" / "evil-tool").read_text() == "#!/bin/sh\necho evil\n"
+    assert "PTH RAN" not in subprocess.run([str(python), "-c", "pass"], capture_output=True,
+                                           text=True).stderr  # fmt: skip
+    assert sorted(p for p in site.rglob("*") if "pip" in p.parts[len(site.parts)]) == pip_files
+    assert (site / "pydantic" / "__init__.py").exists()
+    assert (python.parent / "activate").exists() and (python.parent / "python").exists()
+    code, lines = _audit(cli, scene, python)
+    assert (code, lines) == (0, [f"ok: {python} holds exactly the lock (3 packages)"])
+
+
+# -- byte-code ---------------------------------------------------------------------------------
+
+
+def _poisoned_pyc(genuine: Path, source: str) -> bytes:
+    """Byte-code of ``source`` behind the genuine file's header (its source size and mtime)."""
+    import marshal
+
+    code = compile(source, "x.py", "exec")
+    return genuine.read_bytes()[:16] + marshal.dumps(code)
+
+
+def test_poisoned_pyc_with_a_copied_header_fails_the_audit_and_install_drops_it(
+    scene: Path, tmp_path: Path, cli: Cli
+) -> None:
+    python = make_venv(tmp_path / "venv")
+    _install(cli, scene, python)
+    assert _run(python, "import five, gun, gun.gui; print(five.VALUE)") == "five"
+    code, lines = _audit(cli, scene, python)  # the interpreter's own byte-code is proven
+    assert (code, lines) == (0, [f"ok: {python} holds exactly the lock (3 packages)"])
+
+    tag = sys.implementation.cache_tag
+    cache = site_packages(python) / "five" / "__pycache__"
+    genuine = cache / f"__init__.{tag}.pyc"
+    assert genuine.read_bytes()[:4] == importlib.util.MAGIC_NUMBER
+    genuine.write_bytes(_poisoned_pyc(genuine, "VALUE = 'evil'\n"))
+    assert _run(python, "import five; print(five.VALUE)") == "evil"  # it runs on import
+    other = cache / "__init__.cpython-39.pyc"
+    other.write_bytes(b"\0" * 20)
+    optimized = cache / f"__init__.{tag}.opt-1.pyc"
+    optimized.write_bytes(_poisoned_pyc(genuine, "VALUE = 'evil too'\n"))
+
+    code, lines = _audit(cli, scene, python)
+    assert code == 1
+    rel = cache.relative_to(python.parent.parent)
+    assert sorted(lines) == sorted(
+        [
+            f"drift: bytecode: five: {rel}/__init__.cpython-39.pyc: byte-code for another "
+            f"interpreter (cpython-39, this one is {tag})",
+            f"drift: bytecode: five: {rel}/__init__.{tag}.opt-1.pyc: not the byte-code of the "
+            "verified source",
+            f"drift: bytecode: five: {rel}/__init__.{tag}.pyc: not the byte-code of the verified "
+            "source",
+        ]
+    )
+    code, out, err = cli("--lock", scene, "install", "--python", python)
+    assert code == 0, err
+    assert f"drop-pyc   five: {rel}/__init__.{tag}.pyc (not the byte-code" in out
+    assert "keep       five 1.0 (installed and intact)" in out
+    assert not genuine.exists() and not other.exists() and not optimized.exists()
+    assert _run(python, "import five; print(five.VALUE)") == "five"
+    assert _audit(cli, scene, python)[0] == 0
+
+
+def test_audit_of_a_large_environment_stays_fast(tmp_path: Path, cli: Cli) -> None:
+    """One walk, one hash per file, one interpreter run for all byte-code: 40 packages of
+    50 modules each, all imported once (2040 .pyc files to prove)."""
+    wheels = tmp_path / "big" / "wheels"
+    names = [f"pkg{i:02d}" for i in range(40)]
+    for name in names:
+        files = {f"{name}/__init__.py": b""}
+        files |= {f"{name}/m{j}.py": f"def f{j}(x):\n    return x + {j}\n".encode() * 20
+                  for j in range(50)}  # fmt: skip
+        build_wheel(wheels, name, "1.0", files=files)
+    lock = _lock(tmp_path / "big", "".join(f"{n}\n" for n in names))
+    python = make_venv(tmp_path / "venv")
+    _install(cli, lock, python)
+    imports = "; ".join(f"import {n}.m{j}" for n in names for j in range(50))
+    _run(python, imports)
+    assert len(list(site_packages(python).glob("pkg*/__pycache__/*.pyc"))) == 40 * 51
+    started = time.monotonic()
+    code, lines = _audit(cli, lock, python)
+    elapsed = time.monotonic() - started
+    assert (code, lines) == (0, [f"ok: {python} holds exactly the lock (40 packages)"])
+    assert elapsed < 30, elapsed
+    print(f"audit of 2040 modules: {elapsed:.1f}s")
