@@ -387,3 +387,22 @@ def test_audit_of_a_large_environment_stays_fast(tmp_path: Path, cli: Cli) -> No
     assert (code, lines) == (0, [f"ok: {python} holds exactly the lock (40 packages)"])
     assert elapsed < 30, elapsed
     print(f"audit of 2040 modules: {elapsed:.1f}s")
+
+
+def test_audit_and_sync_never_run_a_pth_file_of_the_target(
+    scene: Path, tmp_path: Path, cli: Cli
+) -> None:
+    """The audit looks at the environment; it must not run it (a .pth line starting with
+    `import` is code that `site` runs at every interpreter start)."""
+    python = make_venv(tmp_path / "venv")
+    _install(cli, scene, python)
+    _run(python, "import five, gun")  # byte-code to prove: the checker runs the target too
+    marker = tmp_path / "the .pth ran"
+    pth = site_packages(python) / "zz-evil.pth"
+    pth.write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
+    code, lines = _audit(cli, scene, python)
+    assert code == 1 and len(lines) == 1 and "zz-evil.pth: no distribution owns it" in lines[0]
+    assert not marker.exists()
+    code, _out, err = cli("--lock", scene, "sync", "--python", python)
+    assert code == 0, err
+    assert not marker.exists() and not pth.exists()
