@@ -364,6 +364,28 @@ def test_poisoned_pyc_with_a_copied_header_fails_the_audit_and_install_drops_it(
     assert _run(python, "import five; print(five.VALUE)") == "five"
     assert _audit(cli, scene, python)[0] == 0
 
+    # the source edited too, and its row dropped from the installed RECORD (so uninstalling
+    # would leave its byte-code): sync reinstalls it and drops the byte-code all the same
+    assert _run(python, "import five; print(five.VALUE)") == "five"
+    source = site_packages(python) / "five" / "__init__.py"
+    source.write_text("VALUE = 'evil'\n")
+    genuine.write_bytes(_poisoned_pyc(genuine, "VALUE = 'evil'\n"))
+    record = next(site_packages(python).glob("five-1.0.dist-info")) / "RECORD"
+    rows = [r for r in record.read_text().splitlines() if not r.startswith("five/__init__.py,")]
+    record.write_text("\n".join(rows) + "\n")
+    code, lines = _audit(cli, scene, python)
+    assert code == 1
+    assert lines == [
+        "drift: file: five: five/__init__.py: differs from the locked wheel's RECORD",
+        f"drift: bytecode: five: {rel}/__init__.{tag}.pyc: cannot be proven: its source "
+        "differs from the locked wheel",
+    ]
+    code, out, err = cli("--lock", scene, "sync", "--python", python)
+    assert code == 0, err
+    assert not genuine.exists()
+    assert _run(python, "import five; print(five.VALUE)") == "five"
+    assert _audit(cli, scene, python)[0] == 0
+
 
 def test_audit_of_a_large_environment_stays_fast(tmp_path: Path, cli: Cli) -> None:
     """One walk, one hash per file, one interpreter run for all byte-code: 40 packages of

@@ -465,7 +465,9 @@ def _apply(
                 "after installing, the environment does not hold the verified files",
                 package=", ".join(sorted({b.split(":", 1)[0] for b in broken})),
                 details=broken[:15],
-                fix="another process may be changing this environment; nothing was changed",
+                fix="another process may be changing this environment (for a launcher: the "
+                "installer writes one lockkeys does not know; use --installer builtin); nothing "
+                "was changed",
             )
     except BaseException as exc:
         problems = transaction.rollback()

@@ -22,8 +22,9 @@ into ``<prefix>/lockkeys-quarantine/<time>/`` (outside every import and command 
 deleted) and says so for each file.
 
 Byte-code (``__pycache__/*.pyc``) of a locked, intact source is proven by the target
-interpreter (:mod:`lockkeys.install.bytecode`); what cannot be proven is reported, and `install`
-and `sync` delete it (the interpreter compiles it again).
+interpreter (:mod:`lockkeys.install.bytecode`); what cannot be proven, and byte-code of a locked
+source that differs from the wheel (it is reinstalled), is reported, and `install` and `sync`
+delete it (the interpreter compiles it again).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from lockkeys.install.environment import InstalledDist, TargetEnvironment
 from lockkeys.install.installed import INSTALLER_FILES, WheelLayout, recorded_files
 
 QUARANTINE = "lockkeys-quarantine"
+_NOT_LOCKED_SOURCE = "cannot be proven: its source differs from the locked wheel"
 _VENV_SCRIPTS = re.compile(
     r"^(python(w)?([0-9]+(\.[0-9]+)?)?|activate|activate\.(csh|fish|nu|bat|ps1)|Activate\.ps1"
     r"|activate_this\.py|deactivate\.bat|pydoc\.bat)$"
@@ -137,7 +139,9 @@ def survey(
         if cached is not None and source_owner is not None:
             if source_owner in intact:
                 to_prove.append((cached, source_owner))
-            continue  # byte-code of a file being reinstalled: replaced with it
+            else:  # its source is not the locked file: nothing to prove it against
+                strays.append(Stray(path, "bytecode", source_owner, _NOT_LOCKED_SOURCE))
+            continue
         if cached is not None and cached.source in others:
             continue
         strays.append(Stray(path, "unowned", "", "no distribution owns it"))
