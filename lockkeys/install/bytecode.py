@@ -14,8 +14,9 @@ import of every module (pip also writes it at install time), so an audit that re
 ``.pyc`` would fail for every environment that ever ran. What cannot be proven (another
 interpreter's cache tag or magic number, an unreadable file, different code) is reported as
 untrusted, and ``install`` / ``sync`` delete it: it is a cache, and the interpreter compiles it
-again from the verified source. Proving costs one compile per cached module (about two
-seconds per thousand modules); only byte-code of intact sources is proven.
+again from the verified source. Proving costs one compile per cached module, about 0.1 s per
+megabyte of source (a 28-package web application with 1,000 cached modules: about 1.3 s);
+only byte-code of intact locked sources is proven.
 """
 
 from __future__ import annotations
