@@ -193,6 +193,7 @@ def test_edited_console_script_launcher_fails_the_audit_and_sync_restores_it(
 ) -> None:
     python = make_venv(tmp_path / "venv")
     _install(cli, scene, python)
+    _run(python, "import gun, gun.gui")  # its byte-code stays proven: its sources are intact
     launcher = python.parent / "gun"
     good = launcher.read_bytes()
     assert subprocess.run([str(launcher)], capture_output=True, text=True).stdout == "gun\n"

@@ -205,6 +205,14 @@ def _entry_problem(entry: WheelEntry, target: str, executables: tuple[str, ...])
     return None
 
 
+def matches(entry: WheelEntry, target: str) -> bool:
+    """Whether the regular file at ``target`` is this entry of the locked wheel (a file the
+    installer copies as it is)."""
+    if entry.digest is None or entry.shebang is not None:
+        return False
+    return _digest_or_none(target, entry.algorithm) == entry.digest
+
+
 def differences(layout: WheelLayout, env: TargetEnvironment) -> list[str]:
     """Files of the locked wheel that are missing or differ in the target (empty: intact),
     and launchers that are not what an installer writes for its entry points. (Plain string

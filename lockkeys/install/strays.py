@@ -21,10 +21,10 @@ locked project has. A locked distribution's installed ``RECORD`` never makes a f
 into ``<prefix>/lockkeys-quarantine/<time>/`` (outside every import and command path, nothing
 deleted) and says so for each file.
 
-Byte-code (``__pycache__/*.pyc``) of a locked, intact source is proven by the target
-interpreter (:mod:`lockkeys.install.bytecode`); what cannot be proven, and byte-code of a locked
-source that differs from the wheel (it is reinstalled), is reported, and `install` and `sync`
-delete it (the interpreter compiles it again).
+Byte-code (``__pycache__/*.pyc``) of a locked source that matches the wheel is proven by the
+target interpreter (:mod:`lockkeys.install.bytecode`); what cannot be proven, and byte-code of
+a locked source that differs from the wheel (it is reinstalled), is reported, and `install` and
+`sync` delete it (the interpreter compiles it again).
 """
 
 from __future__ import annotations
@@ -42,7 +42,13 @@ from packaging.version import InvalidVersion, Version
 
 from lockkeys.install.bytecode import Cached, parse_cached, unproven
 from lockkeys.install.environment import InstalledDist, TargetEnvironment
-from lockkeys.install.installed import INSTALLER_FILES, WheelLayout, recorded_files
+from lockkeys.install.installed import (
+    INSTALLER_FILES,
+    WheelEntry,
+    WheelLayout,
+    matches,
+    recorded_files,
+)
 
 QUARANTINE = "lockkeys-quarantine"
 _NOT_LOCKED_SOURCE = "cannot be proven: its source differs from the locked wheel"
@@ -68,18 +74,20 @@ class Stray:
             return self.path
 
 
-def _layout_files(env: TargetEnvironment, layout: WheelLayout) -> Iterator[str]:
+def _layout_files(
+    env: TargetEnvironment, layout: WheelLayout
+) -> Iterator[tuple[str, WheelEntry | None]]:
     for entry in layout.entries:
         base = env.paths.get(entry.scheme)
         if base:
-            yield os.path.normpath(os.path.join(base, entry.path))
+            yield os.path.normpath(os.path.join(base, entry.path)), entry
     scripts = env.paths.get("scripts")
     if scripts:
         for name in layout.scripts:
-            yield os.path.join(scripts, name)
+            yield os.path.join(scripts, name), None
     for site in env.site_dirs:
         for extra in INSTALLER_FILES:
-            yield os.path.join(site, layout.dist_info, extra)
+            yield os.path.join(site, layout.dist_info, extra), None
 
 
 def _roots(env: TargetEnvironment) -> list[str]:
@@ -113,13 +121,14 @@ def _walk(env: TargetEnvironment) -> Iterator[tuple[str, bool]]:
 def survey(
     env: TargetEnvironment, layouts: Mapping[str, WheelLayout], intact: Collection[str]
 ) -> list[Stray]:
-    """Unowned files, and byte-code of intact locked packages that the target interpreter
-    cannot prove (see the module docstring). ``layouts``: the locked wheels by name, for the
-    target's entries; ``intact``: the names whose files all match."""
-    locked: dict[str, str] = {}  # absolute path -> locked package
+    """Unowned files, and byte-code of locked sources that the target interpreter cannot prove
+    (see the module docstring). ``layouts``: the locked wheels by name, for the target's
+    entries; ``intact``: the names whose files all match (other packages' sources are hashed
+    one by one, only where there is byte-code)."""
+    locked: dict[str, tuple[str, WheelEntry | None]] = {}  # path -> locked package, entry
     for name, layout in layouts.items():
-        for path in _layout_files(env, layout):
-            locked.setdefault(path, name)
+        for path, entry in _layout_files(env, layout):
+            locked.setdefault(path, (name, entry))
     others: set[str] = set()
     for dist in env.dists:
         if env.owns(dist) and _record_counts(dist, layouts.get(dist.name)):
@@ -127,29 +136,25 @@ def survey(
     strays: list[Stray] = []
     to_prove: list[tuple[Cached, str]] = []
     for path, top_of_scripts in _walk(env):
-        if path in others:
-            continue
-        owner = locked.get(path)
-        if owner is not None:
+        if path in others or path in locked:
             continue
         if top_of_scripts and _VENV_SCRIPTS.match(os.path.basename(path)):
             continue
         cached = parse_cached(path)
-        source_owner = locked.get(cached.source) if cached else None
-        if cached is not None and source_owner is not None:
-            if source_owner in intact:
-                to_prove.append((cached, source_owner))
+        source = locked.get(cached.source) if cached else None
+        if cached is not None and source is not None:
+            name, entry = source
+            if name in intact or (entry is not None and matches(entry, cached.source)):
+                to_prove.append((cached, name))
             else:  # its source is not the locked file: nothing to prove it against
-                strays.append(Stray(path, "bytecode", source_owner, _NOT_LOCKED_SOURCE))
-            continue
-        if cached is not None and cached.source in others:
-            continue
-        strays.append(Stray(path, "unowned", "", "no distribution owns it"))
+                strays.append(Stray(path, "bytecode", name, _NOT_LOCKED_SOURCE))
+        elif cached is None or cached.source not in others:
+            strays.append(Stray(path, "unowned", "", "no distribution owns it"))
     if to_prove:
         found = unproven(env.python, [c for c, _ in to_prove])
-        for cached, owner in to_prove:
+        for cached, name in to_prove:
             if cached.pyc in found:
-                strays.append(Stray(cached.pyc, "bytecode", owner, found[cached.pyc]))
+                strays.append(Stray(cached.pyc, "bytecode", name, found[cached.pyc]))
     return sorted(strays, key=lambda s: (s.kind, s.path))
 
 
