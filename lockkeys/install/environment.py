@@ -2,7 +2,9 @@
 
 For `--python PATH` the facts come from that interpreter, not from the one running lockkeys:
 it runs a short script with only the `packaging` package made importable (isolated mode, a
-private folder holding a link to it), so the target needs nothing installed.
+private folder holding a link to it), so the target needs nothing installed. It runs without
+the ``site`` module (``-S``): a ``.pth`` file in the target's site-packages is code that
+``site`` would run, and auditing an environment must never run what it audits.
 """
 
 from __future__ import annotations
@@ -22,7 +24,29 @@ from packaging.tags import Tag, parse_tag
 from lockkeys.errors import UsageError
 
 _PROBE = r"""
-import importlib.metadata, json, sys, sysconfig
+import os, sys
+# -S: site.main() does not run, so no .pth file of the target runs here. Its site-packages are
+# found as site.main() would: a pyvenv.cfg beside the interpreter makes its folder the prefix,
+# and the base's site-packages follow when the venv includes system site-packages.
+exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+venv_prefix = os.path.dirname(exe_dir)
+confs = [c for c in (os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(venv_prefix, "pyvenv.cfg"))
+         if os.path.isfile(c)]
+prefixes = [sys.prefix, sys.exec_prefix]
+import site  # only for getsitepackages(); sysconfig reads sys.prefix when first imported
+if confs:
+    system = "true"
+    with open(confs[0], encoding="utf-8") as handle:
+        for line in handle:
+            key, eq, value = line.partition("=")
+            if eq and key.strip().lower() == "include-system-site-packages":
+                system = value.strip().lower()
+    sys.prefix = sys.exec_prefix = venv_prefix
+    prefixes = [venv_prefix] + (prefixes if system == "true" else [])
+for folder in site.getsitepackages(prefixes):
+    if os.path.isdir(folder) and folder not in sys.path:
+        sys.path.append(folder)
+import importlib.metadata, json, sysconfig
 from packaging import markers, tags
 dists = []
 for d in importlib.metadata.distributions():
@@ -154,6 +178,7 @@ def probe(python: str | None = None) -> TargetEnvironment:
                 [
                     executable,
                     "-I",
+                    "-S",
                     "-c",
                     f"import sys; sys.path.insert(0, {tmp!r})\n" + _PROBE,
                 ],

@@ -1,15 +1,18 @@
 """What is installed, judged by the locked wheel's own RECORD (threat-model row 14).
 
 A distribution counts as installed and intact only when every file that the locked, verified
-wheel's ``RECORD`` lists is present in the target with that hash. The installed copy's own
-``RECORD`` is never trusted for this (an edit of a file and of the installed RECORD together is
-still caught); it is only read to know which files to remove on upgrade or sync.
+wheel's ``RECORD`` lists is present in the target as a regular file with that hash (sha256,
+sha384 or sha512: the algorithm the wheel's ``RECORD`` uses), and every console-script launcher
+and ``#!python`` script is what an installer writes for the locked wheel and this environment's
+interpreter (:mod:`lockkeys.install.launchers`). The installed copy's own ``RECORD`` is never
+trusted for this (an edit of a file and of the installed RECORD together is still caught); it
+is only read to know which files to remove on upgrade or sync. Files that no distribution owns
+and byte-code are judged by :mod:`lockkeys.install.strays`.
 """
 
 from __future__ import annotations
 
 import base64
-import configparser
 import csv
 import hashlib
 import os
@@ -21,17 +24,31 @@ from pathlib import Path
 from installer.records import parse_record_file
 
 from lockkeys.install.environment import InstalledDist, TargetEnvironment
+from lockkeys.install.launchers import (
+    MAX_LAUNCHER,
+    EntryPoint,
+    entry_points,
+    headers,
+    interpreters,
+    launcher_problem,
+)
 
 SCHEMES = ("purelib", "platlib", "headers", "scripts", "data")
 CHUNK = 1024 * 1024
+STRONG = ("sha256", "sha384", "sha512")
+#: Files every installer writes into a ``.dist-info`` beside the wheel's own (not code).
+INSTALLER_FILES = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json")
 
 
 @dataclass(frozen=True)
 class WheelEntry:
     scheme: str
     path: str  # relative to the scheme's folder, "/"-separated
-    sha256: str | None  # urlsafe base64 without padding, as RECORD writes it
+    digest: str | None  # urlsafe base64 without padding, as RECORD writes it
     size: int | None
+    algorithm: str = "sha256"  # the algorithm of ``digest``: what the wheel's RECORD uses
+    shebang: str | None = None  # a ``#!python`` script: the rest of its first line; the digest
+    # is then of the bytes after that line (installers rewrite the line)
 
 
 @dataclass(frozen=True)
@@ -40,12 +57,37 @@ class WheelLayout:
 
     dist_info: str  # "name-1.0.dist-info"
     entries: tuple[WheelEntry, ...]
-    scripts: tuple[str, ...] = ()  # launchers the installer writes for entry points
+    launchers: tuple[EntryPoint, ...] = ()  # what the installer writes for entry points
+
+    @property
+    def scripts(self) -> tuple[str, ...]:
+        """The names of the launchers the installer writes into the scripts folder."""
+        return tuple(e.name for e in self.launchers)
 
 
-def _record_sha256(value: str) -> str | None:
+def _record_hash(value: str) -> tuple[str, str | None]:
     algo, _, digest = value.partition("=")
-    return digest if algo == "sha256" and digest else None
+    return (algo, digest) if algo in STRONG and digest else ("sha256", None)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _script_entry(archive: zipfile.ZipFile, member: str, entry: WheelEntry) -> WheelEntry:
+    """A ``.data/scripts`` file whose ``#!python`` line the installer rewrites."""
+    with archive.open(member) as handle:
+        first = handle.readline()
+        if not first.startswith(b"#!python"):
+            return entry
+        digest = hashlib.new(entry.algorithm)
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    post = first[len(b"#!python") :].rstrip(b"\r\n").decode("utf-8", "replace")
+    post = post if post[:1] in (" ", "\t") else ""
+    return WheelEntry(
+        entry.scheme, entry.path, _b64(digest.digest()), None, entry.algorithm, shebang=post
+    )
 
 
 def wheel_layout(wheel: Path) -> WheelLayout:
@@ -64,74 +106,120 @@ def wheel_layout(wheel: Path) -> WheelLayout:
         except (KeyError, UnicodeDecodeError) as exc:
             raise ValueError(f"{wheel.name}: no readable WHEEL and RECORD ({exc})") from None
         try:
-            entry_points = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
-        except KeyError:
-            entry_points = ""
-    purelib = any(
-        line.split(":", 1)[0].strip().lower() == "root-is-purelib"
-        and line.split(":", 1)[1].strip().lower() == "true"
-        for line in wheel_text.splitlines()
-        if ":" in line
-    )
-    root = "purelib" if purelib else "platlib"
-    data_dir = dist_info[: -len(".dist-info")] + ".data"
-    entries: list[WheelEntry] = []
-    for path, digest, size in parse_record_file(record_text.splitlines()):
-        if path == f"{dist_info}/RECORD" or path.endswith("/"):
-            continue
-        if "__pycache__" in path.split("/")[:-1]:
-            continue  # installers skip these
-        scheme, rel = root, path
-        if path.startswith(data_dir + "/"):
-            parts = path[len(data_dir) + 1 :].split("/", 1)
-            if len(parts) != 2 or parts[0] not in SCHEMES:
-                continue
-            scheme, rel = parts[0], parts[1]
-        entries.append(
-            WheelEntry(scheme, rel, _record_sha256(digest), int(size) if size.isdigit() else None)
+            points = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
+        except (KeyError, UnicodeDecodeError):
+            points = ""
+        purelib = any(
+            line.split(":", 1)[0].strip().lower() == "root-is-purelib"
+            and line.split(":", 1)[1].strip().lower() == "true"
+            for line in wheel_text.splitlines()
+            if ":" in line
         )
-    return WheelLayout(
-        dist_info=dist_info, entries=tuple(entries), scripts=_script_names(entry_points)
-    )
+        root = "purelib" if purelib else "platlib"
+        data_dir = dist_info[: -len(".dist-info")] + ".data"
+        entries: list[WheelEntry] = []
+        for path, digest, size in parse_record_file(record_text.splitlines()):
+            if path == f"{dist_info}/RECORD" or path.endswith("/"):
+                continue
+            if "__pycache__" in path.split("/")[:-1]:
+                continue  # byte-code: judged against its source (strays)
+            scheme, rel = root, path
+            if path.startswith(data_dir + "/"):
+                parts = path[len(data_dir) + 1 :].split("/", 1)
+                if len(parts) != 2 or parts[0] not in SCHEMES:
+                    continue
+                scheme, rel = parts[0], parts[1]
+            algorithm, value = _record_hash(digest)
+            entry = WheelEntry(scheme, rel, value, int(size) if size.isdigit() else None, algorithm)
+            if scheme == "scripts" and value is not None:
+                entry = _script_entry(archive, path, entry)
+            entries.append(entry)
+    return WheelLayout(dist_info=dist_info, entries=tuple(entries), launchers=entry_points(points))
 
 
-def _script_names(text: str) -> tuple[str, ...]:
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
+def _open_regular(path: str) -> int | None:
+    """A read-only descriptor of the regular file at ``path`` (not through a symbolic link,
+    never blocking on a FIFO), or None when there is none."""
     try:
-        parser.read_string(text)
-    except configparser.Error:
-        return ()
-    names: set[str] = set()
-    for section in ("console_scripts", "gui_scripts"):
-        if parser.has_section(section):
-            names.update(n for n in parser.options(section) if n and "/" not in n)
-    return tuple(sorted(names))
-
-
-def _b64_sha256_or_none(path: str) -> str | None:
-    """The RECORD-style sha256 of a regular file, or None when there is none at ``path``."""
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return None
-            while chunk := handle.read(CHUNK):
-                h.update(chunk)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
-    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode("ascii")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _digest_or_none(path: str, algorithm: str = "sha256") -> str | None:
+    """The RECORD-style digest of a regular file, or None when there is none at ``path``."""
+    fd = _open_regular(path)
+    if fd is None:
+        return None
+    h = hashlib.new(algorithm)
+    with open(fd, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            h.update(chunk)
+    return _b64(h.digest())
+
+
+def _read_small(path: str, limit: int) -> bytes | None:
+    fd = _open_regular(path)
+    if fd is None:
+        return None
+    with open(fd, "rb") as handle:
+        return handle.read(limit + 1)
+
+
+def _script_problem(entry: WheelEntry, target: str, executables: tuple[str, ...]) -> str | None:
+    """A ``#!python`` script: an installer's header for this environment, then the wheel's
+    bytes."""
+    fd = _open_regular(target)
+    if fd is None:
+        return "missing"
+    with open(fd, "rb") as handle:
+        head = handle.read(MAX_LAUNCHER)
+        rest_digest = hashlib.new(entry.algorithm)
+        for header in headers(executables, entry.shebang or ""):
+            if head.startswith(header):
+                rest_digest.update(head[len(header) :])
+                break
+        else:
+            return "its #! line does not run this environment's interpreter"
+        while chunk := handle.read(CHUNK):
+            rest_digest.update(chunk)
+    if _b64(rest_digest.digest()) != entry.digest:
+        return "differs from the locked wheel's RECORD"
+    return None
+
+
+def _entry_problem(entry: WheelEntry, target: str, executables: tuple[str, ...]) -> str | None:
+    if entry.digest is None:
+        return None if os.path.isfile(target) else "missing"
+    if entry.shebang is not None:
+        return _script_problem(entry, target, executables)
+    digest = _digest_or_none(target, entry.algorithm)
+    if digest is None:
+        return "missing" if not os.path.lexists(target) else "not a regular file"
+    if digest != entry.digest:
+        return "differs from the locked wheel's RECORD"
+    return None
+
+
+def matches(entry: WheelEntry, target: str) -> bool:
+    """Whether the regular file at ``target`` is this entry of the locked wheel (a file the
+    installer copies as it is)."""
+    if entry.digest is None or entry.shebang is not None:
+        return False
+    return _digest_or_none(target, entry.algorithm) == entry.digest
 
 
 def differences(layout: WheelLayout, env: TargetEnvironment) -> list[str]:
-    """Files of the locked wheel that are missing or differ in the target (empty: intact).
-
-    Scripts from ``.data/scripts`` get their ``#!`` line rewritten by every installer, so only
-    their presence is checked. (Plain string paths: this runs for every file of every package
-    on every redeploy.)
-    """
+    """Files of the locked wheel that are missing or differ in the target (empty: intact),
+    and launchers that are not what an installer writes for its entry points. (Plain string
+    paths: this runs for every file of every package on every redeploy.)"""
     found: list[str] = []
     bases = {key: os.path.abspath(value) for key, value in env.paths.items() if key in SCHEMES}
+    executables = interpreters(env)
     for entry in layout.entries:
         base = bases.get(entry.scheme)
         label = (
@@ -143,15 +231,19 @@ def differences(layout: WheelLayout, env: TargetEnvironment) -> list[str]:
         if target is None or not target.startswith(base + os.sep):  # type: ignore[operator]
             found.append(f"{label}: outside the environment")
             continue
-        if entry.scheme == "scripts" or entry.sha256 is None:
-            if not os.path.isfile(target):
-                found.append(f"{label}: missing")
-            continue
-        digest = _b64_sha256_or_none(target)
-        if digest is None:
+        problem = _entry_problem(entry, target, executables)
+        if problem:
+            found.append(f"{label}: {problem}")
+    scripts = bases.get("scripts")
+    for launcher in layout.launchers:
+        label = f"scripts/{launcher.name}"
+        data = _read_small(os.path.join(scripts, launcher.name), MAX_LAUNCHER) if scripts else None
+        if data is None:
             found.append(f"{label}: missing")
-        elif digest != entry.sha256:
-            found.append(f"{label}: differs from the locked wheel's RECORD")
+            continue
+        problem = launcher_problem(launcher, data, executables)
+        if problem:
+            found.append(f"{label}: {problem}")
     return found
 
 

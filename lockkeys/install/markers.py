@@ -9,13 +9,14 @@ that looks extraneous.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Iterable, Set
 from pathlib import Path
 
 from packaging.markers import Marker
 
 from lockkeys.errors import InputError, UsageError
 from lockkeys.install.environment import TargetEnvironment
+from lockkeys.install.report import PackageReport, Status
 from lockkeys.lockfile.model import Lock
 from lockkeys.markers import covers, describe
 
@@ -89,4 +90,17 @@ def check_unambiguous(
             )
 
 
-__all__ = ["check_target", "check_unambiguous", "package_applies", "skip_reason"]
+def for_target(reports: Iterable[PackageReport]) -> dict[str, PackageReport]:
+    """Each locked name's report for the entry that applies to the target.
+
+    A forked lock holds several entries of one name; all but the target's are reported as
+    skipped, in any order (uv sorts them by version). Install, sync and the audit read the
+    target's entry from here, never the first or last entry of a name."""
+    chosen: dict[str, PackageReport] = {}
+    for report in reports:
+        if report.status is not Status.SKIPPED:
+            chosen[report.name] = report  # check_unambiguous: at most one per name applies
+    return chosen
+
+
+__all__ = ["check_target", "check_unambiguous", "for_target", "package_applies", "skip_reason"]

@@ -50,11 +50,13 @@ from lockkeys.install.installer import (
 from lockkeys.install.markers import (
     check_target,
     check_unambiguous,
+    for_target,
     package_applies,
     skip_reason,
 )
 from lockkeys.install.plan import Action, Step, make_plan, replaced
 from lockkeys.install.report import Finding, PackageReport, Report, Status
+from lockkeys.install.strays import clear
 from lockkeys.install.transaction import Transaction, abandoned, recover, signals_raise
 from lockkeys.install.verify import refused, verify_artifact
 from lockkeys.lockfile.model import Lock
@@ -463,8 +465,8 @@ def _apply(
     workdir: Path,
 ) -> None:
     """Carry out the plan inside one transaction: all of it, or nothing."""
-    by_name = {p.name: p for p in report.packages}
-    to_install = [s for s in steps if s.changes and s.action is not Action.REMOVE]
+    by_name = for_target(report.packages)
+    to_install = [s for s in steps if s.installs]
     artifacts = [
         Artifact(s.name, s.version or "", by_name[s.name].local_path, by_name[s.name].sha256)  # type: ignore[arg-type]
         for s in to_install
@@ -480,6 +482,7 @@ def _apply(
         _at_risk(artifacts, env), removed=[p for d in old for p in recorded_files(d, env)]
     )
     try:
+        clear_files(steps, env)
         for dist in removals:
             remove_dist(dist, env, keep)
         install_artifacts(installer, env, artifacts, workdir, replace=superseded, keep=keep)
@@ -497,7 +500,9 @@ def _apply(
                 "after installing, the environment does not hold the verified files",
                 package=", ".join(sorted({b.split(":", 1)[0] for b in broken})),
                 details=broken[:15],
-                fix="another process may be changing this environment; nothing was changed",
+                fix="another process may be changing this environment (for a launcher: the "
+                "installer writes one lockkeys does not know; use --installer builtin); nothing "
+                "was changed",
             )
     except BaseException as exc:
         problems = transaction.rollback()
@@ -513,6 +518,40 @@ def _apply(
             log.error("lockkeys: %s", note)
         raise
     transaction.commit()
+
+
+def clear_files(steps: Sequence[Step], env: TargetEnvironment) -> None:
+    """The plan's file steps: unowned files moved aside, unproven byte-code deleted."""
+    moves = [
+        (s.source, Path(s.target))
+        for s in steps
+        if s.action is Action.QUARANTINE and s.source and s.target
+    ]
+    drops = [s.source for s in steps if s.action is Action.DROP_PYC and s.source]
+    if moves or drops:
+        clear(moves, drops, env)
+
+
+def _findings(step: Step) -> list[Finding]:
+    """What `verify --installed` reports for one step of sync's plan."""
+    if step.action is Action.INSTALL:
+        return [Finding("missing", step.name, f"{step.version} is not installed")]
+    if step.action in (Action.UPGRADE, Action.DOWNGRADE):
+        detail = f"{step.installed} is installed, the lock says {step.version}"
+        return [Finding("other-version", step.name, detail)]
+    if step.action is Action.REMOVE:
+        return [Finding("extra", step.name, f"{step.installed} is installed, not in the lock")]
+    if step.action is Action.QUARANTINE:
+        return [Finding("unowned", "", "no distribution owns it", file=step.path)]
+    if step.action is Action.DROP_PYC:
+        return [Finding("bytecode", step.name, step.reason, file=step.path)]
+    if step.action is Action.REINSTALL:
+        found = []
+        for problem in step.problems:  # none: built from source, nothing to compare against
+            path, _, what = problem.rpartition(": ")
+            found.append(Finding("file", step.name, what, file=path or None))
+        return found
+    return []
 
 
 def install(
@@ -600,32 +639,5 @@ def audit(
         if not report.ok:
             return report
         steps = make_plan(report.packages, env, remove_extras=True)
-        findings: list[Finding] = []
-        for step in steps:
-            pkg = next((p for p in report.packages if p.name == step.name), None)
-            if step.action is Action.INSTALL:
-                findings.append(Finding("missing", step.name, f"{step.version} is not installed"))
-            elif step.action in (Action.UPGRADE, Action.DOWNGRADE):
-                findings.append(
-                    Finding(
-                        "other-version",
-                        step.name,
-                        f"{step.installed} is installed, the lock says {step.version}",
-                    )
-                )
-            elif step.action is Action.REMOVE:
-                findings.append(
-                    Finding("extra", step.name, f"{step.installed} is installed, not in the lock")
-                )
-            elif step.action is Action.REINSTALL and pkg is not None:
-                if pkg.local_path is None or not pkg.local_path.name.endswith(".whl"):
-                    continue  # built from source: nothing to compare against
-                try:
-                    problems = differences(wheel_layout(pkg.local_path), env)
-                except (ValueError, OSError, zipfile.BadZipFile) as exc:
-                    findings.append(Finding("file", step.name, f"cannot be checked: {exc}"))
-                    continue
-                for problem in problems:
-                    path, _, what = problem.rpartition(": ")
-                    findings.append(Finding("file", step.name, what, file=path))
+        findings = [f for step in steps for f in _findings(step)]
         return replace(report, plan=steps, findings=tuple(findings), audited=True)

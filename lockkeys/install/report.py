@@ -78,13 +78,13 @@ class PackageReport:
 class Finding:
     """One way an installed environment differs from the lock (`verify --installed`)."""
 
-    kind: str  # missing | extra | other-version | file
-    package: str
+    kind: str  # missing | extra | other-version | file | unowned | bytecode
+    package: str  # "" for a file no distribution owns
     detail: str
     file: str | None = None
 
     def line(self) -> str:
-        where = f"{self.package}: {self.file}" if self.file else self.package
+        where = ": ".join(p for p in (self.package, self.file) if p)
         return f"{self.kind}: {where}: {self.detail}"
 
     def to_json(self) -> dict[str, object]:
