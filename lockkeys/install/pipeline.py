@@ -476,7 +476,9 @@ def _apply(
         d for d in old if any(s.name == d.name and s.action is Action.REMOVE for s in steps)
     ]
     superseded = [d for d in old if d not in removals]
-    keep = owned_paths(staying(env, old), env)  # files of distributions that stay
+    # Files of distributions that stay, less what the plan itself clears away (an unowned file
+    # inside a staying dist-info, unproven byte-code): those must not be put back.
+    keep = owned_paths(staying(env, old), env) - _cleared(steps)
     transaction = Transaction(env)
     transaction.begin(
         _at_risk(artifacts, env), removed=[p for d in old for p in recorded_files(d, env)]
@@ -518,6 +520,15 @@ def _apply(
             log.error("lockkeys: %s", note)
         raise
     transaction.commit()
+
+
+def _cleared(steps: Sequence[Step]) -> frozenset[str]:
+    """Real paths of the files the plan's file steps move aside or delete."""
+    return frozenset(
+        os.path.join(os.path.realpath(os.path.dirname(s.source)), os.path.basename(s.source))
+        for s in steps
+        if s.action in (Action.QUARANTINE, Action.DROP_PYC) and s.source
+    )
 
 
 def clear_files(steps: Sequence[Step], env: TargetEnvironment) -> None:
