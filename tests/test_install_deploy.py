@@ -499,9 +499,15 @@ def test_cache_serves_redeploys_and_corrupt_entries_are_fetched_again(
     # Source gone: the cache alone serves a new deploy.
     shutil.move(tmp_path / "scene" / "public", tmp_path / "public-away")
     second = make_venv(tmp_path / "v2")
-    code, _out, err = cli("--lock", lock, "install", "--python", second, "--cache-dir", cache)
+    code, out, err = cli("--lock", lock, "install", "--python", second, "--cache-dir", cache)
     assert code == 0, err
     assert freeze(second) == FREEZE
+    # ... and says so, with where the cache first took each file (issue 18): a tampered
+    # source that is never read must not look like tamper detection failing.
+    folder = (tmp_path / "scene" / "public").resolve()
+    for name in ("bar", "broken", "foo", "util"):
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert f"(from the verified-file cache, first fetched from folder {folder})" in row, out
 
     # A corrupted entry is never installed: discarded, fetched again.
     shutil.move(tmp_path / "public-away", tmp_path / "scene" / "public")

@@ -21,7 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from lockkeys.fsutil import open_cache_entry
+from lockkeys.errors import escape
+from lockkeys.fsutil import open_cache_entry, write_cache_entry
 
 log = logging.getLogger("lockkeys.install")
 
@@ -29,6 +30,9 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
 #: The largest entry read without a cap from the lock (the pipeline passes each file's own).
 MAX_ENTRY_SIZE = 16 * 1024**3
+#: ``<cache dir>/origins/sha256/<xx>/<sha256>``: where an entry was first fetched from (a text
+#: for messages only).
+MAX_ORIGIN_SIZE = 4096
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
@@ -51,6 +55,11 @@ class FileCache:
         if self.root is None or not _SHA256.match(sha256):
             return None
         return self.root / "files" / "sha256" / sha256[:2] / sha256
+
+    def _origin(self, sha256: str) -> Path | None:
+        if self.root is None or not _SHA256.match(sha256):
+            return None
+        return self.root / "origins" / "sha256" / sha256[:2] / sha256
 
     def fetch(self, sha256: str, dest: Path, *, max_size: int = MAX_ENTRY_SIZE) -> bool:
         """Put the entry for ``sha256`` at ``dest`` if it exists and still has that hash.
@@ -88,11 +97,30 @@ class FileCache:
                 return False
             return _place(entry, handle, dest)
 
-    def store(self, sha256: str, source: Path) -> None:
-        """Keep a verified file (best effort: a read-only or full cache is not an error)."""
+    def origin(self, sha256: str) -> str | None:
+        """Where the entry for ``sha256`` was first fetched from, as recorded when it was
+        stored (None: not recorded). Said in reports only, escaped: it decides nothing."""
+        path = self._origin(sha256)
+        if path is None:
+            return None
+        handle = open_cache_entry(path, MAX_ORIGIN_SIZE)
+        if handle is None:
+            return None
+        with handle:
+            try:
+                return escape(handle.read().decode("utf-8", "replace").strip()) or None
+            except OSError:
+                return None
+
+    def store(self, sha256: str, source: Path, origin: str | None = None) -> None:
+        """Keep a verified file (best effort: a read-only or full cache is not an error), and
+        ``origin``, where it was fetched from, beside it."""
         entry = self._entry(sha256)
         if entry is None or entry.exists():
             return
+        origin_path = self._origin(sha256)
+        if origin and origin_path is not None:
+            write_cache_entry(origin_path, origin.encode("utf-8"))
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=entry.parent)

@@ -233,7 +233,10 @@ def _verify_into(
             if report.ok:
                 gathered[file.filename] = raw
                 if cached_sha is not None and not hit and report.sha256 == cached_sha:
-                    cache.store(cached_sha, local)
+                    cache.store(cached_sha, local, origin=place.label)
+                if hit and cached_sha is not None:
+                    # Say so: a tampered source is not read while the cache holds the bytes.
+                    report = replace(report, from_cache=True, cache_origin=cache.origin(cached_sha))
                 break
             attempts.append(f"{place.label}: {report.reason}")
             with contextlib.suppress(FileNotFoundError):

@@ -39,12 +39,23 @@ class PackageReport:
     local_path: Path | None = field(default=None, compare=False)
     signature_files: tuple[Path, ...] = field(default=(), compare=False)
     threshold_result: ThresholdResult | None = field(default=None, compare=False)
+    from_cache: bool = False
+    """The verified bytes came from the verified-file cache, not from the source."""
+    cache_origin: str | None = None
+    """Where the cache first fetched them (when it recorded that)."""
 
     @property
     def ok(self) -> bool:
         return self.status is not Status.REFUSED
 
     def summary(self) -> str:
+        text = self._outcome()
+        if self.from_cache and self.status is not Status.REFUSED:
+            first = f", first fetched from {self.cache_origin}" if self.cache_origin else ""
+            text += f" (from the verified-file cache{first})"
+        return text
+
+    def _outcome(self) -> str:
         if self.status is Status.REFUSED:
             return f"refused: {self.reason}"
         if self.status in (Status.VERIFIED_SIGNATURES, Status.VERIFIED_BOTH):
@@ -71,6 +82,8 @@ class PackageReport:
             "reason": self.reason,
             "details": list(self.details),
             "fix": self.fix,
+            "from_cache": self.from_cache,
+            "cache_origin": self.cache_origin,
         }
 
 
