@@ -410,3 +410,55 @@ def test_unknown_resolver_is_refused_before_anything_runs(tmp_path: Path) -> Non
     assert proc.returncode == 2
     assert "resolving" not in proc.stderr, proc.stderr
     assert "unknown resolver 'bogus'" in proc.stderr and "--resolver uv" in proc.stderr
+
+
+class _CountingResolver:
+    """A resolver that answers ``pins`` (or raises ``error``) and counts its runs."""
+
+    name = "fake"
+
+    def __init__(self, pins: list[Pin], error: Exception | None = None) -> None:
+        self.pins, self.error, self.runs = pins, error, 0
+
+    def resolve(self, request: ResolveRequest) -> list[Pin]:
+        self.runs += 1
+        if self.error is not None:
+            raise self.error
+        return self.pins
+
+
+def test_a_resolution_that_met_a_failed_source_page_is_never_used() -> None:
+    """The view answers a page it could not fetch with 404 so that the resolver stops at once;
+    a resolver that then succeeds anyway (pip skips a page it cannot read) must not give the
+    lock its answer: the source's error is raised (exit 3)."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from lockkeys.lockfile.resolving import _attempt
+
+    failed = SourceError("source 'corp' refused user 'alice' (HTTP 403 Forbidden)")
+    view: Any = SimpleNamespace(errors=[failed])
+    resolver = _CountingResolver([Pin("foo", "1.0", (ROOT,))])
+    config: Any = SimpleNamespace()
+    base = ResolveRequest(requirements=("foo",))
+    with pytest.raises(SourceError) as caught:
+        _attempt(config, resolver, base, [], {}, {}, view, view_url=lambda: "http://view/")
+    assert caught.value is failed
+
+
+def test_a_failed_source_stops_the_attempts_after_one_resolver_run() -> None:
+    """With kept pins to try first, a source that failed is reported after one run, not after
+    one run per attempt (each run waits for the resolver's own retries)."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from lockkeys.lockfile.resolving import _attempt
+
+    failed = SourceError("source 'corp' cannot be reached")
+    view: Any = SimpleNamespace(errors=[failed])
+    resolver = _CountingResolver([], ResolutionError("foo was not found"))
+    config: Any = SimpleNamespace()
+    base = ResolveRequest(requirements=("foo",))
+    with pytest.raises(SourceError):
+        _attempt(config, resolver, base, [("foo==1.0",)], {}, {}, view, view_url=lambda: "x")
+    assert resolver.runs == 1

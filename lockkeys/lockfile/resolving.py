@@ -188,7 +188,12 @@ def _attempt(
     def run(request: ResolveRequest) -> list[Pin]:
         if view_url is not None:
             request = replace(request, indexes=(view_url(),))
-        return resolver.resolve(request)
+        pins = resolver.resolve(request)
+        if view is not None and view.errors:
+            # A page the view could not serve (a source that failed) may have changed what
+            # the resolver chose: such a resolution is never used.
+            raise view.errors[0]
+        return pins
 
     def resolve(request: ResolveRequest) -> list[Pin]:
         if remembered is None:
@@ -202,6 +207,8 @@ def _attempt(
             try:
                 return resolve(replace(base, constraints=base.constraints + keep))
             except ResolutionError:
+                if view is not None and first_source_error(view) is not None:
+                    raise  # a source failed: running the resolver again cannot help
                 log.info("existing pins no longer resolve together; relaxing them")
         return resolve(base)
     except (ResolutionError, SourceError) as exc:

@@ -251,8 +251,11 @@ def _handler(view: ResolutionView, secret: str) -> type[BaseHTTPRequestHandler]:
                     return
                 self._send(404, b"not found\n", "text/plain")
             except LockkeysError as exc:
+                # Recorded for lockkeys, which reports it once the resolver stops; a 404 makes
+                # the resolver stop at once (uv and pip retry a 502 for seconds), and no
+                # resolution is accepted from a run that met one (see resolving._attempt).
                 view.errors.append(exc)
-                self._send(502, exc.headline().encode("utf-8", "replace"), "text/plain")
+                self._send(404, exc.headline().encode("utf-8", "replace"), "text/plain")
 
     return Handler
 
