@@ -135,7 +135,8 @@ def trust_mismatches(
     for pkg in lock.packages:
         policy = config.policy(pkg.name)
         tool = pkg.tool
-        where = f"packages.{pkg.name}"
+        forked = len(lock.entries(pkg.name)) > 1
+        where = f"packages.{pkg.name}" + (f"=={pkg.version}" if forked else "")
         if tool.verify != policy.verify:
             differ(f"{where}.verify", tool.verify, policy.verify)
         wanted = sorted(certs[n].fingerprint for n in policy.signers if n in certs)
