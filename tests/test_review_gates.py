@@ -272,3 +272,29 @@ def test_relock_output_names_a_fork_marker_and_a_moved_file(scene: Scene) -> Non
     lines = [c.line() for c in version_changes(old, new)]
     assert any(line.startswith("lib: marker ") and "linux" in line for line in lines), lines
     assert "foo 1.0: 1 file(s) with another URL, path or size" in lines, lines
+
+
+def test_new_fork_with_a_weaker_policy_beside_a_narrowed_entry_is_a_weakening(
+    scene: Scene, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fork finding without `verify = "none"`: the added entry of `util` keeps hashes
+    but drops the 2-of-2 signatures; "package added" alone would hide that."""
+
+    def fork(document: dict[str, Any]) -> None:
+        real = entry(document, "util")
+        evil = copy.deepcopy(real)
+        evil["version"] = "2.0"
+        evil["marker"] = 'sys_platform == "win32"'
+        evil["wheels"][0]["name"] = "util-2.0-py3-none-any.whl"
+        evil["wheels"][0]["url"] = real["wheels"][0]["url"].replace("2.1", "2.0")
+        evil["tool"]["lockkeys"] = {"verify": "hashes", "source": "public"}
+        real["marker"] = 'sys_platform == "linux"'
+        document["packages"].append(evil)
+
+    text = edited(scene, fork)
+    code, out = run_diff(scene, text, tmp_path, capsys)
+    assert code == 1, out
+    assert "weakening     util==2.0  policy: hashes+signatures 2-of-2 from public" in out, out
+    assert "-> hashes from public" in out, out
+    code, out = run_check(scene, text, capsys)
+    assert code == 1 and "packages.util==2.0.verify" in out, out

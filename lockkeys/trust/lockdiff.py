@@ -365,6 +365,18 @@ class _Differ:
             self.add(label, "override", None, "true", Kind.WEAKENING, "new override")
         if tool.allow_sdist:
             self.add(label, "allow-sdist", None, "true", Kind.WEAKENING, "sdists allowed")
+        sibling = self.old.package(pkg.name)
+        if sibling is not None and _policy(sibling) != _policy(pkg):
+            # A new fork of a locked name with its own policy, source or index: a fork
+            # added beside a narrowed entry must not slip in under "package added".
+            self.add(
+                label,
+                "policy",
+                _policy_text(sibling),
+                _policy_text(pkg),
+                Kind.WEAKENING,
+                "new entry of a locked package with another policy, source or index",
+            )
 
     def _package(self, before: LockedPackage, after: LockedPackage, name: str) -> None:
         if before.version != after.version:
@@ -593,6 +605,18 @@ class _Differ:
         self, package: str, field_: str, old: Any, new: Any, kind: Kind, what: str
     ) -> None:
         self.add(package, field_, _text(old), _text(new), kind, what)
+
+
+def _policy(pkg: LockedPackage) -> tuple[object, ...]:
+    t = pkg.tool
+    return (t.verify, tuple(sorted(t.signers)), t.threshold, t.source, t.allow_sdist, pkg.index)
+
+
+def _policy_text(pkg: LockedPackage) -> str:
+    t = pkg.tool
+    pins = f" {t.threshold}-of-{len(t.signers)}" if t.signers else ""
+    sdist = ", sdists allowed" if t.allow_sdist else ""
+    return f"{t.verify}{pins} from {t.source} ({pkg.index}){sdist}"
 
 
 def _text(value: Any) -> str | None:
