@@ -298,3 +298,19 @@ def test_new_fork_with_a_weaker_policy_beside_a_narrowed_entry_is_a_weakening(
     assert "-> hashes from public" in out, out
     code, out = run_check(scene, text, capsys)
     assert code == 1 and "packages.util==2.0.verify" in out, out
+
+
+def test_reordered_package_entries_are_reported_and_fail_check(
+    scene: Scene, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a weakening (entries are found by name, version and marker), but not what
+    `lockkeys lock` writes either: diff lists it, check fails."""
+
+    def reverse(document: dict[str, Any]) -> None:
+        document["packages"].reverse()
+
+    text = edited(scene, reverse)
+    code, out = run_diff(scene, text, tmp_path, capsys)
+    assert code == 0 and "neutral       *  packages (order):" in out, out
+    code, out = run_check(scene, text, capsys)
+    assert code == 1 and "packages (order)" in out, out

@@ -62,7 +62,10 @@ class Difference:
         """``packages[foo==1.0].wheels[foo-1.0-py3-none-any.whl].size``."""
         out = ""
         for part in self.path:
-            out += part if part.startswith("[") or not out else f".{part}"
+            if part == "(order)":
+                out += " (order)"
+            else:
+                out += part if part.startswith("[") or not out else f".{part}"
         return out
 
 
@@ -224,12 +227,24 @@ def package_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> Itera
         if a != b:
             yield Difference(("packages",), a, b)
         return
-    for before, after in pair_entries(a, b, doc_identity):
+    pairs = pair_entries(a, b, doc_identity)
+    for before, after in pairs:
         one = after if after is not None else before
         where = ("packages", f"[{entry_key(*doc_identity(one))}]")
         yield from differences(
             MISSING if before is None else before, MISSING if after is None else after, where
         )
+    both = [(x, y) for x, y in pairs if x is not None and y is not None]
+    old_order = sorted(both, key=lambda pair: _index(a, pair[0]))
+    new_order = sorted(both, key=lambda pair: _index(b, pair[1]))
+    if old_order != new_order:
+        names = [entry_key(*doc_identity(y)) for _, y in new_order]
+        was = [entry_key(*doc_identity(y)) for _, y in old_order]
+        yield Difference(("packages", "(order)"), was, names)
+
+
+def _index(items: list[Any], item: Any) -> int:
+    return next(i for i, x in enumerate(items) if x is item)
 
 
 def show(value: Any, limit: int = 120) -> str:

@@ -576,6 +576,9 @@ class _Differ:
             elif b is not None:
                 self._walk_added(label, b)
         self.scope = LOCK_WIDE
+        order = [k for k in old_entries if k in new_entries]
+        if order != [k for k in new_entries if k in old_entries]:
+            self._generic(LOCK_WIDE, "packages (order)", order, None, *_reordered())
         for key in sorted(old_entries.keys() - seen_old):
             self._generic(key, "entry", "(unread entry)", None, *_unread())
         for key in sorted(new_entries.keys() - seen_new):
@@ -627,6 +630,10 @@ def _text(value: Any) -> str | None:
     if isinstance(value, str):
         return value if len(value) <= 200 else value[:197] + "..."
     return show(value, 200)
+
+
+def _reordered() -> tuple[Kind, str]:
+    return Kind.NEUTRAL, "package entries reordered"
 
 
 def _unread() -> tuple[Kind, str]:
