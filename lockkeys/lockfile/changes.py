@@ -3,7 +3,8 @@ the same version with other files, a marker changed.
 
 `lockkeys lock` prints these after every re-lock (and `lock --dry-run` instead of writing).
 Trust changes (signers, thresholds, policies) are classified separately, by
-:mod:`lockkeys.lockfile.diff` where present; this module is only about what is installed.
+:mod:`lockkeys.trust.lockdiff` (which also reports every other field); this module is only
+about what is installed.
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ def _newer(old: str, new: str) -> bool:
 
 
 def _files_detail(old: LockedPackage, new: LockedPackage) -> str | None:
-    before = {f.filename: f.sha256 for f in old.files}
-    after = {f.filename: f.sha256 for f in new.files}
+    before = {f.filename: f for f in old.files}
+    after = {f.filename: f for f in new.files}
     if before == after:
         return None
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
-    rebuilt = sorted(n for n in set(before) & set(after) if before[n] != after[n])
+    common = set(before) & set(after)
+    rebuilt = sorted(n for n in common if before[n].hashes != after[n].hashes)
+    moved = sorted(n for n in common if n not in rebuilt and before[n] != after[n])
     parts = []
     if added:
         parts.append(f"{len(added)} file(s) added")
@@ -71,12 +74,14 @@ def _files_detail(old: LockedPackage, new: LockedPackage) -> str | None:
         parts.append(f"{len(rebuilt)} file(s) with other hashes: {', '.join(rebuilt[:3])}")
         if len(rebuilt) > 3:
             parts[-1] += f" and {len(rebuilt) - 3} more"
+    if moved:
+        parts.append(f"{len(moved)} file(s) with another URL, path or size")
     return "; ".join(parts)
 
 
 def _by_name(packages: tuple[LockedPackage, ...]) -> dict[str, LockedPackage]:
     """One entry per name; a universal lock's several versions of a name read as one entry
-    whose version is ``1.0 | 2.0``."""
+    whose version is ``1.0 | 2.0`` (markers and files likewise: every file of every fork)."""
     out: dict[str, LockedPackage] = {}
     for name in dict.fromkeys(p.name for p in packages):
         entries = [p for p in packages if p.name == name]
@@ -86,9 +91,10 @@ def _by_name(packages: tuple[LockedPackage, ...]) -> dict[str, LockedPackage]:
             out[name] = replace(
                 entries[0],
                 version=" | ".join(p.version for p in entries),
-                wheels=tuple(w for p in entries for w in p.wheels),
+                wheels=tuple(f for p in entries for f in p.files),
                 sdist=None,
-                marker=None,
+                # Each fork's marker, so that a marker edited on one of them shows.
+                marker=" | ".join(p.marker or "(none)" for p in entries),
             )
     return out
 

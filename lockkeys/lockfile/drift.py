@@ -1,39 +1,44 @@
-"""`lock --check`: does the lock's trust content still match the configuration and the sources?
+"""`lock --check`: is the lock exactly what `lockkeys lock` would write now?
 
 The inputs digest only says the requirements and configuration text are what they were when
-the lock was made. A lock edited by hand afterwards (a 2-of-2 package turned into 1-of-1, a
-`hashes` package into `none`, a signer or certificate swapped, a source moved, a hash replaced)
-keeps its digest, so the check also rebuilds, for the lock's own pins (nothing is re-resolved),
-what `lockkeys lock` would write for them, and compares the two on everything trust depends
-on (issue 12, item 1; threat-model row 20):
+the lock was made. A lock edited by hand afterwards keeps its digest, so the check also runs
+`lockkeys lock` as a dry run for the lock (its pins kept, its certificates merged; the
+resolution is reused from the cache when the same request was resolved against the same
+index pages) and compares the lock file with what that run would write (issue 12, item 1;
+threat-model row 20; issue 19, rule 2):
 
-- each package's policy: `verify`, signer fingerprints, `threshold`, `source`,
-  `allow-sdist`, and its version where the configuration pins a substitute;
-- the embedded certificates (names, fingerprints and the certificates themselves);
-- the sources (names, URLs, folders, mirrors) and the signature stores;
-- the files each source serves for the pinned version: names, sizes and hashes (names only
-  for a `signatures`-only package, whose signed rebuilds install without re-locking).
+1. what trust depends on (:func:`trust_view`), named in the words of the configuration: each
+   package's `verify`, signer fingerprints, `threshold`, `source`, `allow-sdist`, the
+   embedded certificates, the sources (names, URLs, folders, mirrors), the signature stores,
+   and the files each source serves (names, sizes and hashes);
+2. then every leaf of the lock file, standard or lockkeys', known to lockkeys or not
+   (:func:`lock_drift`): a package deleted or added, a marker, an index, a file URL, the
+   recorded requirements, the revocations, the environments, a key added by hand are all
+   drift; a field lockkeys does not write is drift too (fail closed).
 
-Every difference is listed with the lock's value and the expected one.
+The only leaves not compared are the hashes and sizes of a `signatures`-only package's files
+(their names are): a signed rebuild installs without re-locking (the contract), and the
+installer checks such a file's signatures, not those hashes. Every difference is listed with
+the lock's value and the expected one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from lockkeys.config import LockkeysConfig, PackagePolicy
-from lockkeys.errors import ResolutionError
-from lockkeys.lockfile.assemble import assemble_lock, locked_package
-from lockkeys.lockfile.collect import collect_files
 from lockkeys.lockfile.model import Lock, LockedPackage
-from lockkeys.resolve.base import Pin
-from lockkeys.sources.model import Source
-from lockkeys.trust.certs import Certificate
+from lockkeys.lockfile.walk import (
+    MISSING,
+    Difference,
+    document,
+    entry_key,
+    package_differences,
+    show,
+)
 
-__all__ = ["trust_drift", "trust_view"]
+__all__ = ["lock_drift", "trust_view"]
 
 
 def _package_view(pkg: LockedPackage, policy: str) -> dict[str, Any]:
@@ -90,9 +95,9 @@ def _differences(path: str, locked: Any, expected: Any) -> list[str]:
         for key in sorted(set(locked) | set(expected), key=str):
             where = f"{path}.{key}" if path else str(key)
             if key not in expected:
-                out.append(f"{where}: in the lock, not in the configuration")
+                out.append(f"{where}: in the lock, but `lockkeys lock` does not write it")
             elif key not in locked:
-                out.append(f"{where}: in the configuration, not in the lock")
+                out.append(f"{where}: missing from the lock; `lockkeys lock` writes it")
             else:
                 out += _differences(where, locked[key], expected[key])
         return out
@@ -103,50 +108,45 @@ def _differences(path: str, locked: Any, expected: Any) -> list[str]:
     return []
 
 
-def trust_drift(
+def lock_drift(
+    locked: Mapping[str, Any],
     lock: Lock,
-    config: LockkeysConfig,
-    certs: Mapping[str, Certificate],
-    *,
-    sources: Sequence[Source],
-    mirrors: Mapping[str, Sequence[str]],
-    lock_dir: Path,
-    scratch: Path,
-    candidates: Callable[[Pin], Sequence[Source]],
+    expected: Lock,
+    policies: Mapping[str, str],
 ) -> list[str]:
-    """Every difference between the lock's trust content and what the configuration and the
-    sources give for the lock's own pins (see the module docstring)."""
-    problems: list[str] = []
-    expected_packages: list[LockedPackage] = []
-    for pkg in lock.packages:
-        policy: PackagePolicy = config.policy(pkg.name)
-        if policy.substitute and pkg.version != policy.substitute:
-            problems.append(
-                f"packages.{pkg.name}.version: the lock says {pkg.version!r}, the configured "
-                f"substitute is {policy.substitute!r}"
-            )
-        pin = Pin(
-            name=pkg.name,
-            version=pkg.version,
-            via=tuple(pkg.tool.required_by),
-            marker=pkg.marker,
-        )
-        try:
-            collected = collect_files(pin, policy, candidates(pin), scratch)
-        except ResolutionError as exc:
-            problems.append(f"packages.{pkg.name}: {exc.message}")
-            expected_packages.append(pkg)
-            continue
-        expected_packages.append(locked_package(collected, policy, certs, lock_dir))
-    expected = assemble_lock(
-        expected_packages,
-        digest=lock.tool.inputs_digest,
-        requirements=lock.tool.requirements,
-        sources=sources,
-        mirrors=mirrors,
-        signature_stores=config.signature_stores,
-        certs=certs,
-        lock_dir=lock_dir,
-    )
-    policies = {p.name: config.policy(p.name).verify for p in lock.packages}
-    return problems + _differences("", trust_view(lock, policies), trust_view(expected, policies))
+    """Every difference between the lock file (``locked``: its document; ``lock``: as read)
+    and the lock `lockkeys lock` would write (``expected``), one line each: first what trust
+    depends on (files compared as ``policies``, name -> configured verify, says); when that
+    agrees, every other leaf. None is left out but the hashes and sizes of a
+    `signatures`-only package's files (see the module docstring)."""
+    trust = _differences("", trust_view(lock, policies), trust_view(expected, policies))
+    if trust:
+        return trust
+    wanted = document(expected)
+    rebuilt = {
+        f"[{entry_key(p.name, p.version, p.marker)}]"
+        for p in expected.packages
+        if policies.get(p.name, p.tool.verify) == "signatures"
+    }
+    return [
+        _line(d) for d in package_differences(locked, wanted) if not _signed_rebuild(d, rebuilt)
+    ]
+
+
+def _signed_rebuild(d: Difference, rebuilt: set[str]) -> bool:
+    path = d.path
+    if len(path) < 4 or path[0] != "packages" or path[1] not in rebuilt:
+        return False
+    in_file = path[2] == "sdist" or (path[2] == "wheels" and path[3].startswith("["))
+    return in_file and (path[-1] == "size" or "hashes" in path[3:])
+
+
+def _line(d: Difference) -> str:
+    where = d.where()
+    if d.old is MISSING:
+        return f"{where}: missing from the lock; `lockkeys lock` writes {show(d.new)}"
+    if d.new is MISSING:
+        return f"{where}: in the lock ({show(d.old)}), but `lockkeys lock` does not write it"
+    if where.endswith(".certificate"):
+        return f"{where}: the embedded certificate differs from what `lockkeys lock` embeds"
+    return f"{where}: the lock says {show(d.old)}, `lockkeys lock` writes {show(d.new)}"

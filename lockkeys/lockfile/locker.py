@@ -37,15 +37,22 @@ from lockkeys.listing import summarize
 from lockkeys.lockfile.assemble import assemble_lock, locked_package
 from lockkeys.lockfile.changes import Change, version_changes
 from lockkeys.lockfile.collect import LOCK_WORKERS, Collected, collect_files
-from lockkeys.lockfile.drift import trust_drift
+from lockkeys.lockfile.drift import lock_drift
 from lockkeys.lockfile.inputs import load_signers, requirement_lines
-from lockkeys.lockfile.io import dumps_lock, read_lock, write_lock
+from lockkeys.lockfile.io import (
+    dumps_lock,
+    parse_lock_bytes,
+    read_lock,
+    read_lock_bytes,
+    write_lock,
+)
 from lockkeys.lockfile.model import Lock
 from lockkeys.lockfile.resolving import resolve_pins
 from lockkeys.lockfile.scope import lock_scope
 from lockkeys.lockfile.selections import requirement_sets, with_selection_markers
 from lockkeys.lockfile.signature_check import check_signatures, needs_signatures
 from lockkeys.lockfile.substitutes import annotate_substitute, dependents
+from lockkeys.lockfile.walk import parse_document
 from lockkeys.resolve.base import Pin, check_resolver_name
 from lockkeys.resolve.runenv import ResolverSettings, default_cache_dir
 from lockkeys.sources.fetch import Client, current_client
@@ -133,7 +140,8 @@ class Locker:
         digest = self.digest([*reqs, *(f"-c {c}" for c in constraints)])
         if not self.lock_path.exists():
             return LockOutcome(self.lock_path, None, False, True, "the lock is missing")
-        lock = read_lock(self.lock_path)
+        data = read_lock_bytes(self.lock_path)
+        lock = parse_lock_bytes(data, str(self.lock_path))
         legacy = [s.name for s in lock.tool.sources if s.legacy_credential_names()]
         if legacy:
             message = (
@@ -156,32 +164,41 @@ class Locker:
             return LockOutcome(
                 self.lock_path, lock, False, True, "the lock is stale: its inputs changed"
             )
-        # Same inputs; is the trust content still theirs (issue 12, item 1)? The expected
-        # certificates are what `lock` would embed: the configured ones merged into the lock's.
-        with (
-            sources_session(self.config.sources, cache_dir=self.cache_dir),
-            _scratch() as scratch,
-        ):
-            drift = trust_drift(
-                lock,
-                self.config,
-                merge_with_lock(certs, lock, str(self.lock_path)),
-                sources=self.sources,
-                mirrors=self.mirrors,
-                lock_dir=self.lock_path.resolve().parent,
-                scratch=scratch,
-                candidates=self._candidate_sources,
-            )
+        # Same inputs; is the lock still exactly what they give (issue 12, item 1; issue 19,
+        # rule 2)? What `lock` would write now for it is compared with it, leaf by leaf.
+        drift = lock_drift(
+            parse_document(data.decode("utf-8"), str(self.lock_path)),
+            lock,
+            self._relocked(),
+            {p.name: self.config.policy(p.name).verify for p in lock.packages},
+        )
         if drift:
             return LockOutcome(
                 self.lock_path,
                 lock,
                 False,
                 True,
-                "the lock's trust content differs from the configuration and the sources "
-                "(edited by hand?):\n  " + "\n  ".join(drift),
+                "the lock is not what `lockkeys lock` writes for the configuration and the "
+                "sources (edited by hand?):\n  " + "\n  ".join(drift),
             )
         return LockOutcome(self.lock_path, lock, False, False, "the lock is up to date")
+
+    def _relocked(self) -> Lock:
+        """What `lockkeys lock` writes now for the lock at ``lock_path`` (a dry run: its pins
+        kept, its certificates merged), for `lock --check` to compare the file with."""
+        again = Locker(
+            self.config,
+            resolver=self.resolver_name,
+            lock_path=self.lock_path,
+            dry_run=True,
+            cache_dir=self.cache_dir,
+            no_cache=self.cache_dir is None,
+            progress=self.progress,
+            reuse=self.reuse,
+        )
+        outcome = again.lock()
+        assert outcome.lock is not None  # a dry run always builds the lock
+        return outcome.lock
 
     # ---- locking ------------------------------------------------------------------------
     def lock(self) -> LockOutcome:

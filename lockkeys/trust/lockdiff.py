@@ -19,24 +19,37 @@ and the new value.
 
 from __future__ import annotations
 
-import enum
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lockkeys.errors import InputError, UsageError, escape
-from lockkeys.lockfile.io import parse_lock, read_lock
+from lockkeys.lockfile.io import parse_lock_bytes, read_lock_bytes
 from lockkeys.lockfile.model import Lock, LockedPackage, LockSigner
+from lockkeys.lockfile.walk import (
+    MISSING,
+    differences,
+    document,
+    entry_key,
+    leaves,
+    parse_document,
+)
+from lockkeys.lockfile.walk import pair_entries as pair_by_identity
 from lockkeys.trust.certs import Certificate, parse_certificate
+from lockkeys.trust.lockfields import (
+    Kind,
+    entry_field,
+    entry_kind,
+    lock_field,
+    lock_kind,
+    new_entry_kind,
+)
+
+Side = tuple[Lock, str, dict[str, Any]]
 
 LOCK_WIDE = "*"
-
-
-class Kind(enum.StrEnum):
-    WEAKENING = "weakening"
-    STRENGTHENING = "strengthening"
-    NEUTRAL = "neutral"
 
 
 @dataclass(frozen=True)
@@ -106,8 +119,15 @@ def read_side(spec: str, default_path: Path) -> tuple[Lock, str]:
 
     PATH defaults to ``default_path``, relative to the current folder (``REF:./PATH``).
     """
+    lock, label, _doc = read_side_document(spec, default_path)
+    return lock, label
+
+
+def read_side_document(spec: str, default_path: Path) -> Side:
+    """:func:`read_side`, with the TOML document as it is (every key, known or not)."""
     if not spec.startswith("git:"):
-        return read_lock(Path(spec)), spec
+        data = read_lock_bytes(Path(spec))
+        return _parsed(data, spec)
     ref, _, path_text = spec[len("git:") :].partition(":")
     if not ref:
         raise UsageError(f"{spec!r}: no git revision", expected="git:REF or git:REF:PATH")
@@ -137,11 +157,12 @@ def read_side(spec: str, default_path: Path) -> tuple[Lock, str]:
             file=label,
             fix="name a revision and path that exist, e.g. git:main or git:HEAD~1:pylock.toml",
         )
-    try:
-        text = proc.stdout.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("lock file is not UTF-8 text", file=label) from None
-    return parse_lock(text, label), label
+    return _parsed(proc.stdout, label)
+
+
+def _parsed(data: bytes, label: str) -> Side:
+    lock = parse_lock_bytes(data, label)
+    return lock, label, parse_document(data.decode("utf-8"), label)
 
 
 # -- comparing -----------------------------------------------------------------------------
@@ -193,10 +214,22 @@ class _Differ:
         self.new_certs = _certificates(new, new_label, frozenset(self.old_certs))
         self.old_names, self.new_names = _names(old), _names(new)
         self.changes: list[Change] = []
+        # What each classified change covers, per scope (LOCK_WIDE or one pair of entries):
+        # the walk over both documents reports every other difference.
+        self.scope = LOCK_WIDE
+        self.covered: dict[str, set[str]] = {}
 
     def add(
-        self, package: str, field_: str, old: object, new: object, kind: Kind, what: str
+        self,
+        package: str,
+        field_: str,
+        old: object,
+        new: object,
+        kind: Kind,
+        what: str,
+        covers: Iterable[str] = (),
     ) -> None:
+        self.covered.setdefault(self.scope, set()).update((field_, *covers))
         self.changes.append(
             Change(
                 package,
@@ -242,6 +275,7 @@ class _Differ:
                         after.url or after.path,
                         Kind.WEAKENING,
                         "source changed",
+                        covers=(f"{where}.url", f"{where}.path"),
                     )
                 added = [m for m in after.mirrors if m not in before.mirrors]
                 if added:
@@ -286,9 +320,12 @@ class _Differ:
             if merged:
                 found.append((Kind.NEUTRAL, "certificate merged: " + "; ".join(merged)))
             field_ = f"signers.{self.new_names.get(fpr) or fpr}.certificate"
+            old_field = f"signers.{self.old_names.get(fpr) or fpr}.certificate"
             for pkg in self._packages_pinning(fpr) or [LOCK_WIDE]:
                 for kind, what in found:
-                    self.add(pkg, field_, _short(before), _short(after), kind, what)
+                    self.add(
+                        pkg, field_, _short(before), _short(after), kind, what, covers=(old_field,)
+                    )
 
     def _packages_pinning(self, fpr: str) -> list[str]:
         return sorted(
@@ -298,36 +335,64 @@ class _Differ:
 
     # -- packages -------------------------------------------------------------------------
     def packages(self) -> None:
-        old = {p.name: p for p in self.old.packages}
-        new = {p.name: p for p in self.new.packages}
-        for name in sorted(old.keys() | new.keys()):
-            before, after = old.get(name), new.get(name)
+        """Entries are paired by name, then by version and marker (:func:`pair_entries`):
+        a second entry of one name is an entry of its own, never hidden by the first."""
+        for index, (before, after) in enumerate(pair_entries(self.old.packages, self.new.packages)):
+            self.scope = f"{index}"
+            label = self._label(before or after)
             if before is None and after is not None:
-                self.add(name, "version", None, after.version, Kind.NEUTRAL, "package added")
-                self._added_package(after)
+                self.add(label, "version", None, after.version, Kind.NEUTRAL, "package added")
+                self._added_package(after, label)
             elif after is None and before is not None:
-                self.add(name, "version", before.version, None, Kind.NEUTRAL, "package removed")
+                self.add(label, "version", before.version, None, Kind.NEUTRAL, "package removed")
             elif before is not None and after is not None:
-                self._package(before, after)
+                self._package(before, after, label)
+        self.scope = LOCK_WIDE
 
-    def _added_package(self, pkg: LockedPackage) -> None:
+    def _label(self, pkg: LockedPackage | None) -> str:
+        """The package's name; ``name==version`` where either lock has several entries."""
+        assert pkg is not None
+        forked = len(self.old.entries(pkg.name)) > 1 or len(self.new.entries(pkg.name)) > 1
+        return f"{pkg.name}=={pkg.version}" if forked else pkg.name
+
+    def _added_package(self, pkg: LockedPackage, label: str) -> None:
         tool = pkg.tool
         if tool.verify == "none":
-            self.add(pkg.name, "verify", None, "none", Kind.WEAKENING, "new package, unverified")
+            self.add(label, "verify", None, "none", Kind.WEAKENING, "new package, unverified")
         if tool.substitutes:
-            self.add(
-                pkg.name, "substitutes", None, tool.substitutes, Kind.WEAKENING, "new substitute"
-            )
+            self.add(label, "substitutes", None, tool.substitutes, Kind.WEAKENING, "new substitute")
         if tool.override:
-            self.add(pkg.name, "override", None, "true", Kind.WEAKENING, "new override")
+            self.add(label, "override", None, "true", Kind.WEAKENING, "new override")
+        if tool.allow_sdist:
+            self.add(label, "allow-sdist", None, "true", Kind.WEAKENING, "sdists allowed")
+        sibling = self.old.package(pkg.name)
+        if sibling is not None and _policy(sibling) != _policy(pkg):
+            # A new fork of a locked name with its own policy, source or index: a fork
+            # added beside a narrowed entry must not slip in under "package added".
+            self.add(
+                label,
+                "policy",
+                _policy_text(sibling),
+                _policy_text(pkg),
+                Kind.WEAKENING,
+                "new entry of a locked package with another policy, source or index",
+            )
 
-    def _package(self, before: LockedPackage, after: LockedPackage) -> None:
-        name = before.name
+    def _package(self, before: LockedPackage, after: LockedPackage, name: str) -> None:
         if before.version != after.version:
             self.add(
                 name, "version", before.version, after.version, Kind.NEUTRAL, "version changed"
             )
-        self._files(before, after)
+        if before.marker != after.marker:
+            self.add(
+                name,
+                "marker",
+                before.marker,
+                after.marker,
+                Kind.WEAKENING,
+                "marker changed: where this entry is installed (or skipped) changed",
+            )
+        self._files(before, after, name)
         b, a = before.tool, after.tool
         if b.verify != a.verify:
             dropped = _CHECKS[b.verify] - _CHECKS[a.verify]
@@ -373,14 +438,17 @@ class _Differ:
         if a.allow_sdist and not b.allow_sdist:
             self.add(name, "allow-sdist", "false", "true", Kind.WEAKENING, "sdists now allowed")
 
-    def _files(self, before: LockedPackage, after: LockedPackage) -> None:
+    def _files(self, before: LockedPackage, after: LockedPackage, name: str) -> None:
         old = {f.filename: f for f in before.files}
         new = {f.filename: f for f in after.files}
-        name = before.name
         for filename in sorted(old.keys() - new.keys()):
-            self.add(name, "files", filename, None, Kind.NEUTRAL, "file removed")
+            self.add(
+                name, "files", filename, None, Kind.NEUTRAL, "file removed", (f"files.{filename}",)
+            )
         for filename in sorted(new.keys() - old.keys()):
-            self.add(name, "files", None, filename, Kind.NEUTRAL, "file added")
+            self.add(
+                name, "files", None, filename, Kind.NEUTRAL, "file added", (f"files.{filename}",)
+            )
         for filename in sorted(old.keys() & new.keys()):
             b, a = old[filename], new[filename]
             for algo in sorted(b.hashes.keys() - a.hashes.keys()):
@@ -410,6 +478,7 @@ class _Differ:
                     a.url or a.path,
                     Kind.WEAKENING,
                     "source changed",
+                    covers=(f"files.{filename}.path",),
                 )
 
     def _signers(self, package: str, before: Iterable[str], after: Iterable[str]) -> None:
@@ -417,6 +486,14 @@ class _Differ:
 
         removed = sorted(set(before) - set(after))
         added = sorted(set(after) - set(before))
+        # The embedded certificates of keys whose pins changed: reported with the pins.
+        tables = [self.old_names.get(f) for f in removed] + [self.new_names.get(f) for f in added]
+        self.covered.setdefault(LOCK_WIDE, set()).update(
+            f"signers.{name}{tail}"
+            for name in tables
+            if name
+            for tail in ("", ".fingerprint", ".certificate")
+        )
         for new_fpr in list(added):
             new_cert = self.new_certs.get(new_fpr)
             for old_fpr in removed:
@@ -470,20 +547,154 @@ class _Differ:
                 "signer added: one more key can count toward the threshold",
             )
 
+    # -- everything else: both documents walked ------------------------------------------
+    def walk(self, old_doc: Mapping[str, Any], new_doc: Mapping[str, Any]) -> None:
+        """Every difference no classified change covers, classified by its field
+        (:mod:`lockkeys.trust.lockfields`; a field it does not know is a weakening)."""
+        self.scope = LOCK_WIDE
+        rest_old = {k: v for k, v in old_doc.items() if k != "packages"}
+        rest_new = {k: v for k, v in new_doc.items() if k != "packages"}
+        for d in differences(rest_old, rest_new):
+            field_ = lock_field(d.path)
+            if not self._covered(field_):
+                kind, what = lock_kind(field_, d.old, d.new)
+                self._generic(LOCK_WIDE, field_, d.old, d.new, kind, what)
+        old_entries = _entries(old_doc)
+        new_entries = _entries(new_doc)
+        seen_old: set[str] = set()
+        seen_new: set[str] = set()
+        pairs = pair_entries(self.old.packages, self.new.packages)
+        for index, (before, after) in enumerate(pairs):
+            self.scope = f"{index}"
+            label = self._label(before or after)
+            a = old_entries.get(_key(before), {}) if before is not None else None
+            b = new_entries.get(_key(after), {}) if after is not None else None
+            seen_old.add(_key(before))
+            seen_new.add(_key(after))
+            if a is not None and b is not None:
+                self._walk_pair(label, a, b)
+            elif b is not None:
+                self._walk_added(label, b)
+        self.scope = LOCK_WIDE
+        order = [k for k in old_entries if k in new_entries]
+        if order != [k for k in new_entries if k in old_entries]:
+            self._generic(LOCK_WIDE, "packages (order)", order, None, *_reordered())
+        for key in sorted(old_entries.keys() - seen_old):
+            self._generic(key, "entry", "(unread entry)", None, *_unread())
+        for key in sorted(new_entries.keys() - seen_new):
+            self._generic(key, "entry", None, "(unread entry)", *_unread())
 
-def diff_locks(old: Lock, new: Lock, old_label: str = "old", new_label: str = "new") -> LockDiff:
+    def _covered(self, field_: str) -> bool:
+        done = self.covered.get(self.scope, set())
+        return field_ in done or any(field_.startswith(f"{c}.") for c in done if "files." in c)
+
+    def _walk_pair(self, label: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
+        sdist = _sdist_name(b) or _sdist_name(a)
+        for d in differences(a, b):
+            field_ = entry_field(d.path, sdist)
+            if not self._covered(field_):
+                kind, what = entry_kind(field_, d.old, d.new)
+                self._generic(label, field_, d.old, d.new, kind, what)
+
+    def _walk_added(self, label: str, b: Mapping[str, Any]) -> None:
+        sdist = _sdist_name(b)
+        for path, value in leaves(b):
+            field_ = entry_field(path, sdist)
+            verdict = new_entry_kind(field_)
+            if verdict is not None and not self._covered(field_):
+                self._generic(label, field_, MISSING, value, *verdict)
+
+    def _generic(
+        self, package: str, field_: str, old: Any, new: Any, kind: Kind, what: str
+    ) -> None:
+        self.add(package, field_, _text(old), _text(new), kind, what)
+
+
+def _policy(pkg: LockedPackage) -> tuple[object, ...]:
+    t = pkg.tool
+    return (t.verify, tuple(sorted(t.signers)), t.threshold, t.source, t.allow_sdist, pkg.index)
+
+
+def _policy_text(pkg: LockedPackage) -> str:
+    t = pkg.tool
+    pins = f" {t.threshold}-of-{len(t.signers)}" if t.signers else ""
+    sdist = ", sdists allowed" if t.allow_sdist else ""
+    return f"{t.verify}{pins} from {t.source} ({pkg.index}){sdist}"
+
+
+def _text(value: Any) -> str | None:
+    from lockkeys.lockfile.walk import show
+
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, str):
+        return value if len(value) <= 200 else value[:197] + "..."
+    return show(value, 200)
+
+
+def _reordered() -> tuple[Kind, str]:
+    return Kind.NEUTRAL, "package entries reordered"
+
+
+def _unread() -> tuple[Kind, str]:
+    return Kind.WEAKENING, "a package entry lockkeys' model did not read: review the file"
+
+
+def _key(pkg: LockedPackage | None) -> str:
+    return "" if pkg is None else entry_key(pkg.name, pkg.version, pkg.marker)
+
+
+def _entries(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    out: dict[str, Mapping[str, Any]] = {}
+    packages = doc.get("packages")
+    for entry in packages if isinstance(packages, list) else []:
+        if isinstance(entry, Mapping):
+            key = entry_key(entry.get("name"), entry.get("version"), entry.get("marker", MISSING))
+            out[key if key not in out else f"{key} (again)"] = entry
+    return out
+
+
+def _sdist_name(entry: Mapping[str, Any]) -> str | None:
+    sdist = entry.get("sdist")
+    return str(sdist.get("name")) if isinstance(sdist, Mapping) else None
+
+
+def pair_entries(
+    old: Sequence[LockedPackage], new: Sequence[LockedPackage]
+) -> list[tuple[LockedPackage | None, LockedPackage | None]]:
+    """Old and new entries paired for comparison (:func:`lockkeys.lockfile.walk.pair_entries`):
+    a second entry of one name is an entry of its own, never hidden by the first."""
+    return pair_by_identity(old, new, lambda p: (p.name, p.version, p.marker))
+
+
+def diff_locks(
+    old: Lock,
+    new: Lock,
+    old_label: str = "old",
+    new_label: str = "new",
+    *,
+    old_doc: Mapping[str, Any] | None = None,
+    new_doc: Mapping[str, Any] | None = None,
+) -> LockDiff:
+    """Every change from ``old`` to ``new``, classified. ``old_doc``/``new_doc``: the TOML
+    documents the locks were read from (default: as lockkeys writes them), walked so that no
+    field, known or not, goes unreported."""
     differ = _Differ(old, new, old_label, new_label)
     differ.lock_wide()
     differ.packages()
     differ.certificate_changes()
+    differ.walk(
+        old_doc if old_doc is not None else document(old),
+        new_doc if new_doc is not None else document(new),
+    )
     return LockDiff(old=old_label, new=new_label, changes=tuple(differ.changes))
 
 
 def diff_specs(old: str, new: str, default_path: Path) -> LockDiff:
     """Library entry point for `lockkeys diff OLD NEW` (files or ``git:REF[:PATH]``)."""
-    old_lock, old_label = read_side(old, _default_for(new, default_path))
-    new_lock, new_label = read_side(new, _default_for(old, default_path))
-    return diff_locks(old_lock, new_lock, old_label, new_label)
+    old_lock, old_label, old_doc = read_side_document(old, _default_for(new, default_path))
+    new_lock, new_label, new_doc = read_side_document(new, _default_for(old, default_path))
+    return diff_locks(old_lock, new_lock, old_label, new_label, old_doc=old_doc, new_doc=new_doc)
 
 
 def _default_for(other: str, default_path: Path) -> Path:
@@ -494,4 +705,14 @@ def _default_for(other: str, default_path: Path) -> Path:
     return default_path
 
 
-__all__ = ["Change", "Kind", "LockDiff", "LockSigner", "diff_locks", "diff_specs", "read_side"]
+__all__ = [
+    "Change",
+    "Kind",
+    "LockDiff",
+    "LockSigner",
+    "diff_locks",
+    "diff_specs",
+    "pair_entries",
+    "read_side",
+    "read_side_document",
+]

@@ -100,8 +100,20 @@ def trust_summary(previous: Lock | None, new: Lock, file: str) -> list[str]:
 
     if previous is None:
         return []
+    from lockkeys.trust.lockfields import Kind
+
     result = diff_locks(previous, new, f"{file} (before)", file)
-    return [c.line() for c in result.changes if c.field not in ("version", "files")]
+    return [
+        c.line()
+        for c in result.changes
+        if c.field not in ("version", "files")
+        and not (c.kind is Kind.NEUTRAL and c.field in _PRINTED_OR_INPUTS)
+    ]
+
+
+# Neutral changes a re-lock prints already (markers, with the versions) or that only say the
+# inputs changed: `lockkeys diff` lists them, the re-lock summary does not repeat them.
+_PRINTED_OR_INPUTS = frozenset({"marker", "inputs-digest", "requirements", "required-by"})
 
 
 def trust_mismatches(
@@ -135,7 +147,8 @@ def trust_mismatches(
     for pkg in lock.packages:
         policy = config.policy(pkg.name)
         tool = pkg.tool
-        where = f"packages.{pkg.name}"
+        forked = len(lock.entries(pkg.name)) > 1
+        where = f"packages.{pkg.name}" + (f"=={pkg.version}" if forked else "")
         if tool.verify != policy.verify:
             differ(f"{where}.verify", tool.verify, policy.verify)
         wanted = sorted(certs[n].fingerprint for n in policy.signers if n in certs)
