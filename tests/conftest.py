@@ -13,6 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # so that `fixtures.*` and `tests.support.*` import
     sys.path.insert(0, str(REPO_ROOT))
 
+from lockkeys.cli import main  # noqa: E402
+from tests.support.cli import Cli  # noqa: E402
 from tests.support.pypiserver import serve_index  # noqa: E402
 
 # --- fixture data (fixtures/generate.py) -----------------------------------------------------
@@ -56,3 +58,19 @@ def no_deploy_host_lock_signers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pipeline obeys LOCKKEYS_LOCK_SIGNERS/THRESHOLD; a test sets them when it means to."""
     monkeypatch.delenv("LOCKKEYS_LOCK_SIGNERS", raising=False)
     monkeypatch.delenv("LOCKKEYS_LOCK_THRESHOLD", raising=False)
+
+
+# --- the lockkeys command, in-process -------------------------------------------------------
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Run ``lockkeys ARGS`` in-process; return (exit code, stdout, stderr)."""
+
+    def run(*args: str | Path) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

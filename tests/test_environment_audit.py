@@ -15,20 +15,18 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
 from lockkeys.install import plan as plan_module
 from lockkeys.lockfile.locker import lock as lock_config
+from tests.support.cli import Cli
 from tests.support.venvs import installed, make_venv, site_packages
 
 pytestmark = pytest.mark.slow
 
-Cli = Callable[..., tuple[int, str, str]]
 
 GUN_MODULE = (
     b'"""gun: a test fixture with a console script."""\n\n\ndef main():\n    print("gun")\n'
@@ -36,17 +34,6 @@ GUN_MODULE = (
 ENTRY_POINTS = b"[console_scripts]\ngun = gun:main\n\n[gui_scripts]\ngun-gui = gun.gui:run\n"
 GUI_MODULE = b'def run():\n    print("gui")\n'
 TOOL_SCRIPT = b'#!python\nprint("tool")\n'
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def _write(path: Path, text: str) -> Path:

@@ -5,7 +5,6 @@ and package markers, installed by name (`install --extra`, `--group`)."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,11 @@ import pytest
 from packaging.pylock import Pylock
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
+from tests.support.cli import Cli
 from tests.support.venvs import installed, make_venv
 
 pytestmark = pytest.mark.slow
 
-Cli = Callable[..., tuple[int, str, str]]
 
 PYPROJECT = """\
 [project]
@@ -41,17 +39,6 @@ resolver = "{resolver}"
 name = "wheels"
 path = "wheels"
 """
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def make_app(root: Path, resolver: str = "uv", extra: str = "") -> Path:

@@ -6,31 +6,17 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from packaging.pylock import Pylock
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
+from tests.support.cli import Cli
 from tests.support.venvs import installed, make_venv
 from tests.test_universal_lock import _markers, fake_python
 
 pytestmark = pytest.mark.slow
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def test_two_versions_of_one_package_for_two_pythons(tmp_path: Path, cli: Cli) -> None:

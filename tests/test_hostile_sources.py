@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lockkeys.cli import main
 from lockkeys.lockfile.locker import lock as lock_config
+from tests.support.cli import Cli
 from tests.support.hostile import HostileServer, Serve, hostile_server
 
-Cli = Callable[..., tuple[int, str, str]]
 UTIL_ASC = "util-2.1-py3-none-any.whl.asc"
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture

@@ -20,15 +20,15 @@ import sys
 import textwrap
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
 from lockkeys.install import plan as plan_module
 from lockkeys.lockfile.locker import lock as lock_config
+from tests.support.cli import Cli
 from tests.support.pypiserver import serve_index
 from tests.support.venvs import installed, make_venv, site_packages, snapshot
 
@@ -38,19 +38,6 @@ REPO = Path(__file__).resolve().parent.parent
 INSTALLERS = ["builtin", "pip", "uv"]
 INSTALLER_FILE = {"builtin": "lockkeys", "pip": "pip", "uv": "uv"}
 FREEZE = ["bar==1.1", "broken==1.0", "foo==1.0", "util==2.1"]
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def write(path: Path, text: str) -> Path:

@@ -12,15 +12,15 @@ import shutil
 import textwrap
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.wheelmaker import build_sdist, module_source
-from lockkeys.cli import main
 from lockkeys.lockfile.io import read_lock
 from lockkeys.lockfile.locker import lock as lock_config
+from tests.support.cli import Cli
 from tests.support.pypiserver import serve_index
 from tests.support.venvs import installed, make_venv, site_packages, wheel_member
 
@@ -36,8 +36,6 @@ STATUS = {
     "util": "verified-by-signatures",
 }
 NONE_WARNING = "warning: broken 1.0 was accepted UNVERIFIED"
-
-Cli = Callable[..., tuple[int, str, str]]
 
 
 def config_text(source: str) -> str:
@@ -67,19 +65,6 @@ def config_text(source: str) -> str:
         reason = "a local build that nobody signs"
         """
     ).lstrip()
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Run ``lockkeys ARGS`` in-process; return (exit code, stdout, stderr)."""
-
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def scenario(fixture_data: Path, dest: Path, source: str) -> Path:
@@ -230,7 +215,7 @@ def test_wheelhouse_install_and_verify_with_server_stopped(
 
 # A PEP 517 backend inside the sdist (standard library only), so that building it needs
 # nothing from whatever interpreter runs the tests: no setuptools, no wheel.
-INTREE_BACKEND = b'''
+INTREE_BACKEND = b"""
 import base64, hashlib, os, zipfile
 
 def _meta():
@@ -266,7 +251,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for path, data in files.items():
             archive.writestr(path, data)
     return filename
-'''
+"""
 
 
 def test_sdist_only_package_refused_unless_allow_sdist(tmp_path: Path, cli: Cli) -> None:

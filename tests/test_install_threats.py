@@ -29,7 +29,6 @@ import pytest
 import tomli_w
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
 from lockkeys.install import pipeline
 from lockkeys.install.installer import install_artifacts as real_install_artifacts
 from lockkeys.lockfile.io import read_lock
@@ -37,6 +36,7 @@ from lockkeys.lockfile.locker import lock as lock_config
 from lockkeys.trust.certs import load_certificate
 from lockkeys.trust.signatures import armor_signatures, parse_signatures
 from lockkeys.trust.signing import sign_files
+from tests.support.cli import Cli
 from tests.support.hostile import (
     MIB,
     Drop,
@@ -62,23 +62,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 EVIL = b"raise SystemExit('owned')  # attacker's code\n"
 
-Cli = Callable[..., tuple[int, str, str]]
-
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Run ``lockkeys ARGS`` in-process; return (exit code, stdout, stderr)."""
-
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def without_install_records(snap: Snapshot) -> Snapshot:

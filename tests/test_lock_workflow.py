@@ -6,30 +6,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
 from lockkeys.lockfile.io import read_lock
+from tests.support.cli import Cli
 from tests.support.venvs import installed, make_venv
 
 pytestmark = pytest.mark.slow
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
 from lockkeys.install import pipeline
 from lockkeys.install.environment import TargetEnvironment
 from lockkeys.install.pipeline import _sweep_stale_workdirs
 from lockkeys.install.transaction import recover
+from tests.support.cli import Cli
 from tests.support.venvs import make_venv, site_packages, snapshot
 from tests.test_install_deploy import (
     break_util,
@@ -43,19 +43,6 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 LOCK_FILE = ".lockkeys-lock"  # the lock file a run holds in its private folders
 NAMESPACE_INIT = b'__path__ = __import__("pkgutil").extend_path(__path__, __name__)\nKIND = "ns"\n'
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def tree(prefix: Path) -> dict[str, str]:

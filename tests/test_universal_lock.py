@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,12 @@ from fixtures.wheelmaker import build_wheel
 from lockkeys.cli import main
 from lockkeys.markers import running_environment, running_python
 from lockkeys.trust.signing import sign_files
+from tests.support.cli import Cli
 from tests.support.pypiserver import serve_index
 from tests.support.venvs import installed, make_venv
 
 pytestmark = pytest.mark.slow
 
-Cli = Callable[..., tuple[int, str, str]]
 PLAT_TAGS = ("py3-none-manylinux_2_17_x86_64", "py3-none-win_amd64", "py3-none-macosx_11_0_arm64")
 LINUX_SET = [["app", "1.0"], ["common", "1.0"], ["plat", "1.0"]]
 
@@ -69,17 +69,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     folder = build_index(tmp_path_factory.mktemp("universal-index") / "simple")
     with serve_index(folder) as url:
         yield url, folder
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def project(root: Path, url: str, *extra: str, resolver: str = "uv") -> Path:
