@@ -19,46 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.gitrepo import git, locked_repo, lockkeys, weaken
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOOKS = {h["id"]: h for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=lockkeys tests", "-c", "user.email=tests@example.invalid", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
-
-
-def _lockkeys(repo: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "lockkeys", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert proc.returncode == expect, proc.stdout + proc.stderr
-    return proc
-
-
-def _locked_repo(tmp_path: Path, fixture_data: Path) -> Path:
-    """A repository with a lockkeys.toml over a bundled folder, locked and committed."""
-    repo = tmp_path / "app"
-    repo.mkdir()
-    shutil.copytree(fixture_data / "public", repo / "public")
-    (repo / "requirements.in").write_text("foo\n")
-    (repo / "lockkeys.toml").write_text(
-        'requirements = ["requirements.in"]\n\n[[sources]]\nname = "public"\npath = "public"\n'
-    )
-    _git(repo, "init", "-q")
-    _lockkeys(repo, "lock")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "lock")
-    return repo
 
 
 def _run_hook(repo: Path, hook_id: str) -> subprocess.CompletedProcess[str]:
@@ -74,12 +38,6 @@ def _run_hook(repo: Path, hook_id: str) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=300,
     )
-
-
-def _weaken(repo: Path) -> None:
-    """Hand-edit the lock: the first package's policy drops its hash check."""
-    lock = repo / "pylock.toml"
-    lock.write_text(lock.read_text().replace('verify = "hashes"', 'verify = "none"', 1))
 
 
 def test_hooks_guard_the_lock_and_its_inputs() -> None:
@@ -100,9 +58,9 @@ def test_hooks_guard_the_lock_and_its_inputs() -> None:
 def test_check_hook_passes_a_fresh_lock_and_fails_a_hand_edited_one(
     tmp_path: Path, fixture_data: Path
 ) -> None:
-    repo = _locked_repo(tmp_path, fixture_data)
+    repo = locked_repo(tmp_path, fixture_data)
     assert _run_hook(repo, "lockkeys-check").returncode == 0
-    _weaken(repo)
+    weaken(repo)
     proc = _run_hook(repo, "lockkeys-check")
     assert proc.returncode == 1, proc.stdout + proc.stderr
 
@@ -110,16 +68,16 @@ def test_check_hook_passes_a_fresh_lock_and_fails_a_hand_edited_one(
 def test_diff_hook_fails_on_a_weakening_against_head_and_passes_a_version_bump(
     tmp_path: Path, fixture_data: Path
 ) -> None:
-    repo = _locked_repo(tmp_path, fixture_data)
+    repo = locked_repo(tmp_path, fixture_data)
     assert _run_hook(repo, "lockkeys-diff").returncode == 0  # nothing changed
-    _weaken(repo)
+    weaken(repo)
     proc = _run_hook(repo, "lockkeys-diff")
     assert proc.returncode == 1
     assert "weakening" in proc.stdout and "verify: hashes -> none" in proc.stdout, proc.stdout
     # a re-lock that only changes versions is no weakening
-    _git(repo, "checkout", "--", "pylock.toml")
+    git(repo, "checkout", "--", "pylock.toml")
     (repo / "requirements.in").write_text("foo\nutil==2.0\n")
-    _lockkeys(repo, "lock")
+    lockkeys(repo, "lock")
     proc = _run_hook(repo, "lockkeys-diff")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "util" in proc.stdout and "2.1 -> 2.0" in proc.stdout, proc.stdout
@@ -132,7 +90,7 @@ def test_hooks_through_real_pre_commit_try_repo(tmp_path: Path, fixture_data: Pa
     """pre-commit installs lockkeys from this repository (and its dependencies from the
     package index) and runs both hooks: they pass, then fail on a weakened lock."""
     pytest.importorskip("pre_commit")
-    repo = _locked_repo(tmp_path, fixture_data)
+    repo = locked_repo(tmp_path, fixture_data)
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
 
     def try_repo(hook: str) -> subprocess.CompletedProcess[str]:
@@ -148,8 +106,8 @@ def test_hooks_through_real_pre_commit_try_repo(tmp_path: Path, fixture_data: Pa
 
     for hook in HOOKS:
         assert try_repo(hook).returncode == 0, hook
-    _weaken(repo)
-    _git(repo, "add", "pylock.toml")
+    weaken(repo)
+    git(repo, "add", "pylock.toml")
     for hook in HOOKS:
         proc = try_repo(hook)
         assert proc.returncode == 1, proc.stdout + proc.stderr

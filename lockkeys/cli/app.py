@@ -38,6 +38,7 @@ app.command("sync")(deploy.sync)
 app.command("export")(lockcmd.export)
 app.command("why")(lockcmd.why)
 app.command("diff")(review.diff)
+app.command("gate")(review.gate)
 
 
 def _version(value: bool) -> None:

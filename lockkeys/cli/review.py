@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -43,3 +45,49 @@ def diff(
                 "then merge without --fail-on"
             )
         raise typer.Exit(EXIT_WEAKENING)
+
+
+def gate(
+    base: Annotated[
+        str, typer.Option("--base", metavar="REF", help="The git revision to compare with.")
+    ],
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            metavar="PATH",
+            help="Append the Markdown summary here (default: $GITHUB_STEP_SUMMARY, if set).",
+        ),
+    ] = None,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Skip fetching and verifying the files.")
+    ] = False,
+    resolver: Annotated[
+        str | None,
+        typer.Option("--resolver", metavar="NAME", help="pip-tools or uv (default: config)."),
+    ] = None,
+) -> None:
+    """The pull-request gate: lock --check, diff against REF (fail on a weakening), verify.
+
+    Exit 1 when the lock is stale or hand-edited, weakens trust against REF, or a file does
+    not verify; 3 when a source cannot be reached. The summary puts weakenings first."""
+    from lockkeys.gate import run_gate
+
+    result = run_gate(
+        STATE.config, base, lock_path=STATE.lock, verify=not no_verify, resolver=resolver
+    )
+    target = summary or (
+        Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
+    )
+    if target is not None:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(result.markdown() + "\n")
+    out.print(f"{result.lock_path}: {result.check_message}", markup=False)
+    for line in result.diff.lines():
+        out.print(line, markup=False)
+    for line in result.refused:
+        out.print(f"refused       {line}", markup=False)
+    if result.failed:
+        note("lockkeys gate: FAILED: " + "; ".join(result.reasons))
+        raise typer.Exit(EXIT_WEAKENING)
+    note(f"lockkeys gate: passed ({result.diff.summary()} against {base})")

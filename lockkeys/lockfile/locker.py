@@ -32,7 +32,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from lockkeys.config import LockkeysConfig, load_config
-from lockkeys.errors import InputError, UsageError
+from lockkeys.errors import InputError, SourceError, UsageError
 from lockkeys.listing import summarize
 from lockkeys.lockfile.assemble import assemble_lock, locked_package
 from lockkeys.lockfile.changes import Change, version_changes
@@ -210,6 +210,20 @@ class Locker:
             finally:
                 self.client = None
 
+    def _check_folders(self) -> None:
+        """A folder source that is not there is the source's fault (exit 3), said before the
+        resolver runs: it would only report the packages it then cannot find (exit 4)."""
+        for source in self.sources:
+            if source.path is not None and not source.path.is_dir():
+                raise SourceError(
+                    f"source {source.name!r}: the folder {source.path} does not exist",
+                    file=str(self.config.config_path),
+                    expected="a folder of distributions (wheels, sdists)",
+                    found="no such folder" if not source.path.exists() else "not a folder",
+                    fix=f"create or restore {source.path}, or correct `path` of source "
+                    f"{source.name!r}",
+                )
+
     def _resolver_settings(self) -> ResolverSettings:
         """Credentials, trust and cache for the resolver subprocess (lockkeys.resolve.runenv)."""
         client = self.client if self.client is not None else current_client()
@@ -222,6 +236,7 @@ class Locker:
 
     def _lock(self) -> LockOutcome:
         config = self.config
+        self._check_folders()
         certs = load_signers(config)
         reqs, user_constraints = requirement_lines(config)
         digest = self.digest([*reqs, *(f"-c {c}" for c in user_constraints)])
