@@ -283,7 +283,7 @@ def test_unowned_pth_module_entry_points_and_second_dist_info_fail_audit_and_syn
 
     code, out, err = cli("--lock", scene, "sync", "--python", python)
     assert code == 0, err
-    assert "kept       pip 99.0 (the installer itself)" in out
+    assert "untouched  pip 99.0 (not in the lock: the installer itself)" in out
     assert out.count("quarantine  ") == len(expected)
     (moved_to,) = (python.parent.parent / "lockkeys-quarantine").iterdir()
     for name, text in planted.items():

@@ -153,6 +153,14 @@ def test_install_again_changes_nothing_and_repairs_an_edited_copy(
     assert code == 0, err
     assert "plan: 4 keep" in out and "(nothing changed)" in err
     assert snapshot(python) == first and module.stat().st_ino == inode  # not rewritten
+    # a no-op says so in one line (issue 17); -v gives the table and the plan's steps
+    assert out.splitlines() == [
+        "plan: 4 keep; all 4 locked package(s) verified; nothing to change"
+    ], out
+    code, out, err = cli("-v", *args)
+    assert code == 0, err
+    assert "keep       util 2.1 (installed and intact)" in out
+    assert "verified-by-hash" in out
 
     good = module.read_bytes()
     module.write_bytes(b"print('edited in place')\n")  # someone edited the installed copy
@@ -213,8 +221,11 @@ def test_sync_keeps_installer_tools_and_lockkeys_own_dependencies(
     monkeypatch.setattr(plan_module, "is_own_environment", lambda _env: True)
     code, out, err = cli("--lock", folder_scene, "sync", "--python", python)
     assert code == 0, err
-    assert "kept       pip 99.0 (the installer itself)" in out
-    assert "kept       pydantic 0.0.1 (needed by lockkeys; the target is lockkeys' own" in out
+    assert "untouched  pip 99.0 (not in the lock: the installer itself)" in out
+    assert (
+        "untouched  pydantic 0.0.1 (not in the lock: needed by lockkeys; "
+        "the target is lockkeys' own" in out
+    )
     assert "remove     extra 0.1 (not in the lock)" in out
     names = [n for n, _v in installed(python)]
     assert "pip" in names and "pydantic" in names and "extra" not in names
@@ -605,7 +616,8 @@ def test_ci_output_one_line_per_package_no_wrapping_quiet_keeps_results(
     code, out, err = cli("-q", "--lock", folder_scene, "install", "--python", python)
     assert code == 0
     assert err == ""  # -q: results and errors only
-    assert out.splitlines()[0].split()[0] == "package" and "plan: 4 keep" in out
+    # a no-op: its one summary line (the table is for -v, or when something changes)
+    assert out.splitlines() == ["plan: 4 keep; all 4 locked package(s) verified; nothing to change"]
 
     wheel = folder_scene.parent / "public" / "util-2.1-py3-none-any.whl"
     wheel.write_bytes(wheel.read_bytes()[:-1] + b"!")

@@ -129,7 +129,18 @@ def render_table(report: Report) -> None:
     out.print(table)
 
 
-def render_plan(report: Report) -> None:
+def _no_op(report: Report) -> bool:
+    """An install or sync whose every package verified and whose plan changes nothing."""
+    return (
+        report.ok
+        and bool(report.plan)
+        and not report.audited
+        and not any(s.changes for s in report.plan)
+    )
+
+
+def render_plan(report: Report, *, steps: bool = True) -> None:
+    """The plan's counts, then (``steps``) one line per step."""
     if not report.plan:
         return
     counts: dict[str, int] = {}
@@ -137,6 +148,10 @@ def render_plan(report: Report) -> None:
         counts[str(step.action)] = counts.get(str(step.action), 0) + 1
     summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
     title = "plan (dry run, nothing was changed)" if report.dry_run else "plan"
+    if not steps:
+        verified = sum(1 for p in report.packages if p.local_path is not None)
+        print(f"{title}: {summary}; all {verified} locked package(s) verified; nothing to change")
+        return
     lines = [f"{title}: {summary}"]
     lines += [f"  {s.action!s:<9}  {escape(s.describe())}" for s in report.plan]
     print("\n".join(lines))
@@ -153,6 +168,9 @@ def render_findings(report: Report) -> None:
 def render(report: Report, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    elif _no_op(report) and STATE.verbose == 0:
+        # Nothing to change: one line, not a row per package twice (-v shows them).
+        render_plan(report, steps=False)
     else:
         if not report.audited or not report.ok:
             render_table(report)

@@ -50,7 +50,7 @@ class Action(enum.StrEnum):
     REINSTALL = "reinstall"
     KEEP = "keep"
     REMOVE = "remove"
-    KEPT = "kept"  # not in the lock, and never removed
+    UNTOUCHED = "untouched"  # not in the lock, and never removed (installer tools, lockkeys)
     QUARANTINE = "quarantine"  # a file no distribution owns: moved out of the environment
     DROP_PYC = "drop-pyc"  # byte-code that is not the compiled verified source: deleted
 
@@ -69,7 +69,7 @@ class Step:
 
     @property
     def changes(self) -> bool:
-        return self.action not in (Action.KEEP, Action.KEPT)
+        return self.action not in (Action.KEEP, Action.UNTOUCHED)
 
     @property
     def installs(self) -> bool:
@@ -81,7 +81,7 @@ class Step:
             text = f"{self.name}: {self.path}" if self.name else self.path
         elif self.action in (Action.UPGRADE, Action.DOWNGRADE):
             text = f"{self.name} {self.installed} -> {self.version}"
-        elif self.action in (Action.REMOVE, Action.KEPT):
+        elif self.action in (Action.REMOVE, Action.UNTOUCHED):
             text = f"{self.name} {self.installed}"
         else:
             text = f"{self.name} {self.version}"
@@ -210,7 +210,8 @@ def make_plan(
             if not env.owns(dist):
                 continue  # a base or system site-packages: not this environment's to change
             if dist.name in keep:
-                steps.append(Step(dist.name, Action.KEPT, None, dist.version, f"{keep[dist.name]}"))
+                reason = f"not in the lock: {keep[dist.name]}"
+                steps.append(Step(dist.name, Action.UNTOUCHED, None, dist.version, reason))
             else:
                 steps.append(Step(dist.name, Action.REMOVE, None, dist.version, "not in the lock"))
     return tuple(sorted(steps, key=lambda s: (s.path is not None, s.name, str(s.action), s.path)))
