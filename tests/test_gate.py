@@ -101,3 +101,26 @@ def test_gate_unreachable_source_is_exit_3(tmp_path: Path, fixture_data: Path) -
     shutil.rmtree(repo / "public")
     proc = lockkeys(repo, "gate", "--base", base, expect=3)
     assert "public" in proc.stderr
+
+
+def test_check_after_a_source_changed_says_which_file_and_how_to_relock(
+    tmp_path: Path, fixture_data: Path
+) -> None:
+    """A rebuild at the source (same name and version, other bytes) makes `lock --check` fail
+    saying that the source serves other bytes for that file, with the re-lock command, not
+    only '(edited by hand?)' (issue 18)."""
+    from fixtures.wheelmaker import build_wheel, module_source
+
+    repo = locked_repo(tmp_path, fixture_data)
+    build_wheel(
+        repo / "public",
+        "util",
+        "2.1",
+        files={"util/__init__.py": module_source("util", "2.1", "rebuilt at the source")},
+    )
+    proc = lockkeys(repo, "lock", "--check", expect=1)
+    assert "a source changed, or the lock was edited by hand" in proc.stdout, proc.stdout
+    assert "util-2.1-py3-none-any.whl: the source now serves other bytes" in proc.stdout
+    assert "`lockkeys lock --upgrade-package util`" in proc.stdout
+    lockkeys(repo, "lock", "--upgrade-package", "util")
+    lockkeys(repo, "lock", "--check")

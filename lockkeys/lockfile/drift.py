@@ -102,10 +102,42 @@ def _differences(path: str, locked: Any, expected: Any) -> list[str]:
                 out += _differences(where, locked[key], expected[key])
         return out
     if locked != expected:
+        if path.endswith(".files") and isinstance(locked, list) and isinstance(expected, list):
+            return _file_differences(path, locked, expected)
         if path.endswith(".certificate"):
             return [f"{path}: the embedded certificate differs from the configured one"]
         return [f"{path}: the lock says {_show(locked)}, expected {_show(expected)}"]
     return []
+
+
+def _file_differences(path: str, locked: list[Any], expected: list[Any]) -> list[str]:
+    """Say per file what the sources serve now against what the lock records: a changed
+    file is the source's news (or a hand edit), and the fix is a re-lock of that package."""
+    name = path.removesuffix(".files").rsplit(".", 1)[-1].split("==", 1)[0]
+    package = path
+    fix = f"if that is expected, re-lock it: `lockkeys lock --upgrade-package {name}`"
+
+    def facts(entry: Any) -> tuple[str, str]:
+        if isinstance(entry, tuple):  # (file name, size, ((algorithm, digest), ...))
+            filename, size, hashes = entry
+            return filename, f"size {size}, " + ", ".join(f"{a} {d[:16]}..." for a, d in hashes)
+        return str(entry), ""
+
+    now = dict(facts(e) for e in expected)
+    before = dict(facts(e) for e in locked)
+    out = []
+    for filename in sorted(set(now) | set(before)):
+        if filename not in now:
+            out.append(f"{package}: {filename}: in the lock, but the sources no longer serve it")
+        elif filename not in before:
+            out.append(f"{package}: {filename}: the sources now serve it too; it is not locked")
+        elif now[filename] != before[filename]:
+            out.append(
+                f"{package}: {filename}: the source now serves other bytes ({now[filename]}) "
+                f"than the lock records ({before[filename]}): a source changed since the lock "
+                f"was made, or the lock was edited; {fix}"
+            )
+    return out
 
 
 def lock_drift(

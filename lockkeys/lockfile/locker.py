@@ -179,7 +179,8 @@ class Locker:
                 False,
                 True,
                 "the lock is not what `lockkeys lock` writes for the configuration and the "
-                "sources (edited by hand?):\n  " + "\n  ".join(drift),
+                "sources (a source changed, or the lock was edited by hand):\n  "
+                + "\n  ".join(drift),
             )
         return LockOutcome(self.lock_path, lock, False, False, "the lock is up to date")
 
