@@ -309,6 +309,7 @@ def test_token_env_is_the_password_of_token_user() -> None:
     with use_client(client_with(transport, [source], {"TOK": "tok-secret-4"})):
         fetch_bytes(INDEX, max_size=100, **FAST)
         fetch_bytes("https://mirror.example/simple/x", max_size=100, **FAST)
+    assert len(transport.requests) == 2  # the index and its mirror, each asked once
     for request in transport.requests:
         assert request.headers["Authorization"] == basic("__token__", "tok-secret-4")
 

@@ -72,13 +72,14 @@ def test_pysequoia_unlocks_and_signs(generated: tuple[pysequoia.Tsk, bytes]) -> 
 
 def test_wrong_password_fails(generated: tuple[pysequoia.Tsk, bytes]) -> None:
     _, protected = generated
-    with pytest.raises(Exception):  # noqa: B017 - pysequoia raises a bare Exception subclass
+    # pysequoia raises RuntimeError: the wrong key decrypts to material that does not parse
+    with pytest.raises(RuntimeError, match="unexpected EOF"):
         pysequoia.Tsk.from_bytes(protected).signer(password="wrong")
 
 
 def test_missing_password_fails(generated: tuple[pysequoia.Tsk, bytes]) -> None:
     _, protected = generated
-    with pytest.raises(Exception, match="encrypted"):
+    with pytest.raises(RuntimeError, match="secret key material is encrypted"):
         pysequoia.Tsk.from_bytes(protected).signer()
 
 
