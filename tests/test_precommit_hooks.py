@@ -111,3 +111,18 @@ def test_hooks_through_real_pre_commit_try_repo(tmp_path: Path, fixture_data: Pa
     for hook in HOOKS:
         proc = try_repo(hook)
         assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_ci_runs_on_every_python_the_project_declares() -> None:
+    """.github/workflows/ci.yml's matrix is exactly the Pythons pyproject.toml declares."""
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = sorted(
+        c.rsplit(" :: ", 1)[-1]
+        for c in project["classifiers"]
+        if c.startswith("Programming Language :: Python :: 3.")
+    )
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    assert sorted(workflow["jobs"]["test"]["strategy"]["matrix"]["python"]) == declared
+    assert project["requires-python"] == f">={declared[0]}"
