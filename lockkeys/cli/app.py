@@ -13,6 +13,7 @@ import typer
 
 from lockkeys import __version__
 from lockkeys.cli import deploy, keys, lockcmd, review
+from lockkeys.cli.helpfmt import MetavarCommand
 from lockkeys.cli.state import STATE, err
 from lockkeys.errors import LockkeysError
 from lockkeys.redact import RedactingFilter, redact
@@ -23,22 +24,22 @@ app = typer.Typer(
     name="lockkeys",
     help="A requirements lock with pinned n-of-m signer keys, and an installer that enforces it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 app.add_typer(keys.key_app, name="key")
-app.command("sign")(keys.sign)
-app.command("verify-signature")(keys.verify_signature)
-app.command("lock")(lockcmd.lock)
-app.command("verify")(deploy.verify)
-app.command("download")(deploy.download)
-app.command("install")(deploy.install)
-app.command("sync")(deploy.sync)
-app.command("export")(lockcmd.export)
-app.command("why")(lockcmd.why)
-app.command("diff")(review.diff)
-app.command("gate")(review.gate)
+app.command("sign", cls=MetavarCommand)(keys.sign)
+app.command("verify-signature", cls=MetavarCommand)(keys.verify_signature)
+app.command("lock", cls=MetavarCommand)(lockcmd.lock)
+app.command("verify", cls=MetavarCommand)(deploy.verify)
+app.command("download", cls=MetavarCommand)(deploy.download)
+app.command("install", cls=MetavarCommand)(deploy.install)
+app.command("sync", cls=MetavarCommand)(deploy.sync)
+app.command("export", cls=MetavarCommand)(lockcmd.export)
+app.command("why", cls=MetavarCommand)(lockcmd.why)
+app.command("diff", cls=MetavarCommand)(review.diff)
+app.command("gate", cls=MetavarCommand)(review.gate)
 
 
 def _version(value: bool) -> None:
@@ -50,11 +51,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def global_options(
     config: Annotated[
-        Path | None, typer.Option("--config", help="pyproject.toml or lockkeys.toml to use.")
+        Path | None,
+        typer.Option("--config", metavar="PATH", help="pyproject.toml or lockkeys.toml to use."),
     ] = None,
     lock: Annotated[
         Path | None,
-        typer.Option("--lock", help="The lock file (default: from the config, else pylock.toml)."),
+        typer.Option(
+            "--lock",
+            metavar="PATH",
+            help="The lock file (default: from the config, else pylock.toml).",
+        ),
     ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")

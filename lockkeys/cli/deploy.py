@@ -219,6 +219,7 @@ TimeoutOption = Annotated[
     float,
     typer.Option(
         "--timeout",
+        metavar="SECONDS",
         help="Seconds to wait for each network read (default 30).",
         callback=_timeout_in_range,
     ),
@@ -258,6 +259,7 @@ WheelhouseOption = Annotated[
     Path | None,
     typer.Option(
         "--wheelhouse",
+        metavar="DIR",
         help="Read files from this folder; no network.",
         callback=_existing_folder,
     ),
@@ -266,6 +268,7 @@ PythonOption = Annotated[
     str | None,
     typer.Option(
         "--python",
+        metavar="PATH",
         help="Target interpreter (default: the active virtual environment, else .venv beside "
         "the configuration).",
     ),
@@ -273,15 +276,23 @@ PythonOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON report on stdout.")]
 ExtraOption = Annotated[
     list[str] | None,
-    typer.Option("--extra", help="Also the packages this extra of the application needs."),
+    typer.Option(
+        "--extra", metavar="NAME", help="Also the packages this extra of the application needs."
+    ),
 ]
 GroupOption = Annotated[
     list[str] | None,
-    typer.Option("--group", help="Also this dependency group (default: the lock's defaults)."),
+    typer.Option(
+        "--group", metavar="NAME", help="Also this dependency group (default: the lock's defaults)."
+    ),
 ]
 InstallerOption = Annotated[
     str,
-    typer.Option("--installer", help="builtin (default: in process), pip or uv; all hash-checked."),
+    typer.Option(
+        "--installer",
+        metavar="NAME",
+        help="builtin (default: in process), pip or uv; all hash-checked.",
+    ),
 ]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Verify and print the plan; change nothing.")
@@ -290,6 +301,7 @@ CacheDirOption = Annotated[
     Path | None,
     typer.Option(
         "--cache-dir",
+        metavar="DIR",
         help="Verified-file cache (default: LOCKKEYS_CACHE_DIR, else ~/.cache/lockkeys).",
     ),
 ]
@@ -302,6 +314,7 @@ LockSignerOption = Annotated[
     list[Path] | None,
     typer.Option(
         "--lock-signer",
+        metavar="CERT",
         help="Refuse a lock not signed by this certificate (repeat for m signers; "
         "env LOCKKEYS_LOCK_SIGNERS).",
     ),
@@ -310,6 +323,7 @@ LockThresholdOption = Annotated[
     int | None,
     typer.Option(
         "--lock-threshold",
+        metavar="N",
         help="How many lock signers must have signed the lock (env LOCKKEYS_LOCK_THRESHOLD).",
     ),
 ]
@@ -436,7 +450,10 @@ def download(
     dest: Annotated[
         Path,
         typer.Option(
-            "--dest", help="Folder to keep the verified files in.", callback=_folder_or_absent
+            "--dest",
+            metavar="DIR",
+            help="Folder to keep the verified files in.",
+            callback=_folder_or_absent,
         ),
     ],
     python: PythonOption = None,

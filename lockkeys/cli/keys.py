@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lockkeys.cli.helpfmt import MetavarCommand
 from lockkeys.cli.state import STATE, err, note, out
 from lockkeys.errors import VerificationError, escape
 
@@ -21,40 +22,54 @@ if TYPE_CHECKING:
 key_app = typer.Typer(help="Make and inspect signing keys.", no_args_is_help=True)
 
 
-@key_app.command("generate")
+@key_app.command("generate", cls=MetavarCommand)
 def generate(
     name: Annotated[
-        str, typer.Argument(help="File name stem: NAME.asc, NAME.secret.asc, NAME.revocation.asc.")
+        str,
+        typer.Argument(
+            metavar="NAME", help="File name stem: NAME.asc, NAME.secret.asc, NAME.revocation.asc."
+        ),
     ],
     uid: Annotated[
         str | None,
-        typer.Option("--uid", help='User ID, e.g. "Corp Release <release@corp.example>".'),
+        typer.Option(
+            "--uid", metavar="USERID", help='User ID, e.g. "Corp Release <release@corp.example>".'
+        ),
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the three files.")] = Path(
-        "keys"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", metavar="DIR", help="Folder for the three files.")
+    ] = Path("keys"),
     expires: Annotated[
-        str | None, typer.Option("--expires", help="2y, 18m, 6w, 30d, a date, or never (default).")
+        str | None,
+        typer.Option(
+            "--expires", metavar="WHEN", help="2y, 18m, 6w, 30d, a date, or never (default)."
+        ),
     ] = None,
     passphrase_file: Annotated[
         Path | None,
         typer.Option(
-            "--passphrase-file", help="Protect the secret key with the first line of this file."
+            "--passphrase-file",
+            metavar="FILE",
+            help="Protect the secret key with the first line of this file.",
         ),
     ] = None,
     algorithm: Annotated[
-        str, typer.Option("--algorithm", help="ed25519 (default), rsa3072 or rsa4096.")
+        str,
+        typer.Option("--algorithm", metavar="NAME", help="ed25519 (default), rsa3072 or rsa4096."),
     ] = "ed25519",
     replaces: Annotated[
         Path | None,
         typer.Option(
             "--replaces",
+            metavar="FILE",
             help="The old key's secret key: it certifies the new key (a transition statement).",
         ),
     ] = None,
     replaces_passphrase_file: Annotated[
         Path | None,
-        typer.Option("--replaces-passphrase-file", help="Passphrase of the --replaces key."),
+        typer.Option(
+            "--replaces-passphrase-file", metavar="FILE", help="Passphrase of the --replaces key."
+        ),
     ] = None,
 ) -> None:
     """Generate a signing key (Ed25519 by default) and its revocation certificate."""
@@ -137,10 +152,11 @@ def _state(key: KeyFacts) -> str:
     return "no expiry"
 
 
-@key_app.command("show")
+@key_app.command("show", cls=MetavarCommand)
 def show(
     files: Annotated[
-        list[Path], typer.Argument(help="Armored or binary certificates or secret keys.")
+        list[Path],
+        typer.Argument(metavar="FILE", help="Armored or binary certificates or secret keys."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
@@ -176,14 +192,21 @@ def show(
 
 
 def sign(
-    files: Annotated[list[Path], typer.Argument(help="Files to sign.")],
-    key: Annotated[Path, typer.Option("--key", help="The secret key (NAME.secret.asc).")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="Files to sign.")],
+    key: Annotated[
+        Path, typer.Option("--key", metavar="FILE", help="The secret key (NAME.secret.asc).")
+    ],
     out_dir: Annotated[
-        Path | None, typer.Option("--out-dir", help="Write FILE.asc here instead of beside FILE.")
+        Path | None,
+        typer.Option(
+            "--out-dir", metavar="DIR", help="Write FILE.asc here instead of beside FILE."
+        ),
     ] = None,
     passphrase_file: Annotated[
         Path | None,
-        typer.Option("--passphrase-file", help="Passphrase for the secret key (first line)."),
+        typer.Option(
+            "--passphrase-file", metavar="FILE", help="Passphrase for the secret key (first line)."
+        ),
     ] = None,
 ) -> None:
     """Write a detached armored signature FILE.asc, adding to one that exists."""
@@ -202,16 +225,26 @@ def sign(
 
 
 def verify_signature(
-    files: Annotated[list[str], typer.Argument(help="The signed file(s).")],
+    files: Annotated[list[str], typer.Argument(metavar="FILE", help="The signed file(s).")],
     signer: Annotated[
-        list[str], typer.Option("--signer", help="A trusted certificate (repeat for m signers).")
+        list[str],
+        typer.Option(
+            "--signer", metavar="CERT", help="A trusted certificate (repeat for m signers)."
+        ),
     ],
     signature: Annotated[
         list[str] | None,
-        typer.Option("--signature", help="Signature file(s) for a single FILE; default FILE.asc."),
+        typer.Option(
+            "--signature",
+            metavar="FILE",
+            help="Signature file(s) for a single FILE; default FILE.asc.",
+        ),
     ] = None,
     threshold: Annotated[
-        int, typer.Option("--threshold", help="How many distinct signers must have signed.")
+        int,
+        typer.Option(
+            "--threshold", metavar="N", help="How many distinct signers must have signed."
+        ),
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:

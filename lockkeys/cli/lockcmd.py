@@ -22,14 +22,20 @@ EXIT_STALE = 1
 
 def lock(
     resolver: Annotated[
-        str | None, typer.Option("--resolver", help="pip-tools (default from config) or uv.")
+        str | None,
+        typer.Option("--resolver", metavar="NAME", help="pip-tools (default from config) or uv."),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if the lock is missing or stale.")
     ] = False,
     upgrade_package: Annotated[
         list[str] | None,
-        typer.Option("--upgrade-package", "-P", help="Let this package move to a newer version."),
+        typer.Option(
+            "--upgrade-package",
+            "-P",
+            metavar="NAME",
+            help="Let this package move to a newer version.",
+        ),
     ] = None,
     upgrade: Annotated[
         bool,
@@ -46,6 +52,7 @@ def lock(
         Path | None,
         typer.Option(
             "--cache-dir",
+            metavar="DIR",
             help="Keep resolver caches here (default: LOCKKEYS_CACHE_DIR, else ~/.cache/lockkeys).",
         ),
     ] = None,
@@ -116,18 +123,22 @@ def warn_expiring_signers() -> None:
 
 def export(
     format: Annotated[
-        str, typer.Option("--format", help="requirements or pylock.")
+        str, typer.Option("--format", metavar="FORMAT", help="requirements or pylock.")
     ] = "requirements",
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write here, not stdout.")
     ] = None,
     extra: Annotated[
         list[str] | None,
-        typer.Option("--extra", help="requirements: also what this extra needs."),
+        typer.Option("--extra", metavar="NAME", help="requirements: also what this extra needs."),
     ] = None,
     group: Annotated[
         list[str] | None,
-        typer.Option("--group", help="requirements: also this group (default: lock's defaults)."),
+        typer.Option(
+            "--group",
+            metavar="NAME",
+            help="requirements: also this group (default: lock's defaults).",
+        ),
     ] = None,
     lock_signer: LockSignerOption = None,
     lock_threshold: LockThresholdOption = None,
@@ -172,7 +183,7 @@ def export(
 
 
 def why(
-    name: Annotated[str, typer.Argument(help="A locked package.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A locked package.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Why a package is in the lock: who needs it, its source, signers, threshold, reason."""

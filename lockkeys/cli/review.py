@@ -17,12 +17,20 @@ EXIT_WEAKENING = 1
 
 
 def diff(
-    old: Annotated[str, typer.Argument(help="The old lock: a file, or git:REF[:PATH].")],
-    new: Annotated[str, typer.Argument(help="The new lock: a file, or git:REF[:PATH].")],
+    old: Annotated[
+        str, typer.Argument(metavar="OLD", help="The old lock: a file, or git:REF[:PATH].")
+    ],
+    new: Annotated[
+        str, typer.Argument(metavar="NEW", help="The new lock: a file, or git:REF[:PATH].")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     fail_on: Annotated[
         str | None,
-        typer.Option("--fail-on", help="weakening: exit 1 when any trust change weakens the lock."),
+        typer.Option(
+            "--fail-on",
+            metavar="CLASS",
+            help="weakening: exit 1 when any trust change weakens the lock.",
+        ),
     ] = None,
 ) -> None:
     """Per package: version and file changes, and every trust change classified as
