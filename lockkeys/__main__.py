@@ -1,5 +1,5 @@
 import sys
 
-from lockkeys.cli import main
+from lockkeys.entry import main
 
 sys.exit(main())

@@ -12,7 +12,7 @@ from lockkeys import __version__
 def test_version_is_answered_without_importing_typer() -> None:
     code = (
         "import sys\n"
-        "from lockkeys.cli import main\n"
+        "from lockkeys.entry import main\n"
         "code = main(['--version'])\n"
         "print(code, 'typer' in sys.modules, 'rich' in sys.modules)\n"
     )
