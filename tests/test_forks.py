@@ -13,8 +13,8 @@ from packaging.pylock import Pylock
 
 from fixtures.wheelmaker import build_wheel
 from tests.support.cli import Cli
+from tests.support.targets import fake_python, markers
 from tests.support.venvs import installed, make_venv
-from tests.test_universal_lock import _markers, fake_python
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +65,8 @@ def test_two_versions_of_one_package_for_two_pythons(tmp_path: Path, cli: Cli) -
     assert code == 0, err
     assert installed(venv) == [["app", "1.0"], ["lib", "2.0"]]
 
-    env = {"markers": _markers(os_name="posix", sys_platform="linux", platform_system="Linux",
-                               platform_machine="x86_64")
+    env = {"markers": markers(os_name="posix", sys_platform="linux", platform_system="Linux",
+                              platform_machine="x86_64")
            | {"python_full_version": "3.10.4", "python_version": "3.10"},
            "tags": []}  # fmt: skip
     old = fake_python(tmp_path, "py310", env)
@@ -81,9 +81,9 @@ def test_the_lock_model_accepts_forks_only_with_a_marker_each() -> None:
 
     from lockkeys.errors import InputError
     from lockkeys.lockfile.io import dumps_lock, parse_lock
-    from tests.test_lock_model import _doc, _dump
+    from tests.support.lockdocs import dump_doc, sample_doc
 
-    doc = _doc()
+    doc = sample_doc()
     bar = doc["packages"][0]
     newer = copy.deepcopy(bar)
     newer["version"] = "2.0"
@@ -91,9 +91,9 @@ def test_the_lock_model_accepts_forks_only_with_a_marker_each() -> None:
     bar["marker"] = 'python_version < "3.11"'
     newer["marker"] = 'python_version >= "3.11"'
     doc["packages"].insert(1, newer)
-    lock = parse_lock(_dump(doc), "pylock.toml")
+    lock = parse_lock(dump_doc(doc), "pylock.toml")
     assert [(p.name, p.version) for p in lock.entries("bar")] == [("bar", "1.0"), ("bar", "2.0")]
     assert parse_lock(dumps_lock(lock), "pylock.toml") == lock  # written back the same
     del newer["marker"]
     with pytest.raises(InputError, match=r"packages\[1\]\.name: 'bar' is locked twice"):
-        parse_lock(_dump(doc), "pylock.toml")
+        parse_lock(dump_doc(doc), "pylock.toml")

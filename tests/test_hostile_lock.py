@@ -12,7 +12,7 @@ import tomli_w
 
 from lockkeys.errors import InputError
 from lockkeys.lockfile.io import parse_lock
-from tests.test_lock_model import _doc
+from tests.support.lockdocs import sample_doc
 
 # --- item 6: strict lock fields ----------------------------------------------------------------
 
@@ -44,14 +44,14 @@ from tests.test_lock_model import _doc
     ],
 )
 def test_item6_lax_lock_values_are_errors(edit: Any, message: str) -> None:
-    doc = copy.deepcopy(_doc())
+    doc = copy.deepcopy(sample_doc())
     edit(doc)
     with pytest.raises(InputError, match=message):
         parse_lock(tomli_w.dumps(doc), "pylock.toml")
 
 
 def test_item6_same_file_name_twice_in_one_package_is_an_error() -> None:
-    doc = copy.deepcopy(_doc())
+    doc = copy.deepcopy(sample_doc())
     wheel = copy.deepcopy(doc["packages"][0]["wheels"][0])
     wheel["hashes"] = {"sha256": "f" * 64}  # same name, different hash: which one is it?
     doc["packages"][0]["wheels"].append(wheel)
@@ -62,7 +62,7 @@ def test_item6_same_file_name_twice_in_one_package_is_an_error() -> None:
 def test_item6_newer_pep751_minor_version_warned_once_with_prefix(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    doc = copy.deepcopy(_doc())
+    doc = copy.deepcopy(sample_doc())
     doc["lock-version"] = "1.9"
     text = tomli_w.dumps(doc)
     with caplog.at_level(logging.WARNING):

@@ -17,9 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,41 +25,22 @@ import pytest
 
 from fixtures.wheelmaker import build_wheel
 from lockkeys.install import plan as plan_module
-from lockkeys.lockfile.locker import lock as lock_config
 from tests.support.cli import Cli
+from tests.support.deployscenes import (
+    break_util,
+    make_scene,
+    pip_install,
+    run_until_installing,
+    upgrade_scene,
+)
 from tests.support.pypiserver import serve_index
 from tests.support.venvs import installed, make_venv, site_packages, snapshot
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
 INSTALLERS = ["builtin", "pip", "uv"]
 INSTALLER_FILE = {"builtin": "lockkeys", "pip": "pip", "uv": "uv"}
 FREEZE = ["bar==1.1", "broken==1.0", "foo==1.0", "util==2.1"]
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
-
-
-def make_scene(fixture_data: Path, dest: Path, source: str, requirements: str) -> Path:
-    """A copy of the public fixtures, a config with ``source``, locked; returns the lock."""
-    if not (dest / "public").exists():
-        shutil.copytree(fixture_data / "public", dest / "public")
-    write(
-        dest / "lockkeys.toml",
-        f"""
-        requirements = ["requirements.in"]
-        [[sources]]
-        name = "pub"
-        {source}
-        """,
-    )
-    write(dest / "requirements.in", requirements)
-    outcome = lock_config(dest / "lockkeys.toml")
-    return outcome.path
 
 
 @pytest.fixture(scope="module", params=["folder", "index"])
@@ -100,17 +79,6 @@ def dist_info(python: Path, name: str) -> Path:
     found = list(site_packages(python).glob(f"{name}-*.dist-info"))
     assert len(found) == 1, found
     return found[0]
-
-
-def pip_install(python: Path, *wheels: Path) -> None:
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "pip", "--python", str(python), "install", "-q"),
-            *("--no-index", "--no-deps", *map(str, wheels)),
-        ],
-        check=True,
-        capture_output=True,
-    )
 
 
 # -- 1. clean installs ------------------------------------------------------------------------
@@ -234,49 +202,6 @@ def test_sync_keeps_installer_tools_and_lockkeys_own_dependencies(
 # -- 3. all or nothing: a failed or interrupted upgrade ---------------------------------------
 
 
-def upgrade_scene(fixture_data: Path, dest: Path) -> tuple[Path, Path]:
-    """Lock A (bar 1.0, util 2.0) and lock B (bar 1.1, util 2.1), each in its own folder."""
-    old = make_scene(fixture_data, dest / "a", 'path = "public"', "bar==1.0\nutil==2.0\n")
-    new = make_scene(fixture_data, dest / "b", 'path = "public"', "bar==1.1\nutil==2.1\n")
-    return old, new
-
-
-def _record_with(record: bytes, changed: dict[str, bytes]) -> bytes:
-    """RECORD with the hash and size of each changed member updated."""
-    lines = []
-    for line in record.decode().splitlines():
-        path = line.split(",")[0]
-        if path in changed:
-            digest = base64.urlsafe_b64encode(hashlib.sha256(changed[path]).digest())
-            line = f"{path},sha256={digest.decode().rstrip('=')},{len(changed[path])}"
-        lines.append(line)
-    return ("\n".join(lines) + "\n").encode()
-
-
-def break_util(lock: Path) -> None:
-    """util 2.1 rebuilt with a wheel format no installer supports, and the lock edited to
-    pin it (as if locked from it): it passes every verification, then installers reject it."""
-    wheel = lock.parent / "public" / "util-2.1-py3-none-any.whl"
-    old = wheel.read_bytes()
-    with zipfile.ZipFile(wheel) as archive:
-        members = [(i.filename, archive.read(i)) for i in archive.infolist()]
-    changed: dict[str, bytes] = {}
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, data in members:
-            if name.endswith(".dist-info/WHEEL"):
-                data = data.replace(b"Wheel-Version: 1.0", b"Wheel-Version: 9.0")
-                changed[name] = data
-            elif name.endswith(".dist-info/RECORD"):  # keep RECORD honest (threat row 22)
-                data = _record_with(data, changed)
-            archive.writestr(name, data)
-    new = wheel.read_bytes()
-    text = lock.read_text(encoding="utf-8")
-    old_sha, new_sha = hashlib.sha256(old).hexdigest(), hashlib.sha256(new).hexdigest()
-    assert old_sha in text
-    text = text.replace(old_sha, new_sha).replace(f"size = {len(old)}", f"size = {len(new)}")
-    lock.write_text(text, encoding="utf-8")
-
-
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_failed_upgrade_restores_every_distribution_and_file(
     fixture_data: Path, tmp_path: Path, cli: Cli, installer: str
@@ -298,60 +223,6 @@ def test_failed_upgrade_restores_every_distribution_and_file(
     assert snapshot(python) == before  # same distributions, versions and file hashes
     prefix = python.parent.parent
     assert not list(prefix.glob(".lockkeys-rollback-*"))
-
-
-WRAPPER = """
-import os, signal, sys, time
-from pathlib import Path
-
-marker = Path(os.environ["TEST_MARKER"])
-how = os.environ["TEST_HOW"]
-if how == "builtin":
-    import installer
-    real = installer.install
-    calls = []
-
-    def install(*args, **kwargs):
-        real(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:  # two wheels written, more to come
-            marker.write_text("installing")
-            time.sleep(60)
-
-    installer.install = install
-else:
-    import lockkeys.install.installer as inst
-    real_command = inst.installer_command
-
-    def command(*args, **kwargs):
-        cmd = real_command(*args, **kwargs)
-        script = 'echo $$ > "$0.pid" && "$@" && touch "$0" && exec sleep 60'
-        return ["sh", "-c", script, str(marker), *cmd]
-
-    inst.installer_command = command
-from lockkeys.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def run_until_installing(
-    args: list[str], how: str, marker: Path, tmp: Path
-) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(TEST_MARKER=str(marker), TEST_HOW=how, PYTHONPATH=str(REPO), TMPDIR=str(tmp))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WRAPPER, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the install step was never reached"
-        time.sleep(0.05)
-    return proc
 
 
 def gone(pid: int, wait: float = 10.0) -> bool:

@@ -8,80 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tomli_w
 from packaging.pylock import Pylock
 
 from lockkeys.errors import InputError
 from lockkeys.lockfile.io import dumps_lock, parse_lock, read_lock, write_lock
-from lockkeys.lockfile.model import (
-    Lock,
-    LockedFile,
-    LockedPackage,
-    LockSource,
-    LockTool,
-    PackageTool,
-)
-
-FPR_A = "A" * 40
-FPR_B = "B" * 40
-SHA = "0" * 64
-ARMOR = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n{}\n-----END PGP PUBLIC KEY BLOCK-----\n"
-
-
-def sample_lock() -> Lock:
-    tool = LockTool.model_validate(
-        {
-            "lock-version": "1",
-            "inputs-digest": "sha256:" + "1" * 64,
-            "requirements": ["foo>=1"],
-            "sources": [LockSource(name="public", url="http://127.0.0.1:1/simple/")],
-            "signers": {
-                "alice": {
-                    "fingerprint": FPR_A,
-                    "certificate": ARMOR.format("x"),
-                },
-                "bob": {
-                    "fingerprint": FPR_B,
-                    "certificate": ARMOR.format("y"),
-                },
-            },
-        }
-    )
-    wheel = LockedFile(
-        filename="foo-1.0-py3-none-any.whl",
-        size=10,
-        hashes={"sha256": SHA},
-        url="http://127.0.0.1:1/packages/foo-1.0-py3-none-any.whl",
-    )
-    foo = LockedPackage(
-        name="foo",
-        version="1.0",
-        index="http://127.0.0.1:1/simple/",
-        wheels=(wheel,),
-        tool=PackageTool.model_validate(
-            {
-                "verify": "hashes+signatures",
-                "signers": [FPR_A, FPR_B],
-                "threshold": 2,
-                "source": "public",
-                "required-by": ["<root>"],
-            }
-        ),
-    )
-    bar_wheel = LockedFile(
-        filename="bar-1.0-py3-none-any.whl",
-        size=5,
-        hashes={"sha256": SHA},
-        url="http://127.0.0.1:1/packages/bar-1.0-py3-none-any.whl",
-    )
-    bar = LockedPackage(
-        name="bar",
-        version="1.0",
-        index="http://127.0.0.1:1/simple/",
-        wheels=(bar_wheel,),
-        tool=PackageTool(verify="hashes", source="public"),
-    )
-    return Lock(tool=tool, packages=(foo, bar))
+from tests.support.lockdocs import FPR_A, dump_doc, sample_doc, sample_lock
 
 
 def test_round_trip_and_pep751_valid(tmp_path: Path) -> None:
@@ -97,12 +28,8 @@ def test_round_trip_and_pep751_valid(tmp_path: Path) -> None:
     assert read_lock(path) == again
 
 
-def _doc() -> dict[str, Any]:
-    return tomllib.loads(dumps_lock(sample_lock()))
-
-
 def _mutate(path: str, value: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(_doc())
+    doc = copy.deepcopy(sample_doc())
     target: Any = doc
     parts = path.split("/")
     for part in parts[:-1]:
@@ -119,9 +46,6 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
 
 _DELETE = object()
 
-
-def _dump(doc: dict[str, Any]) -> str:
-    return tomli_w.dumps(doc)
 
 
 @pytest.mark.parametrize(
@@ -175,16 +99,16 @@ def _dump(doc: dict[str, Any]) -> str:
 def test_ambiguous_or_weak_lock_rejected_with_path(path: str, value: Any, message: str) -> None:
     doc = _mutate(path, value)
     with pytest.raises(InputError) as info:
-        parse_lock(_dump(doc), "pylock.toml")
+        parse_lock(dump_doc(doc), "pylock.toml")
     assert message in str(info.value), str(info.value)
     assert info.value.file == "pylock.toml"
 
 
 def test_duplicate_package_rejected() -> None:
-    doc = _doc()
+    doc = sample_doc()
     doc["packages"].append(copy.deepcopy(doc["packages"][0]))
     with pytest.raises(InputError, match=r"packages\[2\]\.name: 'bar' is locked twice"):
-        parse_lock(_dump(doc), "pylock.toml")
+        parse_lock(dump_doc(doc), "pylock.toml")
 
 
 def test_garbage_lock(tmp_path: Path) -> None:

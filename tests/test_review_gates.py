@@ -1,7 +1,7 @@
 """Issue 19, rule 2: the review gates compare everything; one regression test per finding.
 
 Each test edits a real lock (made by `lockkeys lock` with uv from two pypiserver indexes on
-127.0.0.1, see :mod:`tests.test_lock_mutation`) the way an attacker with a pull request would,
+127.0.0.1, see :mod:`tests.support.fullscene`) the way an attacker with a pull request would,
 and runs the real commands in-process: `lockkeys diff OLD NEW --fail-on weakening` must name
 the change, and `lockkeys lock --check` must exit 1 naming what differs.
 """
@@ -20,7 +20,7 @@ import tomli_w
 
 from lockkeys.cli import main
 from lockkeys.resolve.uv import find_uv
-from tests.test_lock_mutation import TOKEN_ENV, Scene, make_scene
+from tests.support.fullscene import TOKEN_ENV, Scene, make_scene
 
 pytestmark = pytest.mark.skipif(find_uv() is None, reason="uv is not installed")
 

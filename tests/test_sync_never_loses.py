@@ -29,14 +29,14 @@ from lockkeys.install.environment import TargetEnvironment
 from lockkeys.install.pipeline import _sweep_stale_workdirs
 from lockkeys.install.transaction import recover
 from tests.support.cli import Cli
-from tests.support.venvs import make_venv, site_packages, snapshot
-from tests.test_install_deploy import (
+from tests.support.deployscenes import (
     break_util,
     make_scene,
     pip_install,
     run_until_installing,
     upgrade_scene,
 )
+from tests.support.venvs import make_venv, site_packages, snapshot
 
 pytestmark = pytest.mark.slow
 

@@ -36,6 +36,7 @@ from lockkeys.markers import running_environment, running_python
 from lockkeys.trust.signing import sign_files
 from tests.support.cli import Cli
 from tests.support.pypiserver import serve_index
+from tests.support.targets import MACOS, WINDOWS, fake_python, markers
 from tests.support.venvs import installed, make_venv
 
 pytestmark = pytest.mark.slow
@@ -94,51 +95,6 @@ def lock_doc(config: Path) -> dict[str, Any]:
 
 def markers_of(doc: dict[str, Any]) -> dict[str, str | None]:
     return {p["name"]: p.get("marker") for p in doc["packages"]}
-
-
-# -- fake target interpreters -----------------------------------------------------------------
-
-
-def _markers(**values: str) -> dict[str, str]:
-    base = {
-        "implementation_name": "cpython",
-        "implementation_version": "3.11.7",
-        "platform_python_implementation": "CPython",
-        "python_full_version": "3.11.7",
-        "python_version": "3.11",
-        "platform_version": "fake",
-        "platform_release": "fake",
-    }
-    return base | values
-
-
-WINDOWS = {
-    "markers": _markers(
-        os_name="nt", sys_platform="win32", platform_system="Windows", platform_machine="AMD64"
-    ),
-    "tags": ["cp311-cp311-win_amd64", "cp311-none-win_amd64", "py3-none-win_amd64"],
-}
-MACOS = {
-    "markers": _markers(
-        os_name="posix", sys_platform="darwin", platform_system="Darwin", platform_machine="arm64"
-    ),
-    "tags": ["cp311-cp311-macosx_11_0_arm64", "py3-none-macosx_11_0_arm64"],
-}
-
-
-def fake_python(folder: Path, name: str, target: dict[str, Any]) -> Path:
-    """An executable that answers lockkeys' environment probe as ``target`` would."""
-    answer = {
-        "tags": [*target["tags"], "py311-none-any", "py3-none-any"],
-        "markers": target["markers"],
-        "executable": f"/fake/{name}/python",
-        "prefix": f"/fake/{name}",
-        "installed": [],
-    }
-    script = folder / f"python-{name}"
-    script.write_text("#!/bin/sh\ncat <<'EOF'\n" + json.dumps(answer) + "\nEOF\n")
-    script.chmod(0o755)
-    return script
 
 
 def report(out: str) -> dict[str, dict[str, Any]]:
@@ -290,7 +246,7 @@ def test_pip_tools_lock_records_its_one_environment(
     assert doc["requires-python"] == f"=={running_python()}.*"
     assert markers_of(doc) == {"app": None, "common": None, "plat": None}
     # A target on another Python gets that message, not "extraneous dependency".
-    old = _markers(
+    old = markers(
         os_name="posix",
         sys_platform=env["sys_platform"],
         platform_system=env["platform_system"],
