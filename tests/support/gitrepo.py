@@ -35,7 +35,7 @@ def lockkeys(repo: Path, *args: str, expect: int = 0) -> subprocess.CompletedPro
 
 def locked_repo(root: Path, fixture_data: Path) -> Path:
     """``root/app``: a lockkeys.toml over a bundled folder (``foo`` and what it needs), locked
-    and committed on the repository's first branch."""
+    and committed on branch ``main``."""
     repo = root / "app"
     repo.mkdir()
     shutil.copytree(fixture_data / "public", repo / "public")
@@ -43,7 +43,7 @@ def locked_repo(root: Path, fixture_data: Path) -> Path:
     (repo / "lockkeys.toml").write_text(
         'requirements = ["requirements.in"]\n\n[[sources]]\nname = "public"\npath = "public"\n'
     )
-    git(repo, "init", "-q")
+    git(repo, "init", "-q", "--initial-branch=main")
     lockkeys(repo, "lock")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "lock")
