@@ -72,8 +72,9 @@ def test_pysequoia_unlocks_and_signs(generated: tuple[pysequoia.Tsk, bytes]) -> 
 
 def test_wrong_password_fails(generated: tuple[pysequoia.Tsk, bytes]) -> None:
     _, protected = generated
-    # pysequoia raises RuntimeError: the wrong key decrypts to material that does not parse
-    with pytest.raises(RuntimeError, match="unexpected EOF"):
+    # pysequoia raises RuntimeError: the wrong key decrypts to garbage, and what the parser
+    # then says depends on the random key ("unexpected EOF", "Malformed MPI", ...)
+    with pytest.raises(RuntimeError):
         pysequoia.Tsk.from_bytes(protected).signer(password="wrong")
 
 
