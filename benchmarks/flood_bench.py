@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lockkeys.openpgp.armor import decode  # noqa: E402
-from lockkeys.openpgp.framing import TAG_SIGNATURE, encode_packet  # noqa: E402
-from lockkeys.trust.signatures import parse_signatures  # noqa: E402
+from lockkeys._internal.openpgp.armor import decode  # noqa: E402
+from lockkeys._internal.openpgp.framing import TAG_SIGNATURE, encode_packet  # noqa: E402
+from lockkeys._internal.trust.signatures import parse_signatures  # noqa: E402
 
 MIB = 1024 * 1024
 

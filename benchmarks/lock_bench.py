@@ -31,7 +31,7 @@ Caches, alike for all four:
   resolver caches and its index-page cache);
 - warm: one cache folder per tool, filled by an untimed warm-up run, then reused. Warm,
   ``lockkeys lock`` reuses its resolution when every index page the resolver read is
-  unchanged (lockkeys.resolve.memo), as it does for a user re-locking unchanged inputs;
+  unchanged (lockkeys._internal.resolve.memo), as it does for a user re-locking unchanged inputs;
   ``lockkeys lock --resolver uv --re-resolve`` (uv runs every time, as after a changed
   requirement) is measured warm too, and printed for information.
 
@@ -70,7 +70,7 @@ try:  # run as a script (benchmarks/ is on sys.path) or imported as benchmarks.<
 except ImportError:
     from benchmarks.bytecode import compile_lockkeys
 
-from lockkeys.markers import running_environment
+from lockkeys._internal.markers import running_environment
 
 INDEX_URL = "https://pypi.org/simple/"
 DEFAULT_PACKAGES = (

@@ -2,7 +2,7 @@
 
 ``lockkeys --version`` is answered here, before the command line (typer, rich and every
 command module) is imported, so that the question a deploy script asks most often costs an
-interpreter start and nothing more. Everything else goes to :func:`lockkeys.cli.main`.
+interpreter start and nothing more. Everything else goes to :func:`lockkeys._internal.cli.main`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"lockkeys {__version__}")
         return 0
-    from lockkeys.cli import main as run
+    from lockkeys._internal.cli import main as run
 
     return run(argv)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lockkeys.redact import redact
+from lockkeys._internal.redact import redact
 
 
 def escape(text: str) -> str:

@@ -13,7 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # so that `fixtures.*` and `tests.support.*` import
     sys.path.insert(0, str(REPO_ROOT))
 
-from lockkeys.cli import main  # noqa: E402
+from lockkeys._internal.cli import main  # noqa: E402
 from tests.support.cli import Cli  # noqa: E402
 from tests.support.pypiserver import serve_index  # noqa: E402
 

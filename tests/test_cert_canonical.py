@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from gnupg import GnuPG
 
+from lockkeys._internal.openpgp.armor import TAG_USER_ID, decode
+from lockkeys._internal.trust.certs import merge_certificates, parse_certificate
+from lockkeys._internal.trust.merge import compare_certificates, describe
+from lockkeys._internal.trust.signatures import load_signatures
+from lockkeys._internal.trust.threshold import Keyring, evaluate_threshold
 from lockkeys.errors import InputError
-from lockkeys.openpgp.armor import TAG_USER_ID, decode
-from lockkeys.trust.certs import merge_certificates, parse_certificate
-from lockkeys.trust.merge import compare_certificates, describe
-from lockkeys.trust.signatures import load_signatures
-from lockkeys.trust.threshold import Keyring, evaluate_threshold
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="GnuPG is not installed")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -285,7 +285,7 @@ def test_console_script_runs(keys: Path) -> None:
 def test_sign_makes_binary_document_signature_sha256_or_stronger(
     name: str, keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lockkeys.trust.signatures import load_signatures
+    from lockkeys._internal.trust.signatures import load_signatures
 
     data = tmp_path / "f.bin"
     data.write_bytes(b"payload" * 100)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.config import (
+from lockkeys._internal.config import (
     DEFAULT_INDEX_URL,
     DefaultConfig,
     LockkeysConfig,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
 
 CONFIG = """requirements = ["requirements.in"]
 [[sources]]

@@ -16,7 +16,7 @@ import pytest
 import typer.main
 from packaging.requirements import Requirement
 
-from lockkeys.cli import app
+from lockkeys._internal.cli import app
 from tests.support.cli import Cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.install import plan as plan_module
-from lockkeys.lockfile.locker import lock as lock_config
+from lockkeys._internal.install import plan as plan_module
+from lockkeys._internal.locking.locker import lock as lock_config
 from tests.support.cli import Cli
 from tests.support.venvs import installed, make_venv, site_packages
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.errors import SourceError, VerificationError
-from lockkeys.redact import redact, redact_url, register_secret, strip_userinfo
-from lockkeys.sources.auth import AuthRegistry, SourceAuth
-from lockkeys.sources.fetch import (
+from lockkeys._internal.redact import redact, redact_url, register_secret, strip_userinfo
+from lockkeys._internal.sources.auth import AuthRegistry, SourceAuth
+from lockkeys._internal.sources.fetch import (
     Client,
     NotFoundError,
     fetch_bytes,
@@ -24,13 +23,14 @@ from lockkeys.sources.fetch import (
     retry_after_seconds,
     use_client,
 )
-from lockkeys.sources.transport import (
+from lockkeys._internal.sources.transport import (
     ConnectFailed,
     ConnectionBroken,
     ProxyFailed,
     TLSFailed,
     proxy_for,
 )
+from lockkeys.errors import SourceError, VerificationError
 from tests.support.fake_transport import FakeTransport, Pause, Reply
 
 URL = "https://index.example/packages/a.whl"
@@ -323,7 +323,7 @@ def test_keyring_is_asked_only_after_a_401(monkeypatch: pytest.MonkeyPatch) -> N
 
     fake_keyring = types.SimpleNamespace(get_credential=get_credential)
     monkeypatch.setitem(sys.modules, "keyring", fake_keyring)
-    monkeypatch.setattr("lockkeys.sources.auth.keyring_installed", lambda: True)
+    monkeypatch.setattr("lockkeys._internal.sources.auth.keyring_installed", lambda: True)
     source = SourceAuth("p", INDEX)
     transport = FakeTransport({INDEX: [Reply(401), Reply(200, [b"ok"])]})
     with use_client(client_with(transport, [source], {})):

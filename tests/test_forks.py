@@ -79,8 +79,8 @@ def test_two_versions_of_one_package_for_two_pythons(tmp_path: Path, cli: Cli) -
 def test_the_lock_model_accepts_forks_only_with_a_marker_each() -> None:
     import copy
 
+    from lockkeys._internal.lockmodel.io import dumps_lock, parse_lock
     from lockkeys.errors import InputError
-    from lockkeys.lockfile.io import dumps_lock, parse_lock
     from tests.support.lockdocs import dump_doc, sample_doc
 
     doc = sample_doc()

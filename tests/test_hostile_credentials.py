@@ -28,11 +28,11 @@ import pytest
 import tomli_w
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from lockkeys._internal.redact import redact
+from lockkeys._internal.sources.auth import AuthRegistry, SourceAuth
+from lockkeys._internal.sources.fetch import Client, fetch_bytes, fetch_to, use_client
+from lockkeys._internal.sources.urllib3_transport import Urllib3Transport
 from lockkeys.errors import InputError, SourceError
-from lockkeys.redact import redact
-from lockkeys.sources.auth import AuthRegistry, SourceAuth
-from lockkeys.sources.fetch import Client, fetch_bytes, fetch_to, use_client
-from lockkeys.sources.urllib3_transport import Urllib3Transport
 from tests.support.fake_transport import FakeTransport, Reply
 from tests.support.https_index import serve_connect_proxy
 
@@ -405,7 +405,7 @@ def test_rule5_keyring_answers_only_for_the_origin_asked(monkeypatch: pytest.Mon
     monkeypatch.setitem(
         _sys.modules, "keyring", types.SimpleNamespace(get_credential=get_credential)
     )
-    monkeypatch.setattr("lockkeys.sources.auth.keyring_installed", lambda: True)
+    monkeypatch.setattr("lockkeys._internal.sources.auth.keyring_installed", lambda: True)
     mirror = "https://attacker.example/simple/"
     source = SourceAuth("corp", "https://index.example/simple/", mirrors=(mirror,))
     transport = FakeTransport({mirror + "foo/": Reply(401)})
@@ -448,8 +448,8 @@ def test_proxy_407_names_the_proxy_and_how_to_give_its_credentials() -> None:
 
 
 def test_rule5_token_with_empty_password_is_still_a_secret() -> None:
-    from lockkeys.config import SourceConfig
-    from lockkeys.sources.session import source_auth
+    from lockkeys._internal.config import SourceConfig
+    from lockkeys._internal.sources.session import source_auth
 
     config = SourceConfig(name="gl", url="https://glpat-emptypw99:@gitlab.example/simple/")
     assert config.url == "https://gitlab.example/simple/"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.cli import main
-from lockkeys.config import load_config
+from lockkeys._internal.cli import main
+from lockkeys._internal.config import load_config
+from lockkeys._internal.limits import MAX_NESTING, load_json
+from lockkeys._internal.lockmodel.io import parse_lock, read_lock
+from lockkeys._internal.sources.index import PageError, parse_json_page
+from lockkeys._internal.trust.signatures import load_signatures
 from lockkeys.errors import InputError
-from lockkeys.limits import MAX_NESTING, load_json
-from lockkeys.lockfile.io import parse_lock, read_lock
-from lockkeys.sources.index import PageError, parse_json_page
-from lockkeys.trust.signatures import load_signatures
 
 KEYS = Path(__file__).resolve().parent.parent / "fixtures" / "data" / "keys"
 
@@ -140,8 +140,8 @@ def test_item5_timeout_out_of_range_exit_2(value: str, capsys: pytest.CaptureFix
 def test_item5_python_that_is_not_an_interpreter_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from lockkeys._internal.install.environment import probe
     from lockkeys.errors import UsageError
-    from lockkeys.install.environment import probe
 
     with pytest.raises(UsageError, match="did not report its environment"):
         probe("/bin/true")
@@ -168,7 +168,7 @@ def test_item5_key_generate_expiry_beyond_openpgp_range_exit_2(
 def test_fuzz_finding_index_link_that_is_not_a_valid_url_is_ignored() -> None:
     """benchmarks/fuzz.py (index-html): an href such as "http://[::1" made urljoin raise
     ValueError (exit 70). Such a link is ignored; a broken <base href> is a page error."""
-    from lockkeys.sources.index import parse_html_page
+    from lockkeys._internal.sources.index import parse_html_page
 
     page = b'<a href="http://[::1/x-1.0-py3-none-any.whl">x</a><a href="y-1.0.tar.gz">y</a>'
     files = parse_html_page(page, "https://index.example/simple/y/")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import tomli_w
 
+from lockkeys._internal.lockmodel.io import parse_lock
 from lockkeys.errors import InputError
-from lockkeys.lockfile.io import parse_lock
 from tests.support.lockdocs import sample_doc
 
 # --- item 6: strict lock fields ----------------------------------------------------------------
@@ -95,7 +95,7 @@ verify = "signatures"
 def locked_scene(fixture_data: Any, tmp_path: Any) -> Any:
     import shutil
 
-    from lockkeys.lockfile.locker import lock as lock_config
+    from lockkeys._internal.locking.locker import lock as lock_config
 
     scene = tmp_path / "scene"
     shutil.copytree(fixture_data / "public", scene / "pub")
@@ -107,7 +107,7 @@ def locked_scene(fixture_data: Any, tmp_path: Any) -> Any:
 
 
 def check(scene: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from lockkeys.cli import main
+    from lockkeys._internal.cli import main
 
     capsys.readouterr()
     code = main(["--config", str(scene / "lockkeys.toml"), "lock", "--check"])
@@ -146,8 +146,8 @@ def test_item1_lock_check_catches_a_hand_weakened_lock(
     edit_lock(locked_scene, weaken)
     code, output = check(locked_scene, capsys)
     assert code == 1, output
-    # The policy comparison (lockkeys.trust.relock) names each field; the sources, stores
-    # and files are compared by lockkeys.lockfile.drift (next test).
+    # The policy comparison (lockkeys._internal.locktrust.relock) names each field; the sources,
+    # stores and files are compared by lockkeys._internal.locking.drift (next test).
     assert "trust differs" in output or "trust content differs" in output
     assert "packages.util.threshold: the lock says 1" in output
     assert "packages.util.signers" in output
@@ -176,7 +176,7 @@ def test_item1_lock_check_catches_swapped_hashes_certificates_and_sources(
     assert code == 1, output
     expected = {
         "hash": "packages.bar.files",
-        # caught first by the certificate-file comparison (lockkeys.trust.relock)
+        # caught first by the certificate-file comparison (lockkeys._internal.locktrust.relock)
         "certificate": "signer bob",
         "source": "sources",
         "store": "signature-stores",

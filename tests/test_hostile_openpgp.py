@@ -13,23 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.cli import main
-from lockkeys.errors import InputError
-from lockkeys.openpgp import armor as armor_module
-from lockkeys.openpgp import framing
-from lockkeys.openpgp.armor import armor, decode
-from lockkeys.openpgp.engine import EngineCert, Verified
-from lockkeys.openpgp.framing import TAG_PUBLIC_SUBKEY, TAG_SIGNATURE, encode_packet
-from lockkeys.openpgp.protect import iter_packets
-from lockkeys.openpgp.sequoia import SequoiaEngine
-from lockkeys.trust.certs import Keyring, load_certificate, parse_certificate
-from lockkeys.trust.signatures import load_signatures, parse_signatures
-from lockkeys.trust.signing import sign_files
-from lockkeys.trust.threshold import (
+from lockkeys._internal.cli import main
+from lockkeys._internal.openpgp import armor as armor_module
+from lockkeys._internal.openpgp import framing
+from lockkeys._internal.openpgp.armor import armor, decode
+from lockkeys._internal.openpgp.engine import EngineCert, Verified
+from lockkeys._internal.openpgp.framing import TAG_PUBLIC_SUBKEY, TAG_SIGNATURE, encode_packet
+from lockkeys._internal.openpgp.protect import iter_packets
+from lockkeys._internal.openpgp.sequoia import SequoiaEngine
+from lockkeys._internal.trust.certs import Keyring, load_certificate, parse_certificate
+from lockkeys._internal.trust.signatures import load_signatures, parse_signatures
+from lockkeys._internal.trust.signing import sign_files
+from lockkeys._internal.trust.threshold import (
     MAX_PACKETS_PER_SIGNER,
     Reason,
     evaluate_threshold,
 )
+from lockkeys.errors import InputError
 
 KEYS = Path(__file__).resolve().parent.parent / "fixtures" / "data" / "keys"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.lockfile.locker import lock as lock_config
+from lockkeys._internal.locking.locker import lock as lock_config
 from tests.support.cli import Cli
 from tests.support.hostile import HostileServer, Serve, hostile_server
 
@@ -77,7 +77,7 @@ def test_item7_unreachable_store_does_not_matter_when_threshold_is_met(
 
 def only_alice(server: HostileServer, tmp_path: Path) -> None:
     """Serve util's signature file with alice's signature only (bob's is missing)."""
-    from lockkeys.trust.signatures import armor_signatures, load_signatures
+    from lockkeys._internal.trust.signatures import armor_signatures, load_signatures
 
     original = load_signatures(Path(server.folder or ".") / UTIL_ASC)
     server.set_file(UTIL_ASC, Serve(armor_signatures([original[0].packet]).encode()))

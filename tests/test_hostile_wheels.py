@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
+from lockkeys._internal.locking.locker import lock as lock_config
+from lockkeys._internal.trust.signing import sign_files
+from lockkeys._internal.wheelrecord import check_wheel_record
 from lockkeys.errors import VerificationError
-from lockkeys.lockfile.locker import lock as lock_config
-from lockkeys.trust.signing import sign_files
-from lockkeys.wheelrecord import check_wheel_record
 
 KEYS = Path(__file__).resolve().parent.parent / "fixtures" / "data" / "keys"
 
@@ -183,7 +183,7 @@ def test_fuzz_finding_hostile_zip_headers_are_refusals_not_crashes(
     """benchmarks/fuzz.py (wheel) found zipfile raising NotImplementedError (unknown zip version
     or compression method) and UnicodeDecodeError (a name flagged UTF-8 that is not) where the
     metadata and RECORD readers expected only BadZipFile: each escaped as exit 70."""
-    from lockkeys.install.metadata import read_wheel_metadata
+    from lockkeys._internal.install.metadata import read_wheel_metadata
 
     data = wheel.read_bytes()
     central = b"PK\x01\x02"

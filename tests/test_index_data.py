@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.resolve.base import ResolveRequest
-from lockkeys.resolve.piptools import PipToolsResolver
-from lockkeys.resolve.runenv import ResolverSettings, default_cache_dir
-from lockkeys.resolve.view import serve_view
-from lockkeys.sources import list_files
-from lockkeys.sources.auth import Credentials
-from lockkeys.sources.fetch import Client, use_client
-from lockkeys.sources.index import list_index, parse_html_page, parse_json_page
-from lockkeys.sources.model import Source
-from lockkeys.sources.pagecache import PageCache
+from lockkeys._internal.resolve.base import ResolveRequest
+from lockkeys._internal.resolve.localindex import serve_view
+from lockkeys._internal.resolve.piptools import PipToolsResolver
+from lockkeys._internal.resolve.runenv import ResolverSettings, default_cache_dir
+from lockkeys._internal.sources.auth import Credentials
+from lockkeys._internal.sources.fetch import Client, use_client
+from lockkeys._internal.sources.index import list_index, parse_html_page, parse_json_page
+from lockkeys._internal.sources.model import Source
+from lockkeys._internal.sources.pagecache import PageCache
+from lockkeys._internal.sources.release_files import list_files
 from tests.support.fake_transport import FakeTransport, Reply
 
 SHA = "c" * 64
@@ -303,7 +303,7 @@ def test_a_parsed_release_is_remembered_per_page_body(
 ) -> None:
     """A later lock of the same release from the same page body reads what was kept, not the
     page; another body, or a kept entry that does not read back, means parsing again."""
-    import lockkeys.sources.index as index_module
+    import lockkeys._internal.sources.index as index_module
 
     def page(*versions: str) -> Reply:
         entries = [

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.install import plan as plan_module
+from lockkeys._internal.install import plan as plan_module
 from tests.support.cli import Cli
 from tests.support.deployscenes import (
     break_util,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_sdist, module_source
-from lockkeys.lockfile.io import read_lock
-from lockkeys.lockfile.locker import lock as lock_config
+from lockkeys._internal.locking.locker import lock as lock_config
+from lockkeys._internal.lockmodel.io import read_lock
 from tests.support.cli import Cli
 from tests.support.pypiserver import serve_index
 from tests.support.venvs import installed, make_venv, site_packages, wheel_member

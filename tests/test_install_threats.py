@@ -29,13 +29,13 @@ import pytest
 import tomli_w
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.install import pipeline
-from lockkeys.install.installer import install_artifacts as real_install_artifacts
-from lockkeys.lockfile.io import read_lock
-from lockkeys.lockfile.locker import lock as lock_config
-from lockkeys.trust.certs import load_certificate
-from lockkeys.trust.signatures import armor_signatures, parse_signatures
-from lockkeys.trust.signing import sign_files
+from lockkeys._internal.install import pipeline
+from lockkeys._internal.install.installer import install_artifacts as real_install_artifacts
+from lockkeys._internal.locking.locker import lock as lock_config
+from lockkeys._internal.lockmodel.io import read_lock
+from lockkeys._internal.trust.certs import load_certificate
+from lockkeys._internal.trust.signatures import armor_signatures, parse_signatures
+from lockkeys._internal.trust.signing import sign_files
 from tests.support.cli import Cli
 from tests.support.hostile import (
     MIB,
@@ -827,7 +827,7 @@ def test_row_19_failure_mid_download_leaves_environment_unchanged(
 KILL_AT_RENAME = """
 import os, signal, sys
 from pathlib import Path
-import lockkeys.fsutil as fsutil
+import lockkeys._internal.fsutil as fsutil
 
 real_replace = os.replace
 
@@ -842,7 +842,7 @@ class _Os:
         return real_replace(src, dst)
 
 fsutil.os = _Os()
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

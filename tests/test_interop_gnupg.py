@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from gnupg import GnuPG, dearmor, gpgv
 
-from lockkeys.trust.certs import Certificate, Keyring, parse_certificate
-from lockkeys.trust.keygen import generate_key
-from lockkeys.trust.signatures import DetachedSignature, load_signatures
-from lockkeys.trust.signing import sign_files
-from lockkeys.trust.threshold import Reason, ThresholdResult, evaluate_threshold
+from lockkeys._internal.trust.certs import Certificate, Keyring, parse_certificate
+from lockkeys._internal.trust.keygen import generate_key
+from lockkeys._internal.trust.signatures import DetachedSignature, load_signatures
+from lockkeys._internal.trust.signing import sign_files
+from lockkeys._internal.trust.threshold import Reason, ThresholdResult, evaluate_threshold
 
 pytestmark = pytest.mark.skipif(
     shutil.which("gpg") is None or shutil.which("gpgv") is None, reason="GnuPG is not installed"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from gnupg import GnuPG
 
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
 from tests.support.venvs import installed, make_venv, snapshot
 
 pytestmark = [

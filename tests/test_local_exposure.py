@@ -1,8 +1,8 @@
 """Issue 19, rule 5: nothing local is trusted or shared by accident.
 
-- The resolution view (lockkeys.resolve.view) on 127.0.0.1 answers only its own run's
-  resolver: a per-run secret path prefix, given to the resolver child in its environment, never
-  on its command line (``ps``), never in the lock, the kept resolutions or a message.
+- The resolution view (lockkeys._internal.resolve.localindex) on 127.0.0.1 answers only its own
+  run's resolver: a per-run secret path prefix, given to the resolver child in its environment,
+  never on its command line (``ps``), never in the lock, the kept resolutions or a message.
 - A FIFO (or any non-regular file) planted in a cache never hangs ``install`` or ``lock``: the
   entry is discarded with a warning naming it, and the run goes on as on a miss.
 """
@@ -24,15 +24,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from fixtures.wheelmaker import build_wheel
+from lockkeys._internal.locking.locker import lock
+from lockkeys._internal.resolve import common
+from lockkeys._internal.resolve.base import ResolveRequest
+from lockkeys._internal.resolve.localindex import ResolutionView, ViewServer
+from lockkeys._internal.resolve.piptools import PipToolsResolver
+from lockkeys._internal.resolve.uv import UvResolver, find_uv
+from lockkeys._internal.sources.model import Source
+from lockkeys._internal.sources.session import sources_session
 from lockkeys.errors import LockkeysError
-from lockkeys.lockfile.locker import lock
-from lockkeys.resolve import common
-from lockkeys.resolve.base import ResolveRequest
-from lockkeys.resolve.piptools import PipToolsResolver
-from lockkeys.resolve.uv import UvResolver, find_uv
-from lockkeys.resolve.view import ResolutionView, ViewServer
-from lockkeys.sources.model import Source
-from lockkeys.sources.session import sources_session
 from tests.support.json_index import JsonIndex, serve_json_index
 
 needs_uv = pytest.mark.skipif(find_uv() is None, reason="uv is not installed")
@@ -189,9 +189,7 @@ sys.exit(2)
 
 
 @pytest.mark.parametrize("resolver", ["uv", "pip-tools"])
-def test_resolution_view_secret_hidden_in_resolver_messages(
-    tmp_path: Path, resolver: str
-) -> None:
+def test_resolution_view_secret_hidden_in_resolver_messages(tmp_path: Path, resolver: str) -> None:
     """Resolver errors are shown to users (and kept in CI logs): the secret never is."""
     script = tmp_path / "resolver.py"
     script.write_text(_FAILING_RESOLVER)
@@ -343,7 +341,7 @@ def test_cache_entry_reads_refuse_every_non_regular_file(tmp_path: Path) -> None
     import logging
     import os
 
-    from lockkeys.fsutil import read_cache_entry
+    from lockkeys._internal.fsutil import read_cache_entry
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -383,7 +381,7 @@ def test_resolver_cache_sweep_discards_fifos_and_links_to_them(tmp_path: Path) -
     nothing from a plain-HTTP index, so this is shown on the folder itself)."""
     import os
 
-    from lockkeys.resolve.runenv import ResolverSettings
+    from lockkeys._internal.resolve.runenv import ResolverSettings
 
     settings = ResolverSettings(cache_dir=tmp_path / "cache")
     folder = settings.cache_for("pip-tools", tmp_path / "fresh")

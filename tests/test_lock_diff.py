@@ -17,8 +17,8 @@ import pysequoia
 import pytest
 from gnupg import GnuPG
 
-from lockkeys.cli.app import main
-from lockkeys.trust.lockdiff import Kind, diff_specs
+from lockkeys._internal.cli.app import main
+from lockkeys._internal.locktrust.lockdiff import Kind, diff_specs
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="GnuPG is not installed")
 
@@ -296,7 +296,7 @@ def test_rotation_with_transition_statement_is_neutral(
         f"rotation: the new key is certified by the old one (certification by {old_fpr}"
     )
     # Without the statement (the same new key, its certification stripped) it is a replacement.
-    from lockkeys.trust.certs import parse_certificate
+    from lockkeys._internal.trust.certs import parse_certificate
 
     stripped = parse_certificate((out / "alice2.asc").read_bytes(), "alice2.asc").armored()
     bare = lock_text({**new_keys, "certs": {**new_keys["certs"], "alice": stripped}})

@@ -31,7 +31,7 @@ from packaging.pylock import Pylock
 from pysequoia import Cert
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
 from tests.support.pypiserver import free_port, serve_index
 
 BROKEN_REASON = "backported fix for a crash, until upstream releases 1.1"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from packaging.pylock import Pylock
 
+from lockkeys._internal.lockmodel.io import dumps_lock, parse_lock, read_lock, write_lock
 from lockkeys.errors import InputError
-from lockkeys.lockfile.io import dumps_lock, parse_lock, read_lock, write_lock
 from tests.support.lockdocs import FPR_A, dump_doc, sample_doc, sample_lock
 
 
@@ -45,7 +45,6 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
 
 
 _DELETE = object()
-
 
 
 @pytest.mark.parametrize(
@@ -125,7 +124,7 @@ def test_same_key_in_two_encodings_is_the_same_key_material() -> None:
     (threshold inflation by re-encoding, threat-model row 9)."""
     import os
 
-    from lockkeys.openpgp.keypacket import parse_key_packet
+    from lockkeys._internal.openpgp.keypacket import parse_key_packet
 
     raw = os.urandom(32)
     created = (1_600_000_000).to_bytes(4, "big")

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 import tomli_w
 
+from lockkeys._internal.locking.locker import lock as run_lock
+from lockkeys._internal.lockmodel.io import parse_lock
+from lockkeys._internal.locktrust.lockdiff import diff_locks
+from lockkeys._internal.resolve.uv import find_uv
 from lockkeys.errors import LockkeysError
-from lockkeys.lockfile.io import parse_lock
-from lockkeys.lockfile.locker import lock as run_lock
-from lockkeys.resolve.uv import find_uv
-from lockkeys.trust.lockdiff import diff_locks
 from tests.support.fullscene import TOKEN_ENV, Scene, make_scene
 
 pytestmark = pytest.mark.skipif(find_uv() is None, reason="uv is not installed")

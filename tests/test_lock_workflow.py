@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.lockfile.io import read_lock
+from lockkeys._internal.lockmodel.io import read_lock
 from tests.support.cli import Cli
 from tests.support.venvs import installed, make_venv
 
@@ -135,10 +135,10 @@ def test_export_into_a_missing_folder_is_exit_2(app: Path, cli: Cli, tmp_path: P
 
 
 def test_long_lists_of_file_names_are_summarized() -> None:
+    from lockkeys._internal.install.acquire import choose_file
+    from lockkeys._internal.install.environment import TargetEnvironment
+    from lockkeys._internal.lockmodel.lock import LockedFile, LockedPackage, PackageTool
     from lockkeys.errors import VerificationError
-    from lockkeys.install.acquire import choose_file
-    from lockkeys.install.environment import TargetEnvironment
-    from lockkeys.lockfile.model import LockedFile, LockedPackage, PackageTool
 
     wheels = tuple(
         LockedFile(filename=f"big-1.0-cp3{i}-cp3{i}-win_amd64.whl", size=1, hashes={"sha256": "0"})

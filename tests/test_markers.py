@@ -1,4 +1,5 @@
-"""lockkeys.markers: what environments a lock covers, and markers with extras and groups."""
+"""lockkeys._internal.markers: what environments a lock covers, and markers with extras and
+groups."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import SpecifierSet
 
-from lockkeys.markers import (
+from lockkeys._internal.markers import (
     covers,
     lowest_python,
     requires_python_marker,

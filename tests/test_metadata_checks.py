@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_sdist, build_wheel
+from lockkeys._internal.install.environment import TargetEnvironment, probe
+from lockkeys._internal.install.metadata import check_metadata
 from lockkeys.errors import VerificationError
-from lockkeys.install.environment import TargetEnvironment, probe
-from lockkeys.install.metadata import check_metadata
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from benchmarks.lock_bench import DEFAULT_PACKAGES, INDEX_URL
-from lockkeys.markers import running_python
+from lockkeys._internal.markers import running_python
 
 pytestmark = pytest.mark.network
 

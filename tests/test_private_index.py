@@ -33,9 +33,7 @@ USER = "alice"
 
 
 @pytest.fixture(scope="module")
-def index(
-    tmp_path_factory: pytest.TempPathFactory, fixture_data: Path
-) -> Iterator[PrivateIndex]:
+def index(tmp_path_factory: pytest.TempPathFactory, fixture_data: Path) -> Iterator[PrivateIndex]:
     work = tmp_path_factory.mktemp("private-index")
     password = "pw-" + secrets.token_hex(12)
     with serve_private_index(

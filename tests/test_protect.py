@@ -1,4 +1,4 @@
-"""Passphrase protection of pysequoia-generated secret keys (lockkeys.openpgp.protect)."""
+"""Passphrase protection of pysequoia-generated secret keys (lockkeys._internal.openpgp.protect)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pysequoia
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-try:  # cryptography >= 47 (as lockkeys.openpgp.protect); older: the original location
+try:  # cryptography >= 47 (as lockkeys._internal.openpgp.protect); older: the original location
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
 except ImportError:
     from cryptography.hazmat.primitives.ciphers.modes import CFB
 
-from lockkeys.openpgp.protect import (
+from lockkeys._internal.openpgp.protect import (
     DEFAULT_S2K_COUNT,
     decode_s2k_count,
     encode_packet,

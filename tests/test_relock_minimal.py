@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.lockfile.locker import lock
-from lockkeys.resolve.uv import find_uv
+from lockkeys._internal.locking.locker import lock
+from lockkeys._internal.resolve.uv import find_uv
 from tests.support.pypiserver import serve_index
 
 pytestmark = [

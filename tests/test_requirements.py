@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.errors import InputError
-from lockkeys.requirements import (
+from lockkeys._internal.requirements import (
     RequirementSet,
     check_requirement,
     normalize_requirement,
     read_requirement_files,
 )
+from lockkeys.errors import InputError
 
 
 def write(path: Path, text: str) -> Path:
@@ -161,8 +161,16 @@ REFUSALS: list[tuple[str, str, str]] = [
     ("invalid", "pkg==", "invalid requirement"),
     ("invalid-name", "-bad-name", "unsupported option"),
     ("index-url", "-i https://other.test/simple/", "[[tool.lockkeys.sources]]"),
-    ("index-url-long", "--index-url https://other.test/simple/", "[[tool.lockkeys.sources]]"),
-    ("index-url-eq", "--index-url=https://other.test/simple/", "[[tool.lockkeys.sources]]"),
+    (
+        "index-url-long",
+        "--index-url https://other.test/simple/",
+        "[[tool.lockkeys.sources]]",
+    ),
+    (
+        "index-url-eq",
+        "--index-url=https://other.test/simple/",
+        "[[tool.lockkeys.sources]]",
+    ),
     ("extra-index", "--extra-index-url https://x.test/", "[[tool.lockkeys.sources]]"),
     ("find-links", "-f ./wheels", "[[tool.lockkeys.sources]]"),
     ("find-links-long", "--find-links ./wheels", "[[tool.lockkeys.sources]]"),

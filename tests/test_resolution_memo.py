@@ -1,4 +1,5 @@
-"""Kept resolutions (lockkeys.resolve.memo): a lock of the same request against the same index
+"""Kept resolutions (lockkeys._internal.resolve.memo): a lock of the same request against the same
+index
 pages reuses the resolver's answer; any change to what the resolver read runs it again.
 
 A real pypiserver on 127.0.0.1 and the real uv; the resolver's runs are counted by wrapping
@@ -16,9 +17,9 @@ from typing import Any
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.lockfile.locker import lock
-from lockkeys.resolve.piptools import PipToolsResolver
-from lockkeys.resolve.uv import UvResolver, find_uv
+from lockkeys._internal.locking.locker import lock
+from lockkeys._internal.resolve.piptools import PipToolsResolver
+from lockkeys._internal.resolve.uv import UvResolver, find_uv
 from tests.support.json_index import serve_json_index
 from tests.support.pypiserver import serve_index
 

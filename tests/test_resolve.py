@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from lockkeys._internal.resolve.base import ROOT, Pin, Resolver, ResolveRequest, get_resolver
+from lockkeys._internal.resolve.common import meaningful_lines, parse_compiled
+from lockkeys._internal.resolve.piptools import PipToolsResolver
+from lockkeys._internal.resolve.uv import UvResolver
 from lockkeys.errors import ResolutionError, SourceError, UsageError
-from lockkeys.resolve.base import ROOT, Pin, Resolver, ResolveRequest, get_resolver
-from lockkeys.resolve.common import meaningful_lines, parse_compiled
-from lockkeys.resolve.piptools import PipToolsResolver
-from lockkeys.resolve.uv import UvResolver
 
 RESOLVERS = ("pip-tools", "uv")
 
@@ -434,7 +434,7 @@ def test_a_resolution_that_met_a_failed_source_page_is_never_used() -> None:
     from types import SimpleNamespace
     from typing import Any
 
-    from lockkeys.lockfile.resolving import _attempt
+    from lockkeys._internal.locking.resolving import _attempt
 
     failed = SourceError("source 'corp' refused user 'alice' (HTTP 403 Forbidden)")
     view: Any = SimpleNamespace(errors=[failed])
@@ -452,7 +452,7 @@ def test_a_failed_source_stops_the_attempts_after_one_resolver_run() -> None:
     from types import SimpleNamespace
     from typing import Any
 
-    from lockkeys.lockfile.resolving import _attempt
+    from lockkeys._internal.locking.resolving import _attempt
 
     failed = SourceError("source 'corp' cannot be reached")
     view: Any = SimpleNamespace(errors=[failed])

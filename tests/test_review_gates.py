@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import tomli_w
 
-from lockkeys.cli import main
-from lockkeys.resolve.uv import find_uv
+from lockkeys._internal.cli import main
+from lockkeys._internal.resolve.uv import find_uv
 from tests.support.fullscene import TOKEN_ENV, Scene, make_scene
 
 pytestmark = pytest.mark.skipif(find_uv() is None, reason="uv is not installed")
@@ -259,8 +259,8 @@ def test_an_unknown_key_is_a_weakening_for_diff_and_fails_check(
 def test_relock_output_names_a_fork_marker_and_a_moved_file(scene: Scene) -> None:
     """`lockkeys lock` prints what a re-lock changed: a fork's marker and a file's URL are
     changes too (forks used to be merged with no marker, files compared by hash only)."""
-    from lockkeys.lockfile.changes import version_changes
-    from lockkeys.lockfile.io import parse_lock
+    from lockkeys._internal.lockmodel.changes import version_changes
+    from lockkeys._internal.lockmodel.io import parse_lock
 
     def edit(document: dict[str, Any]) -> None:
         entry(document, "lib", "2.0")["marker"] = 'sys_platform == "linux"'

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from gnupg import GnuPG
 
+from lockkeys._internal.locktrust.revocations import apply_revocations
+from lockkeys._internal.trust.certs import Keyring, parse_certificate
+from lockkeys._internal.trust.keygen import generate_key
+from lockkeys._internal.trust.signatures import load_signatures
+from lockkeys._internal.trust.threshold import Reason, evaluate_threshold
 from lockkeys.errors import SourceError
-from lockkeys.trust.certs import Keyring, parse_certificate
-from lockkeys.trust.keygen import generate_key
-from lockkeys.trust.revocations import apply_revocations
-from lockkeys.trust.signatures import load_signatures
-from lockkeys.trust.threshold import Reason, evaluate_threshold
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="GnuPG is not installed")
 

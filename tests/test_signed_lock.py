@@ -14,13 +14,18 @@ from pathlib import Path
 import pytest
 from gnupg import GnuPG
 
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
+from lockkeys._internal.install import pipeline
+from lockkeys._internal.lockmodel.io import parse_lock_bytes
+from lockkeys._internal.locktrust import locksignature as locksig
+from lockkeys._internal.locktrust.locksignature import (
+    SIGNERS_ENV,
+    THRESHOLD_ENV,
+    LockSignaturePolicy,
+)
+from lockkeys._internal.trust.threshold import ThresholdResult
+from lockkeys._internal.trust.verify import verify_bytes, verify_file
 from lockkeys.errors import UsageError, VerificationError
-from lockkeys.install import pipeline
-from lockkeys.lockfile.io import parse_lock_bytes
-from lockkeys.trust import locksig, verify_bytes, verify_file
-from lockkeys.trust.locksig import SIGNERS_ENV, THRESHOLD_ENV, LockSignaturePolicy
-from lockkeys.trust.threshold import ThresholdResult
 from tests.support.venvs import installed, make_venv
 
 pytestmark = [

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from gnupg import GnuPG
 
-from lockkeys.cli import main
-from lockkeys.trust.locksig import SIGNERS_ENV
+from lockkeys._internal.cli import main
+from lockkeys._internal.locktrust.locksignature import SIGNERS_ENV
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="GnuPG is not installed")
 
@@ -132,8 +132,7 @@ def test_key_show_soft_revocation_says_earlier_signatures_still_count(
     code, out, err = run(capsys, "key", "show", cert)
     assert code == 0, err
     assert (
-        "REVOKED: signatures made after 2024-03-01 00:00:00 UTC do not count; "
-        "earlier ones still do"
+        "REVOKED: signatures made after 2024-03-01 00:00:00 UTC do not count; earlier ones still do"
     ) in out, out
     assert "signatures by this certificate do not count" not in out
     # What it says is what the verifier does.

@@ -18,10 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.errors import InputError, SourceError, VerificationError
-from lockkeys.sources import RemoteFile, Source, list_files, signature_urls
-from lockkeys.sources.fetch import NotFoundError, fetch_bytes, fetch_optional_text, fetch_to
-from lockkeys.sources.index import (
+from lockkeys._internal.sources.fetch import (
+    NotFoundError,
+    fetch_bytes,
+    fetch_optional_text,
+    fetch_to,
+)
+from lockkeys._internal.sources.index import (
     JSON_TYPE,
     PageError,
     list_index,
@@ -29,6 +32,8 @@ from lockkeys.sources.index import (
     parse_json_page,
     project_url,
 )
+from lockkeys._internal.sources.release_files import RemoteFile, Source, list_files, signature_urls
+from lockkeys.errors import InputError, SourceError, VerificationError
 from tests.support.pypiserver import free_port
 
 SHA_A = "a" * 64

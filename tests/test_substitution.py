@@ -255,7 +255,7 @@ def public_folder(tmp: Path, fixture_data: Path) -> Path:
 
 
 def corp_fingerprint(fixture_data: Path) -> str:
-    from lockkeys.trust.certs import load_certificate
+    from lockkeys._internal.trust.certs import load_certificate
 
     return load_certificate(fixture_data / "keys" / "corp.asc", name="corp").fingerprint
 

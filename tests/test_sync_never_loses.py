@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.install import pipeline
-from lockkeys.install.environment import TargetEnvironment
-from lockkeys.install.pipeline import _sweep_stale_workdirs
-from lockkeys.install.transaction import recover
+from lockkeys._internal.install import pipeline
+from lockkeys._internal.install.environment import TargetEnvironment
+from lockkeys._internal.install.pipeline import _sweep_stale_workdirs
+from lockkeys._internal.install.transaction import recover
 from tests.support.cli import Cli
 from tests.support.deployscenes import (
     break_util,
@@ -115,8 +115,8 @@ def begin_in_child(python: Path) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-c",
-            "import sys; from lockkeys.install.environment import probe; "
-            "from lockkeys.install.transaction import Transaction; "
+            "import sys; from lockkeys._internal.install.environment import probe; "
+            "from lockkeys._internal.install.transaction import Transaction; "
             "t = Transaction(probe(sys.argv[1])); t.begin(); print('begun', flush=True); "
             "sys.stdin.read()",
             str(python),

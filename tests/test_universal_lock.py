@@ -31,9 +31,9 @@ from packaging.markers import default_environment
 from packaging.pylock import Pylock
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.cli import main
-from lockkeys.markers import running_environment, running_python
-from lockkeys.trust.signing import sign_files
+from lockkeys._internal.cli import main
+from lockkeys._internal.markers import running_environment, running_python
+from lockkeys._internal.trust.signing import sign_files
 from tests.support.cli import Cli
 from tests.support.pypiserver import serve_index
 from tests.support.targets import MACOS, WINDOWS, fake_python, markers

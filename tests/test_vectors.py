@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lockkeys.trust.certs import Keyring, load_certificate
-from lockkeys.trust.signatures import load_signatures
-from lockkeys.trust.threshold import Reason, evaluate_threshold
+from lockkeys._internal.trust.certs import Keyring, load_certificate
+from lockkeys._internal.trust.signatures import load_signatures
+from lockkeys._internal.trust.threshold import Reason, evaluate_threshold
 
 VECTORS = Path(__file__).resolve().parent.parent / "fixtures" / "data" / "vectors"
 DATA = VECTORS / "data.txt"

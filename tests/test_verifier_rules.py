@@ -17,14 +17,20 @@ import pysequoia
 import pytest
 from gnupg import GnuPG, gpgv
 
+from lockkeys._internal.openpgp.armor import (
+    TAG_PUBLIC_SUBKEY,
+    TAG_SIGNATURE,
+    armor,
+    decode,
+    split_packets,
+)
+from lockkeys._internal.openpgp.keypacket import parse_key_packet
+from lockkeys._internal.trust.certs import Certificate, Keyring, load_certificate, parse_certificate
+from lockkeys._internal.trust.keygen import generate_key
+from lockkeys._internal.trust.signatures import DetachedSignature, load_signatures
+from lockkeys._internal.trust.signing import sign_files
+from lockkeys._internal.trust.threshold import Reason, ThresholdResult, evaluate_threshold
 from lockkeys.errors import InputError, VerificationError, escape
-from lockkeys.openpgp.armor import TAG_PUBLIC_SUBKEY, TAG_SIGNATURE, armor, decode, split_packets
-from lockkeys.openpgp.keypacket import parse_key_packet
-from lockkeys.trust.certs import Certificate, Keyring, load_certificate, parse_certificate
-from lockkeys.trust.keygen import generate_key
-from lockkeys.trust.signatures import DetachedSignature, load_signatures
-from lockkeys.trust.signing import sign_files
-from lockkeys.trust.threshold import Reason, ThresholdResult, evaluate_threshold
 
 pytestmark = pytest.mark.skipif(
     shutil.which("gpg") is None or shutil.which("gpgv") is None, reason="GnuPG is not installed"

@@ -15,7 +15,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from lockkeys.lockfile.locker import lock as lock_config
+from lockkeys._internal.locking.locker import lock as lock_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -122,7 +122,7 @@ if how == "builtin":
 
     installer.install = install
 else:
-    import lockkeys.install.installer as inst
+    import lockkeys._internal.install.installer as inst
     real_command = inst.installer_command
 
     def command(*args, **kwargs):
@@ -131,7 +131,7 @@ else:
         return ["sh", "-c", script, str(marker), *cmd]
 
     inst.installer_command = command
-from lockkeys.cli import main
+from lockkeys._internal.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lockkeys.sources.transport import ReadTimedOut, Request, TransportError
+from lockkeys._internal.sources.transport import ReadTimedOut, Request, TransportError
 
 
 @dataclass

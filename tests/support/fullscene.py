@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys.lockfile.locker import lock as run_lock
+from lockkeys._internal.locking.locker import lock as run_lock
 from tests.support.pypiserver import serve_index
 
 TOKEN_ENV = "LOCKKEYS_TEST_MUTATION_TOKEN"  # the configuration names it; pypiserver ignores it

@@ -23,8 +23,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from lockkeys._internal.openpgp.armor import armor, decode
 from lockkeys.errors import LockkeysError
-from lockkeys.openpgp.armor import armor, decode
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIXTURES = ROOT / "fixtures" / "data"
@@ -126,7 +126,7 @@ _packet_op = st.one_of(
 
 
 def apply_packet_ops(seed: bytes, ops: list[tuple[Any, ...]], armored: bool) -> bytes:
-    from lockkeys.openpgp.framing import encode_packet
+    from lockkeys._internal.openpgp.framing import encode_packet
 
     blocks = decode(seed, "seed")
     label = blocks[0].label or "SIGNATURE"
@@ -232,7 +232,7 @@ def lock_seed() -> str:
     """A real lock: `lockkeys lock` over the fixture folders (signers, substitute, sources)."""
     import shutil
 
-    from lockkeys.lockfile.locker import lock
+    from lockkeys._internal.locking.locker import lock
 
     folder = Path(tempfile.mkdtemp(prefix="lockkeys-fuzz-lock-"))
     for name, dest in (("public", "pub"), ("private", "priv"), ("keys", "keys")):
@@ -361,7 +361,7 @@ def wheel_mutated() -> st.SearchStrategy[bytes]:
 
 @functools.cache
 def _keyring() -> Any:
-    from lockkeys.trust.certs import Keyring, load_certificate
+    from lockkeys._internal.trust.certs import Keyring, load_certificate
 
     names = ("keys/alice.asc", "vectors/sq-rsa3k.asc")
     return Keyring(load_certificate(FIXTURES / name) for name in names)
@@ -373,8 +373,8 @@ def _scratch() -> Path:
 
 
 def check_signature_file(data: bytes) -> bool:
-    from lockkeys.trust.signatures import parse_signatures
-    from lockkeys.trust.threshold import evaluate_threshold
+    from lockkeys._internal.trust.signatures import parse_signatures
+    from lockkeys._internal.trust.threshold import evaluate_threshold
 
     try:
         sigs = parse_signatures(data, "fuzz.asc")
@@ -385,7 +385,7 @@ def check_signature_file(data: bytes) -> bool:
 
 
 def check_certificate(data: bytes) -> bool:
-    from lockkeys.trust.certs import Keyring, parse_certificate
+    from lockkeys._internal.trust.certs import Keyring, parse_certificate
 
     try:
         cert = parse_certificate(data, "fuzz.asc")
@@ -399,7 +399,7 @@ def check_certificate(data: bytes) -> bool:
 
 
 def check_config(data: bytes) -> bool:
-    from lockkeys.config import load_config
+    from lockkeys._internal.config import load_config
 
     folder = config_dir()
     path = folder / "lockkeys.toml"
@@ -414,7 +414,7 @@ def check_config(data: bytes) -> bool:
 
 
 def check_lock(data: bytes) -> bool:
-    from lockkeys.lockfile.io import read_lock
+    from lockkeys._internal.lockmodel.io import read_lock
 
     path = _scratch() / "pylock.toml"
     path.write_bytes(data)
@@ -426,7 +426,7 @@ def check_lock(data: bytes) -> bool:
 
 
 def check_index_page(data: bytes, content_type: str | None) -> bool:
-    from lockkeys.sources.index import PageError, parse_page
+    from lockkeys._internal.sources.index import PageError, parse_page
 
     try:
         parse_page(data, "https://index.example/simple/util/", content_type)
@@ -437,14 +437,14 @@ def check_index_page(data: bytes, content_type: str | None) -> bool:
 
 @functools.cache
 def _target_env() -> Any:
-    from lockkeys.install.environment import probe
+    from lockkeys._internal.install.environment import probe
 
     return probe(None)
 
 
 def check_wheel(data: bytes) -> bool:
-    from lockkeys.install.metadata import check_metadata
-    from lockkeys.wheelrecord import check_wheel_record
+    from lockkeys._internal.install.metadata import check_metadata
+    from lockkeys._internal.wheelrecord import check_wheel_record
 
     path = _scratch() / "util-2.1-py3-none-any.whl"
     path.write_bytes(data)

@@ -8,8 +8,8 @@ from typing import Any
 
 import tomli_w
 
-from lockkeys.lockfile.io import dumps_lock
-from lockkeys.lockfile.model import (
+from lockkeys._internal.lockmodel.io import dumps_lock
+from lockkeys._internal.lockmodel.lock import (
     Lock,
     LockedFile,
     LockedPackage,

@@ -1,0 +1,1 @@
+"""Where distributions come from: simple indexes, local folders and signature stores."""

@@ -1,0 +1,1 @@
+"""OpenPGP trust: certificates, detached signatures, n-of-m thresholds, key handling."""

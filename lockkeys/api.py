@@ -1,0 +1,1 @@
+"""The library surface of lockkeys (filled in below)."""

@@ -1,5 +1,0 @@
-"""The command line: parse, call the library, render. No decision lives here."""
-
-from lockkeys.cli.app import app, main
-
-__all__ = ["app", "main"]
