@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from lockkeys._internal.resolve.base import ROOT, Pin, Resolver, ResolveRequest, get_resolver
-from lockkeys._internal.resolve.common import meaningful_lines, parse_compiled
+from lockkeys._internal.resolve.common import meaningful_lines
+from lockkeys._internal.resolve.compiled import parse_compiled
 from lockkeys._internal.resolve.piptools import PipToolsResolver
 from lockkeys._internal.resolve.uv import UvResolver
 from lockkeys.errors import ResolutionError, SourceError, UsageError

@@ -1,0 +1,1 @@
+"""The lock model: PEP 751 locks with lockkeys' table, read, checked, written and viewed."""

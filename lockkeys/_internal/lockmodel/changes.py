@@ -21,6 +21,8 @@ ChangeKind = Literal["added", "removed", "upgraded", "downgraded", "files", "mar
 
 @dataclass(frozen=True)
 class Change:
+    """One package's change between two locks, as ``lockkeys lock`` reports it."""
+
     name: str
     kind: ChangeKind
     old: str | None = None  # version (or marker) before
@@ -28,6 +30,7 @@ class Change:
     detail: str | None = None
 
     def line(self) -> str:
+        """The change as one line of the lock command's report."""
         if self.kind == "added":
             return f"added {self.name} {self.new}"
         if self.kind == "removed":
@@ -39,6 +42,7 @@ class Change:
         return f"{self.name} {self.new}: {self.detail}"
 
     def to_json(self) -> dict[str, str | None]:
+        """The change as a JSON object."""
         return {
             "name": self.name,
             "kind": self.kind,

@@ -60,6 +60,7 @@ def dumps_pylock(pylock: Pylock, header: str = HEADER) -> str:
 
 
 def dumps_lock(lock: Lock) -> str:
+    """The lock as the TOML text lockkeys writes."""
     return dumps_pylock(lock.to_pylock())
 
 
@@ -109,6 +110,7 @@ def _newer_minor_version_noted(file: str) -> Iterator[None]:
 
 
 def parse_lock(text: str, file: str) -> Lock:
+    """A lock from its TOML text; ``file`` names it in errors (an InputError when invalid)."""
     try:
         doc = load_toml(text, file)
     except tomllib.TOMLDecodeError as exc:
@@ -131,6 +133,7 @@ def read_lock_bytes(path: Path) -> bytes:
 
 
 def parse_lock_bytes(data: bytes, file: str) -> Lock:
+    """A lock from its bytes, which must be UTF-8 text."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -139,4 +142,5 @@ def parse_lock_bytes(data: bytes, file: str) -> Lock:
 
 
 def read_lock(path: Path) -> Lock:
+    """The lock file at ``path``, read (within the size limit) and parsed."""
     return parse_lock_bytes(read_lock_bytes(path), str(path))

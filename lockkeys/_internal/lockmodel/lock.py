@@ -48,6 +48,8 @@ class _Frozen(BaseModel):
 
 
 class LockSigner(_Frozen):
+    """A signer pinned by the lock: its full primary fingerprint and armored certificate."""
+
     fingerprint: StrictStr
     certificate: StrictStr
 
@@ -60,6 +62,8 @@ class LockSigner(_Frozen):
 
 
 class LockSource(_Frozen):
+    """A package source named in the lock: an index URL or a local path, and its mirrors."""
+
     name: StrictStr
     url: StrictStr | None = None
     path: StrictStr | None = None
@@ -160,9 +164,11 @@ class LockedFile:
 
     @property
     def sha256(self) -> str:
+        """The file's pinned sha256 digest."""
         return self.hashes["sha256"]
 
     def to_pylock_wheel(self) -> PackageWheel:
+        """The file as a PEP 751 wheel entry."""
         return PackageWheel(
             name=self.filename,
             url=self.url,
@@ -172,6 +178,7 @@ class LockedFile:
         )
 
     def to_pylock_sdist(self) -> PackageSdist:
+        """The file as a PEP 751 sdist entry."""
         return PackageSdist(
             name=self.filename,
             url=self.url,
@@ -183,6 +190,8 @@ class LockedFile:
 
 @dataclass(frozen=True)
 class LockedPackage:
+    """One package entry of the lock: its version, files, marker and lockkeys policy."""
+
     name: str
     version: str
     tool: PackageTool
@@ -193,6 +202,7 @@ class LockedPackage:
 
     @property
     def files(self) -> tuple[LockedFile, ...]:
+        """Every file of the entry: its wheels, then its sdist."""
         return self.wheels + ((self.sdist,) if self.sdist else ())
 
     def tool_table(self) -> dict[str, Any]:
@@ -204,6 +214,7 @@ class LockedPackage:
         return _ordered(tool, _PACKAGE_TOOL_ORDER)
 
     def to_pylock(self, *, with_tool: bool = True) -> Package:
+        """The entry as a PEP 751 package (with or without its ``[tool.lockkeys]`` table)."""
         return Package(
             name=NormalizedName(canonicalize_name(self.name)),
             version=Version(self.version),
@@ -278,6 +289,7 @@ class Lock:
         return tuple(p for p in self.packages if p.name == name)
 
     def signer_name(self, fingerprint: str) -> str | None:
+        """The name the lock gives the signer with ``fingerprint``, if it pins one."""
         for name, signer in self.tool.signers.items():
             if signer.fingerprint == fingerprint:
                 return name

@@ -80,6 +80,8 @@ def export_pylock(lock: Lock) -> str:
 
 @dataclass(frozen=True)
 class Why:
+    """Why a package is in the lock: who requires it, where it comes from and who signs it."""
+
     package: LockedPackage
     chains: list[list[str]]
     signers: list[tuple[str | None, str]] = field(default_factory=list)
@@ -89,6 +91,7 @@ class Why:
     """A universal lock's other entries for the same name: (version, marker) each."""
 
     def lines(self) -> list[str]:
+        """The explanation as report lines (``lockkeys why``)."""
         pkg = self.package
         tool = pkg.tool
         out = [f"{pkg.name} {pkg.version}" + (f" ; {pkg.marker}" if self.forks else "")]
@@ -132,6 +135,7 @@ class Why:
         return out
 
     def to_json(self) -> dict[str, object]:
+        """The explanation as a JSON object."""
         tool = self.package.tool
         return {
             "name": self.package.name,
@@ -153,6 +157,7 @@ class Why:
 
 
 def why(lock: Lock, name: str) -> Why:
+    """Explain why the package called ``name`` is in the lock (a UsageError if it is not)."""
     wanted = canonicalize_name(name)
     pkg = lock.package(wanted)
     if pkg is None:

@@ -1,0 +1,1 @@
+"""OpenPGP below trust: packet framing, armor, packet facts and the engine adapter."""

@@ -41,6 +41,8 @@ class KeyFacts:
 
 @dataclass(frozen=True)
 class CertFacts:
+    """What lockkeys knows about a certificate: its keys, user IDs, expiry and revocation."""
+
     fingerprint: str
     user_ids: tuple[str, ...]
     primary: KeyFacts
@@ -51,9 +53,11 @@ class CertFacts:
     notes: tuple[str, ...] = ()  # components ignored while reading (e.g. a v5 subkey)
 
     def all_keys(self) -> tuple[KeyFacts, ...]:
+        """The primary key, then every subkey."""
         return (self.primary, *self.subkeys)
 
     def key(self, fingerprint_or_id: str) -> KeyFacts | None:
+        """The key with this fingerprint, or whose fingerprint ends with this key ID."""
         wanted = fingerprint_or_id.upper()
         for key in self.all_keys():
             if key.fingerprint == wanted or key.fingerprint.endswith(wanted):
@@ -71,6 +75,8 @@ class Verified:
 
 @dataclass(frozen=True)
 class GeneratedKey:
+    """A newly generated key: its secret key, certificate and revocation, in binary."""
+
     secret: bytes  # binary transferable secret key (unprotected)
     certificate: bytes  # binary certificate
     revocation: bytes  # binary key-revocation signature
@@ -82,6 +88,8 @@ class EngineCert(Protocol):
 
 
 class OpenPGPEngine(Protocol):
+    """The operations lockkeys needs from an OpenPGP library (one adapter: Sequoia)."""
+
     name: str
 
     def load_certificate(self, binary: bytes, source: str) -> tuple[EngineCert, CertFacts]:

@@ -71,12 +71,15 @@ TAG_NAMES = {
 
 @dataclass(frozen=True)
 class Packet:
+    """One OpenPGP packet as framed: its tag, its body and the exact bytes read."""
+
     tag: int
     body: bytes
     raw: bytes  # header + body, exactly as read
 
     @property
     def what(self) -> str:
+        """The packet's kind in words, for messages."""
         return TAG_NAMES.get(self.tag, f"a packet of type {self.tag}")
 
 

@@ -51,6 +51,8 @@ _NATIVE_BITS = {25: 256, 26: 448, 27: 256, 28: 456}
 
 @dataclass(frozen=True)
 class KeyPacketInfo:
+    """The facts read from one public-key packet, computed without the engine."""
+
     version: int
     created: datetime
     algorithm: str
@@ -62,6 +64,7 @@ class KeyPacketInfo:
 
     @property
     def description(self) -> str:
+        """The algorithm as shown to people: with its curve or its size in bits."""
         if self.curve:
             return f"{self.algorithm} ({self.curve})"
         if self.bits:

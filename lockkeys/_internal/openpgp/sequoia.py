@@ -194,6 +194,7 @@ class SequoiaEngine:
     name = "sequoia"
 
     def load_certificate(self, binary: bytes, source: str) -> tuple[EngineCert, CertFacts]:
+        """Parse one certificate (public only). Raises InputError naming ``source``."""
         try:
             cert = pysequoia.Cert.from_bytes(binary)
         except RuntimeError as exc:
@@ -203,6 +204,7 @@ class SequoiaEngine:
         return cast(EngineCert, cert), self._facts(cert, source)
 
     def load_secret_key(self, binary: bytes, source: str) -> tuple[EngineCert, CertFacts]:
+        """Parse one transferable secret key. Raises InputError naming ``source``."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -318,6 +320,8 @@ class SequoiaEngine:
     def verify_detached(
         self, signed: Path | bytes, signature: bytes, certificates: list[EngineCert]
     ) -> Verified | str:
+        """Verify a detached signature over ``signed`` by one of ``certificates``; a reason when it
+        fails."""
         try:
             sig = pysequoia.Sig.from_bytes(signature)
         except RuntimeError as exc:
@@ -342,6 +346,7 @@ class SequoiaEngine:
         return "no valid signature"
 
     def sign_detached(self, secret: EngineCert, path: Path, passphrase: str | None) -> bytes:
+        """A binary detached signature over the file at ``path`` by ``secret``."""
         tsk = cast(pysequoia.Tsk, secret)
         try:
             signer = tsk.signer(passphrase) if passphrase is not None else tsk.signer()
@@ -376,6 +381,7 @@ class SequoiaEngine:
                 os.unlink(tmp)
 
     def generate(self, user_id: str, validity_seconds: int | None, algorithm: str) -> GeneratedKey:
+        """Generate a key for ``user_id`` with the named algorithm suite and validity."""
         suite = ALGORITHMS.get(algorithm)
         if suite is None:
             raise UsageError(
@@ -394,6 +400,7 @@ class SequoiaEngine:
 
 
 def default_engine() -> SequoiaEngine:
+    """The engine lockkeys uses unless a caller gives another."""
     return SequoiaEngine()
 
 

@@ -69,6 +69,8 @@ _SUB_EMBEDDED_SIGNATURE = 32
 
 @dataclass(frozen=True)
 class SignatureFacts:
+    """What lockkeys reads from a signature packet itself, before any engine sees it."""
+
     version: int
     type_id: int
     hash_algorithm: str
@@ -85,20 +87,24 @@ class SignatureFacts:
 
     @property
     def signature_type(self) -> str:
+        """The signature type in words (``binary document``, ...), for messages."""
         return SIGNATURE_TYPES.get(self.type_id, f"type 0x{self.type_id:02x}")
 
     @property
     def issuer(self) -> str | None:
+        """The issuer hint: its fingerprint when given, else its key ID."""
         return self.issuer_fingerprint or self.issuer_key_id
 
     @property
     def revocation_reason(self) -> str | None:
+        """For a revocation, its reason in words, if it gives one."""
         if self.revocation_code is None:
             return None
         return REVOCATION_REASONS.get(self.revocation_code, f"reason {self.revocation_code}")
 
     @property
     def hard_revocation(self) -> bool:
+        """Whether a revocation is hard (not superseded or retired): it voids every signature."""
         return self.revocation_code not in SOFT_REVOCATIONS
 
 

@@ -1,0 +1,1 @@
+"""Resolving requirements into pins with a subprocess resolver (pip-tools or uv)."""

@@ -25,6 +25,7 @@ ROOT = "<root>"
 #: A requirement set other than the top-level one (an extra, a dependency group) appears in
 #: :attr:`Pin.via` as ``<KIND:NAME>``, e.g. ``<extra:security>``, ``<group:dev>``.
 def set_root(kind: str, name: str) -> str:
+    """The :attr:`Pin.via` entry for an extra or a dependency group, e.g. ``<extra:security>``."""
     return f"<{kind}:{name}>"
 
 
@@ -94,7 +95,9 @@ class Resolver(Protocol):
 
     name: str
 
-    def resolve(self, request: ResolveRequest) -> list[Pin]: ...
+    def resolve(self, request: ResolveRequest) -> list[Pin]:
+        """Resolve the request into pins, or raise a ResolutionError saying why not."""
+        ...
 
 
 def get_resolver(name: str, settings: ResolverSettings | None = None) -> Resolver:

@@ -1,4 +1,7 @@
-"""Machinery shared by the subprocess resolvers: input checks, isolation, running, parsing."""
+"""Machinery shared by the subprocess resolvers: input checks, isolation, running, failures.
+
+Their output is read into pins by :mod:`lockkeys._internal.resolve.compiled`.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
-from lockkeys._internal.resolve.base import ROOT, Pin, ResolveRequest, root_of_file
+from lockkeys._internal.resolve.base import Pin, ResolveRequest
+from lockkeys._internal.resolve.compiled import PROJECT_NAME, parse_compiled
 from lockkeys.errors import LockkeysError, ResolutionError, SourceError, UsageError, escape
 
 #: Seconds a resolver may run before it is stopped.
@@ -31,7 +34,6 @@ DETAIL_LINES = 15
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 # Signs that a source could not be reached at all (as opposed to "it has no such package").
 _UNREACHABLE = (
@@ -260,130 +262,6 @@ def _text(data: str | bytes | None) -> str:
     return data
 
 
-# -- output ------------------------------------------------------------------------------------
-
-
-def parse_compiled(text: str, resolver: str) -> list[Pin]:
-    """Pins from a compiled requirements file, in either annotation style.
-
-    ``line``:  ``bar==1.0  # via -c constraints.txt, foo``
-    ``split``: ``bar==1.0`` then ``#   via`` / ``#   foo`` comment lines below it.
-    """
-    # (name, version) -> requirers: a universal resolution may pin one name to several
-    # versions, each under its own marker (a "fork").
-    pins: dict[tuple[str, str], set[str]] = {}
-    markers: dict[tuple[str, str], list[str | None]] = {}
-    current: tuple[str, str] | None = None
-    in_via = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            current, in_via = None, False
-            continue
-        if line.startswith("#"):
-            comment = line[1:].strip()
-            if current is None:
-                continue
-            if comment == "via" or comment.startswith("via "):
-                pins[current].update(_via_entries(comment[3:]))
-                in_via = True
-            elif in_via and raw[:1].isspace() and comment:
-                pins[current].update(_via_entries(comment))
-            else:
-                in_via = False
-            continue
-        if line.startswith("-"):
-            if line.split()[0] in ("-e", "--editable"):
-                raise ResolutionError(
-                    f"{resolver} produced an editable requirement, which cannot be locked",
-                    found=escape(line),
-                )
-            current, in_via = None, False  # an option line (index or find-links): not a pin
-            continue
-        spec, _, comment = line.partition(" #")
-        name, version, marker = _pin_of(spec.strip(), resolver)
-        key = (name, version)
-        pins.setdefault(key, set())
-        markers.setdefault(key, []).append(marker)
-        current, in_via = key, False
-        comment = comment.strip()
-        if comment.startswith("via"):
-            pins[key].update(_via_entries(comment[3:]))
-            in_via = True
-    out = [
-        Pin(name=name, version=version, via=tuple(sorted(via)), marker=_either(markers[key]))
-        for key, via in pins.items()
-        for name, version in (key,)
-    ]
-    out.sort(key=lambda pin: (pin.name, _version_key(pin.version)))
-    for name in {p.name for p in out}:
-        versions = [p for p in out if p.name == name]
-        if len(versions) > 1 and any(p.marker is None for p in versions):
-            raise ResolutionError(
-                f"{resolver} pinned {name} to several versions without saying where each one "
-                "applies",
-                package=name,
-                found=", ".join(f"{p.version} ({p.marker or 'everywhere'})" for p in versions),
-            )
-    return out
-
-
-def _version_key(version: str) -> tuple[int, Version | str]:
-    try:
-        return (0, Version(version))
-    except InvalidVersion:
-        return (1, version)
-
-
-def _either(markers: list[str | None]) -> str | None:
-    """One pin listed under several markers is needed where any of them holds."""
-    if any(m is None for m in markers):
-        return None
-    unique = list(dict.fromkeys(m for m in markers if m))
-    return unique[0] if len(unique) == 1 else " or ".join(f"({m})" for m in unique)
-
-
-def _pin_of(spec: str, resolver: str) -> tuple[str, str, str | None]:
-    try:
-        req = Requirement(spec)
-    except InvalidRequirement as exc:
-        raise ResolutionError(
-            f"cannot read the output of {resolver}: {escape(spec)!r} is not a requirement",
-            found=escape(spec),
-        ) from exc
-    specs = list(req.specifier)
-    if req.url or len(specs) != 1 or specs[0].operator not in ("==", "==="):
-        raise ResolutionError(
-            f"{resolver} did not pin {escape(req.name)} to one version",
-            package=canonicalize_name(req.name),
-            expected="name==version",
-            found=escape(spec),
-        )
-    marker = str(req.marker) if req.marker is not None else None
-    return canonicalize_name(req.name), specs[0].version, marker
-
-
-def _via_entries(text: str) -> set[str]:
-    """Requirers from a ``via`` annotation: names, or ROOT for ``-r FILE``.
-
-    ``-c FILE`` / ``--override FILE`` (a constraint or an override) requires nothing.
-    """
-    found: set[str] = set()
-    for part in text.split(","):
-        entry = part.strip()
-        if not entry:
-            continue
-        if entry.startswith("-"):
-            flag, *rest = entry.split()
-            if flag in ("-r", "--requirement", "--requirements"):
-                found.add(root_of_file(rest[0]) if rest else ROOT)
-            continue
-        word = entry.split()[0]
-        if _NAME.match(word):
-            found.add(canonicalize_name(word))
-    return found
-
-
 # -- failure -----------------------------------------------------------------------------------
 
 
@@ -471,8 +349,10 @@ def failure(
     asked = [
         item
         for item in asked
-        if not _NAME.match(item)
-        or not any(_name_of(other) == _name_of(item) and not _NAME.match(other) for other in asked)
+        if not PROJECT_NAME.match(item)
+        or not any(
+            _name_of(other) == _name_of(item) and not PROJECT_NAME.match(other) for other in asked
+        )
     ]
     names = {_name_of(item) for item in asked} - {None}
     package = names.pop() if len(names) == 1 else None

@@ -100,6 +100,7 @@ class ResolutionView:
             return self.recording
 
     def answer(self, project: str) -> _Answer:
+        """What the view offers for ``project`` (fetched once, then cached and recorded)."""
         name: str = canonicalize_name(project)
         with self._lock:
             found = self._cache.get(name)
@@ -151,6 +152,7 @@ class ResolutionView:
         return found.index, [f for f in offered if not f.yanked]
 
     def page(self, project: str, base: str) -> str:
+        """The simple-index HTML page the resolver sees for ``project``, links under ``base``."""
         index, files = self.files(project)
         links = []
         for remote in files:
@@ -297,6 +299,7 @@ class ViewServer:
         return f"{self.view.base_url}/simple/"
 
     def close(self) -> None:
+        """Stop serving, forget the secret path prefix and wait for the server thread."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -329,6 +332,7 @@ def serve_view(
 
 
 def first_source_error(view: ResolutionView) -> SourceError | None:
+    """The first source error the view met while answering, if any."""
     for exc in view.errors:
         if isinstance(exc, SourceError):
             return exc

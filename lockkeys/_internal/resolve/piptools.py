@@ -134,6 +134,7 @@ class PipToolsResolver:
         return " ".join([program, *command[1:], versions])
 
     def resolve(self, request: ResolveRequest) -> list[Pin]:
+        """Resolve the request with pip-compile (overrides need uv and are refused)."""
         if request.overrides:
             names = ", ".join(requirement_names(clean_lines("override", request.overrides)))
             raise UsageError(

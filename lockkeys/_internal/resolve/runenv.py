@@ -82,6 +82,7 @@ class ResolverSettings:
         cache_dir: Path | None,
         progress: Callable[[str], None] | None = None,
     ) -> ResolverSettings:
+        """Settings for resolving against ``urls``: their credentials, trust and cache."""
         credentials: dict[str, Credentials] = {}
         for url in urls:
             found = auth.credentials_with_keyring(url)
@@ -96,6 +97,7 @@ class ResolverSettings:
         )
 
     def with_no_proxy(self, *hosts: str) -> ResolverSettings:
+        """The same settings, with these hosts reached without a proxy."""
         return replace(self, no_proxy=hosts)
 
     def cache_for(self, resolver: str, fresh: Path) -> Path:

@@ -106,6 +106,7 @@ class UvResolver:
         return program_identity(command[0])
 
     def resolve(self, request: ResolveRequest) -> list[Pin]:
+        """Resolve the request with ``uv pip compile``."""
         requirements = clean_lines("requirement", request.requirements)
         constraints = clean_lines("constraint", request.constraints)
         overrides = clean_lines("override", request.overrides)

@@ -40,6 +40,7 @@ class Certificate:
 
     @property
     def fingerprint(self) -> str:
+        """The primary key's fingerprint."""
         return self.facts.fingerprint
 
     @property
@@ -50,17 +51,21 @@ class Certificate:
         return self.fingerprint
 
     def armored(self) -> str:
+        """The certificate as an ASCII-armored public key block."""
         return armor(self.binary, "PUBLIC KEY BLOCK")
 
 
 @dataclass(frozen=True)
 class SecretKey:
+    """A transferable secret key loaded for signing, with its facts."""
+
     facts: CertFacts
     handle: EngineCert
     source: str
 
     @property
     def fingerprint(self) -> str:
+        """The primary key's fingerprint."""
         return self.facts.fingerprint
 
 
@@ -182,10 +187,12 @@ def _third_party_certifiers(cert: Certificate) -> set[str]:
 def load_certificate(
     path: Path, name: str | None = None, engine: OpenPGPEngine | None = None
 ) -> Certificate:
+    """The one public certificate in the file at ``path`` (an InputError otherwise)."""
     return parse_certificate(_read(path, "certificate"), str(path), name, engine)
 
 
 def load_secret_key(path: Path, engine: OpenPGPEngine | None = None) -> SecretKey:
+    """The one transferable secret key in the file at ``path``."""
     engine = engine or default_engine()
     source = str(path)
     binary = _single_key_block(_read(path, "secret key"), source, want_secret=True)
@@ -242,12 +249,15 @@ class Keyring:
         return len(self._by_fpr)
 
     def certificates(self) -> list[Certificate]:
+        """Every certificate, ordered by fingerprint."""
         return sorted(self._by_fpr.values(), key=lambda c: c.fingerprint)
 
     def fingerprints(self) -> list[str]:
+        """Every primary fingerprint, sorted."""
         return sorted(self._by_fpr)
 
     def get(self, fingerprint: str) -> Certificate | None:
+        """The certificate with this primary fingerprint, if the keyring holds it."""
         return self._by_fpr.get(fingerprint.upper())
 
     def candidates(
@@ -270,4 +280,5 @@ class Keyring:
         return found
 
     def subset(self, fingerprints: Sequence[str]) -> Keyring:
+        """A keyring of only the certificates with these fingerprints."""
         return Keyring(c for c in self.certificates() if c.fingerprint in set(fingerprints))

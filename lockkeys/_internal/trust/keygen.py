@@ -21,6 +21,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 @dataclass(frozen=True)
 class GeneratedFiles:
+    """What key generation wrote: the certificate, secret key and revocation files."""
+
     fingerprint: str
     certificate: Path
     secret: Path

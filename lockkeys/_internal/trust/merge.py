@@ -47,9 +47,11 @@ class CertDelta:
 
     @property
     def empty(self) -> bool:
+        """Whether the two certificates hold the same components."""
         return not (self.added or self.removed)
 
     def expiry_text(self) -> str | None:
+        """``expiry OLD -> NEW`` when the expiry changed, else None."""
         if self.expiry_before == self.expiry_after:
             return None
         return f"expiry {_date(self.expiry_before)} -> {_date(self.expiry_after)}"

@@ -30,6 +30,7 @@ class DetachedSignature:
 
     @property
     def where(self) -> str:
+        """The signature as named in reports: ``FILE#N``."""
         return f"{self.source}#{self.index + 1}"
 
 
@@ -92,6 +93,7 @@ def _unknown_facts(version: int | None) -> SignatureFacts:
 
 
 def load_signatures(path: Path) -> list[DetachedSignature]:
+    """The signatures in the signature file at ``path`` (size-limited, regular file)."""
     from lockkeys._internal.fsutil import read_regular_file
 
     data = read_regular_file(
@@ -104,4 +106,5 @@ def load_signatures(path: Path) -> list[DetachedSignature]:
 
 
 def armor_signatures(packets: list[bytes]) -> str:
+    """Binary signature packets as one ASCII-armored signature block."""
     return armor(b"".join(packets), "SIGNATURE")

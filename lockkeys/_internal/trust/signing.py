@@ -20,6 +20,8 @@ from lockkeys.errors import InputError, UsageError
 
 @dataclass(frozen=True)
 class SignedFile:
+    """One file signed by ``lockkeys sign``: where its signature went and how many it holds."""
+
     file: Path
     signature_file: Path
     signer: str
@@ -27,6 +29,7 @@ class SignedFile:
 
 
 def signature_path(file: Path, out_dir: Path | None) -> Path:
+    """Where the signature of ``file`` goes: ``FILE.asc`` beside it or in ``out_dir``."""
     return (out_dir if out_dir is not None else file.parent) / f"{file.name}.asc"
 
 

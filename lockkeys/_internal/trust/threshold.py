@@ -18,11 +18,9 @@ standard policy. lockkeys owns, on top (threat-model verifier rules):
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,27 @@ from lockkeys._internal.openpgp.sequoia import default_engine
 from lockkeys._internal.openpgp.sigpacket import WEAK_HASHES, digest_prefix, hashed_trailer
 from lockkeys._internal.trust.certs import Certificate, Keyring
 from lockkeys._internal.trust.signatures import DetachedSignature
-from lockkeys.errors import UsageError, VerificationError, escape
+from lockkeys._internal.trust.threshold_result import (
+    CountedSigner,
+    Reason,
+    ThresholdResult,
+    Uncounted,
+)
+from lockkeys.errors import UsageError
+
+__all__ = [  # the result types live in threshold_result; callers may import them from here
+    "FUTURE_TOLERANCE",
+    "MAX_PACKETS_PER_FILE",
+    "MAX_PACKETS_PER_SIGNER",
+    "MIN_RSA_BITS",
+    "CountedSigner",
+    "Reason",
+    "ThresholdResult",
+    "Uncounted",
+    "check_threshold_range",
+    "evaluate_threshold",
+    "require_threshold",
+]
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MIN_RSA_BITS = 2048
@@ -52,132 +70,8 @@ _HASHLIB_NAMES = {
 }
 
 
-class Reason(enum.StrEnum):
-    UNKNOWN_SIGNER = "unknown-signer"
-    BAD_SIGNATURE = "bad-signature"
-    REVOKED = "revoked"
-    EXPIRED_AT_SIGNING = "expired-at-signing"
-    WEAK_DIGEST = "weak-digest"
-    WEAK_KEY = "weak-key"
-    NOT_BINARY = "not-binary-document"
-    NOT_VALID_AT_SIGNING = "not-valid-at-signing-time"
-    NOT_SIGNING_CAPABLE = "not-signing-capable"
-    FUTURE = "created-in-future"
-    SIGNATURE_EXPIRED = "signature-expired"
-    CRITICAL_UNKNOWN = "unknown-critical-subpacket"
-    DUPLICATE_SIGNER = "duplicate-signer"
-    DUPLICATE_SIGNATURE = "duplicate-signature"
-    UNSUPPORTED = "unsupported"
-    HOSTILE_FILE = "hostile-signature-file"
-    NOT_NEEDED = "not-needed"
-
-
-@dataclass(frozen=True)
-class CountedSigner:
-    fingerprint: str  # primary certificate
-    signing_key: str  # the (sub)key that made the signature
-    name: str | None
-    signature: str  # file#n
-    created: datetime | None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "fingerprint": self.fingerprint,
-            "signing_key": self.signing_key,
-            "name": self.name,
-            "signature": self.signature,
-            "created": self.created.isoformat() if self.created else None,
-        }
-
-
-@dataclass(frozen=True)
-class Uncounted:
-    signature: str  # file#n
-    issuer: str | None
-    reason: Reason
-    detail: str
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "signature": self.signature,
-            "issuer": self.issuer,
-            "reason": str(self.reason),
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class ThresholdResult:
-    file: str
-    threshold: int
-    trusted: tuple[str, ...]  # fingerprints of the m listed signers
-    counted: tuple[CountedSigner, ...]
-    uncounted: tuple[Uncounted, ...] = field(default_factory=tuple)
-    names: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def met(self) -> bool:
-        return len(self.counted) >= self.threshold
-
-    @property
-    def missing(self) -> tuple[str, ...]:
-        have = {c.fingerprint for c in self.counted}
-        return tuple(f for f in self.trusted if f not in have)
-
-    def label(self, fingerprint: str) -> str:
-        name = self.names.get(fingerprint)
-        return f"{escape(name)} ({fingerprint})" if name else fingerprint
-
-    def summary(self) -> str:
-        have, need = len(self.counted), self.threshold
-        return f"{have} of {need} required signers (of {len(self.trusted)} trusted)"
-
-    def explain(self) -> list[str]:
-        lines = [
-            f"signed by: {self.label(c.fingerprint)} with key {c.signing_key}" for c in self.counted
-        ]
-        lines += [
-            f"not counted: {u.signature}"
-            + (f" by {u.issuer}" if u.issuer else "")
-            + f": {u.reason}: {u.detail}"
-            for u in self.uncounted
-        ]
-        if not self.met:
-            lines.append("missing (any of): " + ", ".join(self.label(f) for f in self.missing))
-        return lines
-
-    def require(self, package: str | None = None) -> ThresholdResult:
-        if self.met:
-            return self
-        found = (
-            ", ".join(self.label(c.fingerprint) for c in self.counted)
-            or "no valid trusted signature"
-        )
-        raise VerificationError(
-            f"signature threshold not met: {self.summary()}",
-            package=package,
-            file=self.file,
-            expected=f"valid signatures by at least {self.threshold} of: "
-            + ", ".join(self.label(f) for f in self.trusted),
-            found=found,
-            details=[line for line in self.explain() if not line.startswith("signed by")],
-            fix="have the missing signers sign the file (`lockkeys sign FILE --key SECRET` adds "
-            "to FILE.asc), or fetch their signatures into a signature store",
-        )
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "threshold": self.threshold,
-            "met": self.met,
-            "trusted": list(self.trusted),
-            "counted": [c.to_json() for c in self.counted],
-            "uncounted": [u.to_json() for u in self.uncounted],
-            "missing": list(self.missing),
-        }
-
-
 def check_threshold_range(threshold: int, signers: int, where: str = "threshold") -> None:
+    """Refuse a policy with no signers, or a threshold outside ``1..signers``."""
     if signers < 1:
         raise UsageError(
             "no trusted signers given: a signature policy with no signers would accept nothing",
@@ -301,6 +195,197 @@ def _prefix_matches(sig: DetachedSignature, digests: dict[str, Any]) -> bool | N
     return bool(check.digest()[:2] == prefix)
 
 
+class _Tally:
+    """The running count of one evaluation: who counted, and each refusal at its position."""
+
+    def __init__(self) -> None:
+        self.counted: list[CountedSigner] = []
+        self.uncounted: list[tuple[int, Uncounted]] = []
+        self.material: dict[str, str] = {}  # key material -> primary fingerprint it counted for
+
+    def refuse(self, position: int, sig: DetachedSignature, reason: Reason, detail: str) -> None:
+        self.uncounted.append((position, Uncounted(sig.where, sig.facts.issuer, reason, detail)))
+
+    def refusals(self) -> tuple[Uncounted, ...]:
+        return tuple(u for _, u in sorted(self.uncounted, key=lambda item: item[0]))
+
+
+_Pending = tuple[int, DetachedSignature, list[Certificate]]
+
+
+def _hostile_note(source: str, packets: int, naming: int, keyring: Keyring) -> Uncounted:
+    """The one refusal a hostile signature file gets, in place of its signatures."""
+    return Uncounted(
+        source,
+        None,
+        Reason.HOSTILE_FILE,
+        f"{packets} signature packets ({naming} naming a trusted signer) "
+        f"for {len(keyring)} trusted signer(s): more than "
+        f"{MAX_PACKETS_PER_SIGNER} per trusted signer or "
+        f"{MAX_PACKETS_PER_FILE} in all; the whole file is refused as "
+        "hostile and nothing in it was verified",
+    )
+
+
+def _packet_refusal(sig: DetachedSignature) -> tuple[Reason, str] | None:
+    """Rules 8, 10 and 11, from the signature packet alone (before any certificate)."""
+    facts = sig.facts
+    if facts.type_id != 0x00:
+        return (
+            Reason.NOT_BINARY,
+            f"a {facts.signature_type} signature, not a binary-document signature",
+        )
+    if facts.hash_algorithm in WEAK_HASHES:
+        return Reason.WEAK_DIGEST, f"{facts.hash_algorithm} digest is not accepted"
+    if facts.critical_unknown:
+        return (
+            Reason.CRITICAL_UNKNOWN,
+            "critical subpacket(s) lockkeys does not understand: "
+            + ", ".join(str(k) for k in facts.critical_unknown),
+        )
+    return None
+
+
+def _signer_refusal(
+    sig: DetachedSignature, candidates: list[Certificate], now: datetime
+) -> tuple[Reason, str] | None:
+    """Rules 9 and 6, once the signature names trusted candidates: key strength and time."""
+    facts = sig.facts
+    if not candidates:
+        return (
+            Reason.UNKNOWN_SIGNER,
+            f"issuer {facts.issuer or 'unknown'} is not among the trusted signers",
+        )
+    # Key strength of the keys that matter: each candidate's primary and the key the
+    # signature names as its issuer (not unrelated components the certificate carries).
+    weak = [
+        (c, k)
+        for c in candidates
+        for k in (c.facts.primary, c.facts.key(facts.issuer or ""))
+        if k is not None and k.is_rsa and k.bits is not None and k.bits < MIN_RSA_BITS
+    ]
+    if weak:
+        cert, key = weak[0]
+        return (
+            Reason.WEAK_KEY,
+            f"RSA-{key.bits} key {key.fingerprint} of {cert.label} is under {MIN_RSA_BITS} bits",
+        )
+    if facts.created is not None and facts.created > now + FUTURE_TOLERANCE:
+        return Reason.FUTURE, f"created {facts.created.isoformat()}, in the future"
+    if facts.expires is not None and facts.expires <= now:
+        return Reason.SIGNATURE_EXPIRED, f"the signature expired {facts.expires.isoformat()}"
+    return None
+
+
+def _screen(
+    signatures: Sequence[DetachedSignature], keyring: Keyring, now: datetime, tally: _Tally
+) -> list[_Pending]:
+    """Refuse what the rules decide without the engine; the rest wait to be verified."""
+    hostile = _hostile_files(signatures, keyring)
+    reported: set[str] = set()
+    seen_packets: set[bytes] = set()
+    pending: list[_Pending] = []
+    for position, sig in enumerate(signatures):
+        if sig.source in hostile:
+            if sig.source not in reported:
+                reported.add(sig.source)
+                note = _hostile_note(sig.source, *hostile[sig.source], keyring)
+                tally.uncounted.append((position, note))
+            continue
+        if sig.unsupported is not None:
+            tally.refuse(position, sig, Reason.UNSUPPORTED, sig.unsupported)
+            continue
+        if sig.packet in seen_packets:
+            detail = "the same signature was given more than once"
+            tally.refuse(position, sig, Reason.DUPLICATE_SIGNATURE, detail)
+            continue
+        seen_packets.add(sig.packet)
+        candidates: list[Certificate] = []
+        refusal = _packet_refusal(sig)
+        if refusal is None:
+            candidates = keyring.candidates(sig.facts.issuer_fingerprint, sig.facts.issuer_key_id)
+            refusal = _signer_refusal(sig, candidates, now)
+        if refusal is not None:
+            tally.refuse(position, sig, *refusal)
+            continue
+        pending.append((position, sig, candidates))
+    return pending
+
+
+def _quick_digests(pending: list[_Pending], signed: Path | bytes) -> dict[str, Any]:
+    """The file's digests for the 16-bit quick check, when the check can save engine work."""
+    # The quick check pays off only when some certificate is named by more than one pending
+    # signature (the engine hashes the file again for each one it verifies); with one
+    # signature per signer (the honest case) the engine's own pass is the only one.
+    named = Counter(c.fingerprint for _, _, candidates in pending for c in candidates)
+    quick_check = any(count > 1 for count in named.values())
+    return _file_digests(
+        signed,
+        {
+            sig.facts.hash_algorithm
+            for _, sig, _ in pending
+            if quick_check and sig.facts.version == 4 and sig.facts.hash_algorithm in _HASHLIB_NAMES
+        },
+    )
+
+
+def _skip_refusal(
+    sig: DetachedSignature,
+    candidates: list[Certificate],
+    tally: _Tally,
+    threshold: int,
+    digests: dict[str, Any],
+) -> tuple[Reason, str] | None:
+    """Why a pending signature need not (or cannot) reach the engine, if it need not."""
+    if len(tally.counted) >= threshold:
+        return Reason.NOT_NEEDED, "not checked: the threshold was already met"
+    done = {c.fingerprint for c in tally.counted}
+    if all(c.fingerprint in done for c in candidates):
+        return (
+            Reason.DUPLICATE_SIGNER,
+            f"{candidates[0].label} already counted once (not checked again)",
+        )
+    if _prefix_matches(sig, digests) is False:
+        return (
+            Reason.BAD_SIGNATURE,
+            "the file differs from what was signed (the signature's 16-bit digest "
+            "quick check fails)",
+        )
+    return None
+
+
+def _count_verified(
+    position: int, sig: DetachedSignature, outcome: Verified, keyring: Keyring, tally: _Tally
+) -> None:
+    """Count the signer of a verified signature once per certificate and per key material."""
+    signer = keyring.get(outcome.certificate)
+    if signer is None:  # the engine may only return certificates we gave it
+        detail = f"verified by {outcome.certificate}, which is not trusted"
+        tally.refuse(position, sig, Reason.UNKNOWN_SIGNER, detail)
+        return
+    signing_key = signer.facts.key(outcome.signing_key)
+    material = signing_key.material if signing_key is not None else outcome.signing_key
+    if any(c.fingerprint == signer.fingerprint for c in tally.counted):
+        tally.refuse(position, sig, Reason.DUPLICATE_SIGNER, f"{signer.label} already counted once")
+        return
+    if material in tally.material:
+        detail = (
+            f"key material of {outcome.signing_key} already counted for {tally.material[material]}"
+        )
+        tally.refuse(position, sig, Reason.DUPLICATE_SIGNER, detail)
+        return
+    tally.material[material] = signer.fingerprint
+    tally.counted.append(
+        CountedSigner(
+            fingerprint=signer.fingerprint,
+            signing_key=outcome.signing_key,
+            name=signer.name,
+            signature=sig.where,
+            created=sig.facts.created,
+        )
+    )
+
+
 def evaluate_threshold(
     path: Path,
     signatures: Sequence[DetachedSignature],
@@ -324,196 +409,27 @@ def evaluate_threshold(
     engine = engine or default_engine()
     now = now or datetime.now(UTC)
     check_threshold_range(threshold, len(keyring))
-    counted: list[CountedSigner] = []
-    uncounted: list[tuple[int, Uncounted]] = []
-    seen_packets: set[bytes] = set()
-    counted_material: dict[str, str] = {}
-
-    def refuse(position: int, sig: DetachedSignature, reason: Reason, detail: str) -> None:
-        uncounted.append((position, Uncounted(sig.where, sig.facts.issuer, reason, detail)))
-
-    hostile = _hostile_files(signatures, keyring)
-    reported: set[str] = set()
-    pending: list[tuple[int, DetachedSignature, list[Certificate]]] = []
-    for position, sig in enumerate(signatures):
-        facts = sig.facts
-        if sig.source in hostile:
-            if sig.source not in reported:
-                reported.add(sig.source)
-                packets, naming = hostile[sig.source]
-                uncounted.append(
-                    (
-                        position,
-                        Uncounted(
-                            sig.source,
-                            None,
-                            Reason.HOSTILE_FILE,
-                            f"{packets} signature packets ({naming} naming a trusted signer) "
-                            f"for {len(keyring)} trusted signer(s): more than "
-                            f"{MAX_PACKETS_PER_SIGNER} per trusted signer or "
-                            f"{MAX_PACKETS_PER_FILE} in all; the whole file is refused as "
-                            "hostile and nothing in it was verified",
-                        ),
-                    )
-                )
-            continue
-        if sig.unsupported is not None:
-            refuse(position, sig, Reason.UNSUPPORTED, sig.unsupported)
-            continue
-        if sig.packet in seen_packets:
-            refuse(
-                position,
-                sig,
-                Reason.DUPLICATE_SIGNATURE,
-                "the same signature was given more than once",
-            )
-            continue
-        seen_packets.add(sig.packet)
-        if facts.type_id != 0x00:
-            refuse(
-                position,
-                sig,
-                Reason.NOT_BINARY,
-                f"a {facts.signature_type} signature, not a binary-document signature",
-            )
-            continue
-        if facts.hash_algorithm in WEAK_HASHES:
-            refuse(
-                position, sig, Reason.WEAK_DIGEST, f"{facts.hash_algorithm} digest is not accepted"
-            )
-            continue
-        if facts.critical_unknown:
-            refuse(
-                position,
-                sig,
-                Reason.CRITICAL_UNKNOWN,
-                "critical subpacket(s) lockkeys does not understand: "
-                + ", ".join(str(k) for k in facts.critical_unknown),
-            )
-            continue
-        candidates = keyring.candidates(facts.issuer_fingerprint, facts.issuer_key_id)
-        if not candidates:
-            refuse(
-                position,
-                sig,
-                Reason.UNKNOWN_SIGNER,
-                f"issuer {facts.issuer or 'unknown'} is not among the trusted signers",
-            )
-            continue
-        # Key strength of the keys that matter: each candidate's primary and the key the
-        # signature names as its issuer (not unrelated components the certificate carries).
-        weak = [
-            (c, k)
-            for c in candidates
-            for k in (c.facts.primary, c.facts.key(facts.issuer or ""))
-            if k is not None and k.is_rsa and k.bits is not None and k.bits < MIN_RSA_BITS
-        ]
-        if weak:
-            cert, key = weak[0]
-            refuse(
-                position,
-                sig,
-                Reason.WEAK_KEY,
-                f"RSA-{key.bits} key {key.fingerprint} of {cert.label} "
-                f"is under {MIN_RSA_BITS} bits",
-            )
-            continue
-        if facts.created is not None and facts.created > now + FUTURE_TOLERANCE:
-            refuse(
-                position, sig, Reason.FUTURE, f"created {facts.created.isoformat()}, in the future"
-            )
-            continue
-        if facts.expires is not None and facts.expires <= now:
-            refuse(
-                position,
-                sig,
-                Reason.SIGNATURE_EXPIRED,
-                f"the signature expired {facts.expires.isoformat()}",
-            )
-            continue
-        pending.append((position, sig, candidates))
-
-    # The quick check pays off only when some certificate is named by more than one pending
-    # signature (the engine hashes the file again for each one it verifies); with one
-    # signature per signer (the honest case) the engine's own pass is the only one.
-    named = Counter(c.fingerprint for _, _, candidates in pending for c in candidates)
-    quick_check = any(count > 1 for count in named.values())
+    tally = _Tally()
+    pending = _screen(signatures, keyring, now, tally)
     signed: Path | bytes = path if data is None else data
-    digests = _file_digests(
-        signed,
-        {
-            sig.facts.hash_algorithm
-            for _, sig, _ in pending
-            if quick_check and sig.facts.version == 4 and sig.facts.hash_algorithm in _HASHLIB_NAMES
-        },
-    )
+    digests = _quick_digests(pending, signed)
     for position, sig, candidates in pending:
-        if len(counted) >= threshold:
-            refuse(position, sig, Reason.NOT_NEEDED, "not checked: the threshold was already met")
-            continue
-        done = {c.fingerprint for c in counted}
-        if all(c.fingerprint in done for c in candidates):
-            refuse(
-                position,
-                sig,
-                Reason.DUPLICATE_SIGNER,
-                f"{candidates[0].label} already counted once (not checked again)",
-            )
-            continue
-        if _prefix_matches(sig, digests) is False:
-            refuse(
-                position,
-                sig,
-                Reason.BAD_SIGNATURE,
-                "the file differs from what was signed (the signature's 16-bit digest "
-                "quick check fails)",
-            )
+        skip = _skip_refusal(sig, candidates, tally, threshold, digests)
+        if skip is not None:
+            tally.refuse(position, sig, *skip)
             continue
         outcome = engine.verify_detached(signed, sig.packet, [c.handle for c in candidates])
         if not isinstance(outcome, Verified):
-            reason, detail = _classify_failure(sig, candidates, outcome)
-            refuse(position, sig, reason, detail)
+            tally.refuse(position, sig, *_classify_failure(sig, candidates, outcome))
             continue
-        signer = keyring.get(outcome.certificate)
-        if signer is None:  # the engine may only return certificates we gave it
-            refuse(
-                position,
-                sig,
-                Reason.UNKNOWN_SIGNER,
-                f"verified by {outcome.certificate}, which is not trusted",
-            )
-            continue
-        signing_key = signer.facts.key(outcome.signing_key)
-        material = signing_key.material if signing_key is not None else outcome.signing_key
-        if any(c.fingerprint == signer.fingerprint for c in counted):
-            refuse(position, sig, Reason.DUPLICATE_SIGNER, f"{signer.label} already counted once")
-            continue
-        if material in counted_material:
-            refuse(
-                position,
-                sig,
-                Reason.DUPLICATE_SIGNER,
-                f"key material of {outcome.signing_key} already counted "
-                f"for {counted_material[material]}",
-            )
-            continue
-        counted_material[material] = signer.fingerprint
-        counted.append(
-            CountedSigner(
-                fingerprint=signer.fingerprint,
-                signing_key=outcome.signing_key,
-                name=signer.name,
-                signature=sig.where,
-                created=sig.facts.created,
-            )
-        )
+        _count_verified(position, sig, outcome, keyring, tally)
     names = {c.fingerprint: c.name for c in keyring.certificates() if c.name}
     return ThresholdResult(
         file=str(path),
         threshold=threshold,
         trusted=tuple(keyring.fingerprints()),
-        counted=tuple(counted),
-        uncounted=tuple(u for _, u in sorted(uncounted, key=lambda item: item[0])),
+        counted=tuple(tally.counted),
+        uncounted=tally.refusals(),
         names=names,
     )
 
@@ -528,5 +444,6 @@ def require_threshold(
     now: datetime | None = None,
     engine: OpenPGPEngine | None = None,
 ) -> ThresholdResult:
+    """Evaluate the threshold over the file at ``path`` and raise when it is not met."""
     result = evaluate_threshold(path, signatures, keyring, threshold, now=now, engine=engine)
     return result.require(package)
