@@ -31,7 +31,6 @@ import hashlib
 import logging
 import os
 import stat
-import tempfile
 import threading
 import time
 import urllib.request
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
+from lockkeys._internal.fsutil import atomic_file
 from lockkeys._internal.redact import redact_url, strip_userinfo
 from lockkeys._internal.sources.auth import AuthRegistry, Credentials
 from lockkeys._internal.sources.pagecache import CachedPage, PageCache
@@ -763,25 +763,20 @@ def fetch_to(
     failure.
     """
     dest = Path(dest)
-    directory = dest.parent if str(dest.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=directory)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w+b") as handle:
-            sink = _Sink(handle)
-            current_client().run(
-                url,
-                sink,
-                max_size=max_size,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                total_timeout=total_timeout,
-                retries=retries,
-                backoff=backoff,
-                headers={},
-            )
-            handle.flush()
+    (dest.parent if str(dest.parent) else Path(".")).mkdir(parents=True, exist_ok=True)
+    with atomic_file(dest, durable=False, suffix=".part") as handle:
+        sink = _Sink(handle)
+        current_client().run(
+            url,
+            sink,
+            max_size=max_size,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            total_timeout=total_timeout,
+            retries=retries,
+            backoff=backoff,
+            headers={},
+        )
         digest = sink.hasher.hexdigest()
         if expected_sha256 is not None and digest != expected_sha256.lower():
             raise VerificationError(
@@ -790,12 +785,6 @@ def fetch_to(
                 expected=expected_sha256.lower(),
                 found=digest,
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
     return FetchResult(path=dest, size=sink.size, sha256=digest)
 
 
