@@ -35,6 +35,7 @@ MAX_ORIGIN_SIZE = 4096
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
+    """The cache folder when no ``--cache-dir`` is given (see the module docstring)."""
     env = dict(os.environ) if environ is None else environ
     if env.get("LOCKKEYS_CACHE_DIR"):
         return Path(env["LOCKKEYS_CACHE_DIR"])

@@ -44,6 +44,8 @@ INSTALLER_FILES = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_ca
 
 @dataclass(frozen=True)
 class WheelEntry:
+    """One file a wheel's RECORD lists: where it goes and the digest it must have there."""
+
     scheme: str
     path: str  # relative to the scheme's folder, "/"-separated
     digest: str | None  # urlsafe base64 without padding, as RECORD writes it
@@ -244,6 +246,7 @@ def differences(layout: WheelLayout, env: TargetEnvironment) -> list[str]:
 
 
 def is_intact(layout: WheelLayout, env: TargetEnvironment) -> bool:
+    """Whether the environment holds the locked wheel's files and launchers exactly."""
     return not differences(layout, env)
 
 

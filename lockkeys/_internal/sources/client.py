@@ -84,6 +84,7 @@ class Client:
 
     @property
     def transport(self) -> Transport:
+        """The transport requests go through, made on first use."""
         with self._lock:
             if self._transport is None:
                 factory = self._transport_factory or _default_transport
@@ -91,6 +92,7 @@ class Client:
             return self._transport
 
     def close(self) -> None:
+        """Close the transport's connections (the client may be used again)."""
         with self._lock:
             if self._transport is not None:
                 self._transport.close()

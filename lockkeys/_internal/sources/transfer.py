@@ -117,6 +117,7 @@ class Sink:
         self.hasher = hashlib.sha256()
 
     def reset(self) -> None:
+        """Forget what a failed attempt wrote, before the next one."""
         if self.handle is not None:
             self.handle.seek(0)
             self.handle.truncate()
@@ -125,6 +126,7 @@ class Sink:
         self.hasher = hashlib.sha256()
 
     def write(self, chunk: bytes) -> None:
+        """Take one chunk: hash and count it, then write or keep it."""
         self.hasher.update(chunk)
         self.size += len(chunk)
         if self.handle is not None:
@@ -135,6 +137,8 @@ class Sink:
 
 @dataclass
 class Limits:
+    """The size cap and the deadlines one transfer (all its attempts) runs under."""
+
     max_size: int | None
     connect_timeout: float
     read_timeout: float
@@ -143,6 +147,7 @@ class Limits:
     clock: Callable[[], float]
 
     def remaining(self, url: str) -> float:
+        """Seconds left before the total deadline; past it, the permanent total-timeout error."""
         left = self.deadline - self.clock()
         if left <= 0:
             raise Permanent(
@@ -155,6 +160,7 @@ class Limits:
         return left
 
     def check_size(self, url: str, size: int) -> None:
+        """Refuse (permanently) a transfer that has reached more than the size cap."""
         if self.max_size is not None and size > self.max_size:
             raise Permanent(
                 TooLargeError(
@@ -168,6 +174,7 @@ class Limits:
 
 
 def from_cache(page: CachedPage) -> FetchedBytes:
+    """A cached page as the bytes a fetch returns."""
     return FetchedBytes(
         data=page.body,
         url=page.final_url,

@@ -111,15 +111,21 @@ class Response(Protocol):
         """
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection; the body is not read any further."""
+        ...
 
 
 class Transport(Protocol):
     """Sends one request; raises a :class:`TransportError` when there is no response."""
 
-    def send(self, request: Request) -> Response: ...
+    def send(self, request: Request) -> Response:
+        """Send ``request`` and return the response as soon as its headers are in."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close every connection the transport keeps open."""
+        ...
 
 
 # -- proxies from the environment ----------------------------------------------------------------
