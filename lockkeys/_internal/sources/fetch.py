@@ -21,6 +21,11 @@ real runs, an in-memory fake in unit tests):
 The module functions (:func:`fetch_to`, :func:`fetch_bytes`, ...) use the current
 :class:`Client` (:func:`current_client`); :func:`use_client` swaps it for a block: that is how
 lock and install hand over the sources' credentials and trust, and how tests use a fake.
+
+The rules live in :mod:`~lockkeys._internal.sources.client` (the client),
+:mod:`~lockkeys._internal.sources.transfer` (results, errors, sink and limits of one transfer)
+and :mod:`~lockkeys._internal.sources.failures` (what a failure is said as); the names other
+packages use are re-exported here.
 """
 
 from __future__ import annotations

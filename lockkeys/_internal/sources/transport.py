@@ -3,9 +3,9 @@
 
 A transport sends ONE request and hands back the response with its body still unread. It
 never follows redirects, never retries, never adds credentials and never decides what a
-status code means: those are lockkeys' rules, kept in :mod:`lockkeys._internal.sources.fetch` on
-top of any transport. Unit tests use an in-memory transport (``tests/support/fake_transport.py``);
-everything else uses ``Urllib3Transport``:
+status code means: those are lockkeys' rules, kept in :mod:`lockkeys._internal.sources.client`
+on top of any transport. Unit tests use an in-memory transport
+(``tests/support/fake_transport.py``); everything else uses ``Urllib3Transport``:
 
 - connection pooling and keep-alive (``urllib3.PoolManager``);
 - TLS from :mod:`lockkeys._internal.sources.tls` (the system trust store through ``truststore``,
