@@ -1,3 +1,5 @@
+"""``python -m lockkeys``: the same command line as the ``lockkeys`` script."""
+
 import sys
 
 from lockkeys.entry import main

@@ -67,6 +67,8 @@ class LockkeysError(Exception):
         return redact("\n".join(lines))
 
     def to_json(self) -> dict[str, object]:
+        """The error as a JSON object (for ``--json`` output), with secrets redacted."""
+
         def clean(value: str | None) -> str | None:
             return None if value is None else redact(value)
 
@@ -92,6 +94,7 @@ class UsageError(LockkeysError):
     kind = "usage"
 
     def diagnostics(self) -> str:
+        """The error on one line, its parts joined by ``; `` (secrets redacted)."""
         parts = [self.headline()]
         if self.expected is not None:
             parts.append(f"expected {self.expected}")

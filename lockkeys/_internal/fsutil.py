@@ -9,6 +9,7 @@ import logging
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,22 +24,36 @@ _CACHE_OPEN = (
 )
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+@contextlib.contextmanager
+def atomic_file(
+    path: Path,
+    *,
+    mode: int | None = 0o644,
+    overwrite: bool = True,
+    durable: bool = True,
+    suffix: str = ".tmp",
+) -> Iterator[BinaryIO]:
+    """The one way lockkeys puts a file in place: readers see the old file or the new one.
 
-    With ``overwrite=False`` an existing file is never replaced (FileExistsError), which is
-    checked atomically by linking the finished temp file into place.
+    Yields a temporary file opened for writing in ``path``'s folder (named
+    ``.<name>.<random><suffix>``); when the block ends normally the file gets ``mode`` (None:
+    the temporary file's own 0600), is flushed, fsynced with its folder when ``durable``,
+    and renamed onto ``path``. With ``overwrite=False`` an existing file is never replaced
+    (FileExistsError), checked atomically by linking the finished file into place. When the
+    block raises, the temporary file is deleted and nothing appears at ``path``.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            if durable:
+                os.fsync(handle.fileno())
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -48,12 +63,19 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    if durable:
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` durably and atomically (see :func:`atomic_file`)."""
+    with atomic_file(path, mode=mode, overwrite=overwrite) as handle:
+        handle.write(data)
 
 
 def write_cache_entry(path: Path, data: bytes) -> None:
@@ -62,15 +84,8 @@ def write_cache_entry(path: Path, data: bytes) -> None:
     path = Path(path)
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with atomic_file(path, mode=None, durable=False, suffix=".part") as handle:
+            handle.write(data)
 
 
 def _kind(mode: int) -> str:

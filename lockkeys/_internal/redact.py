@@ -106,6 +106,7 @@ class RedactingFilter(logging.Filter):
     """A logging filter that redacts each record's final message (installed by the CLI)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; every record passes."""
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:

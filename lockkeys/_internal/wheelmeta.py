@@ -36,6 +36,8 @@ ARCHIVE_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True)
 class WheelMetadata:
+    """The fields of a wheel's METADATA that locking and installing use."""
+
     name: str
     version: str
     requires_dist: tuple[str, ...]

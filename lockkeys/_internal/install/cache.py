@@ -17,11 +17,10 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from lockkeys._internal.fsutil import open_cache_entry, write_cache_entry
+from lockkeys._internal.fsutil import atomic_file, open_cache_entry, write_cache_entry
 from lockkeys.errors import escape
 
 log = logging.getLogger("lockkeys.install")
@@ -36,6 +35,7 @@ MAX_ORIGIN_SIZE = 4096
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
+    """The cache folder when no ``--cache-dir`` is given (see the module docstring)."""
     env = dict(os.environ) if environ is None else environ
     if env.get("LOCKKEYS_CACHE_DIR"):
         return Path(env["LOCKKEYS_CACHE_DIR"])
@@ -123,15 +123,11 @@ class FileCache:
             write_cache_entry(origin_path, origin.encode("utf-8"))
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=entry.parent)
-            try:
-                with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                    shutil.copyfileobj(src, out, CHUNK)
-                os.replace(tmp, entry)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            with (
+                atomic_file(entry, mode=None, durable=False) as out,
+                open(source, "rb") as src,
+            ):
+                shutil.copyfileobj(src, out, CHUNK)
         except OSError as exc:
             log.info("cannot store %s in the cache (%s)", source.name, exc)
 

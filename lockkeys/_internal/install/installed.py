@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer.records import parse_record_file
+from installer.sources import WheelFile
+from installer.utils import parse_metadata_file
 
 from lockkeys._internal.install.environment import InstalledDist, TargetEnvironment
 from lockkeys._internal.install.launchers import (
@@ -42,6 +44,8 @@ INSTALLER_FILES = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_ca
 
 @dataclass(frozen=True)
 class WheelEntry:
+    """One file a wheel's RECORD lists: where it goes and the digest it must have there."""
+
     scheme: str
     path: str  # relative to the scheme's folder, "/"-separated
     digest: str | None  # urlsafe base64 without padding, as RECORD writes it
@@ -93,28 +97,22 @@ def _script_entry(archive: zipfile.ZipFile, member: str, entry: WheelEntry) -> W
 def wheel_layout(wheel: Path) -> WheelLayout:
     """Read WHEEL and RECORD of a verified wheel (metadata checks already passed)."""
     with zipfile.ZipFile(wheel) as archive:
-        names = archive.namelist()
-        dist_infos = sorted(
-            {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
-        )
-        if len(dist_infos) != 1:
-            raise ValueError(f"{wheel.name}: expected one .dist-info folder, found {dist_infos}")
-        dist_info = dist_infos[0]
+        source = WheelFile(archive)
         try:
-            wheel_text = archive.read(f"{dist_info}/WHEEL").decode("utf-8", "replace")
-            record_text = archive.read(f"{dist_info}/RECORD").decode("utf-8")
+            dist_info = source.dist_info_dir
+        except ValueError as exc:
+            raise ValueError(f"{wheel.name}: {exc}") from None
+        try:
+            wheel_text = source.read_dist_info("WHEEL")
+            record_text = source.read_dist_info("RECORD")
         except (KeyError, UnicodeDecodeError) as exc:
             raise ValueError(f"{wheel.name}: no readable WHEEL and RECORD ({exc})") from None
         try:
-            points = archive.read(f"{dist_info}/entry_points.txt").decode("utf-8")
+            points = source.read_dist_info("entry_points.txt")
         except (KeyError, UnicodeDecodeError):
             points = ""
-        purelib = any(
-            line.split(":", 1)[0].strip().lower() == "root-is-purelib"
-            and line.split(":", 1)[1].strip().lower() == "true"
-            for line in wheel_text.splitlines()
-            if ":" in line
-        )
+        wheel_fields = parse_metadata_file(wheel_text)
+        purelib = str(wheel_fields.get("Root-Is-Purelib", "")).strip().lower() == "true"
         root = "purelib" if purelib else "platlib"
         data_dir = dist_info[: -len(".dist-info")] + ".data"
         entries: list[WheelEntry] = []
@@ -248,6 +246,7 @@ def differences(layout: WheelLayout, env: TargetEnvironment) -> list[str]:
 
 
 def is_intact(layout: WheelLayout, env: TargetEnvironment) -> bool:
+    """Whether the environment holds the locked wheel's files and launchers exactly."""
     return not differences(layout, env)
 
 

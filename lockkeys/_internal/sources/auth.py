@@ -78,6 +78,7 @@ class Credentials:
         return f"user {self.username!r}"
 
     def basic_header(self) -> str:
+        """The ``Authorization`` header value for HTTP basic authentication."""
         token = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(token).decode("ascii")
 
@@ -97,6 +98,7 @@ class SourceAuth:
     ca_bundle: Path | None = None
 
     def origins(self) -> tuple[Origin, ...]:
+        """The origins (scheme, host, port) of the source's URL and its mirrors."""
         return tuple(origin_of(u) for u in (self.url, *self.mirrors))
 
     def url_for(self, origin: Origin) -> str:
@@ -120,6 +122,7 @@ def legacy_warning(source: str, names: Mapping[str, str]) -> str:
 
 
 def keyring_installed() -> bool:
+    """Whether the ``keyring`` package can be imported (it is looked up last)."""
     return importlib.util.find_spec("keyring") is not None
 
 
@@ -158,6 +161,7 @@ class AuthRegistry:
     # -- which source -----------------------------------------------------------------------
 
     def source_for(self, url: str) -> SourceAuth | None:
+        """The source whose URL or a mirror has ``url``'s origin, or None."""
         return self._by_origin.get(origin_of(url))
 
     def describe_server(self, url: str) -> str:

@@ -36,6 +36,7 @@ class Source:
 
     @property
     def kind(self) -> SourceKind:
+        """An index (a URL) or a folder (a path)."""
         return "index" if self.url is not None else "folder"
 
     @property

@@ -56,6 +56,8 @@ _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class CachedPage:
+    """One cached project page: its body, where it finally came from, and its HTTP freshness."""
+
     url: str
     accept: str
     final_url: str
@@ -67,9 +69,11 @@ class CachedPage:
     last_modified: str | None
 
     def fresh(self, now: float) -> bool:
+        """Whether the page may be reused at ``now`` without asking the server."""
         return 0 <= now - self.stored_at < min(self.max_age, MAX_FRESH)
 
     def validators(self) -> dict[str, str]:
+        """The conditional-request headers that revalidate this page (ETag, Last-Modified)."""
         headers = {}
         if self.etag:
             headers["If-None-Match"] = self.etag
@@ -107,6 +111,8 @@ def _immutable(url: str) -> bool:
 
 
 class PageCache:
+    """The page cache in one folder (``<cache>/pages``), with parsed releases beside it."""
+
     def __init__(self, folder: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.folder = Path(folder)
         self.clock = clock
@@ -116,6 +122,8 @@ class PageCache:
         return self.folder / key[:2] / key
 
     def get(self, url: str, accept: str) -> CachedPage | None:
+        """The cached page for ``url`` and ``accept``, fresh or stale; None when there is none
+        or it cannot be read."""
         path = self._path(url, accept)
         raw = read_cache_entry(path, MAX_ENTRY)
         if raw is None:
@@ -149,6 +157,7 @@ class PageCache:
         body: bytes,
         headers: Mapping[str, str],
     ) -> None:
+        """Keep a page the server sent, unless its headers say it may never be reused."""
         max_age = max_age_of(headers, immutable_files=_immutable(url))
         etag = headers.get("etag")
         last_modified = headers.get("last-modified")
@@ -206,6 +215,7 @@ class PageCache:
         release: str,
         entries: list[ReleaseEntry],
     ) -> None:
+        """Keep the entries of one release as parsed from one page body (:meth:`get_release`)."""
         path = self._release_path(body_sha256, final_url, content_type, release)
         write_cache_entry(path, json.dumps([list(e) for e in entries]).encode())
 

@@ -81,6 +81,7 @@ def _warn_legacy(source: Any) -> None:
 
 
 def trust_for(sources: Sequence[SourceAuth]) -> TrustStore:
+    """The trust store for these sources: the system store plus each one's ``ca-bundle``."""
     bundles: dict[tuple[str, str, int], list[Path]] = {}
     for source in sources:
         if source.ca_bundle is None:

@@ -50,6 +50,8 @@ def signature_urls(
 
 @dataclass
 class Gathered:
+    """What reading a file's signature sources found: signatures, notes, key packets, failures."""
+
     signatures: list[DetachedSignature] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     packets: list[bytes] = field(default_factory=list)

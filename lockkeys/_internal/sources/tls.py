@@ -87,6 +87,7 @@ class TrustStore:
         return ((self.cert_file,) if self.cert_file else ()) + tuple(extra)
 
     def context_for(self, url: str) -> ssl.SSLContext:
+        """The TLS context for ``url``: the system store plus its extra PEM files (one per set)."""
         files = self.extra_files(url)
         with self._lock:
             context = self._contexts.get(files)

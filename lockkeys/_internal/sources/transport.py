@@ -3,9 +3,9 @@
 
 A transport sends ONE request and hands back the response with its body still unread. It
 never follows redirects, never retries, never adds credentials and never decides what a
-status code means: those are lockkeys' rules, kept in :mod:`lockkeys._internal.sources.fetch` on
-top of any transport. Unit tests use an in-memory transport (``tests/support/fake_transport.py``);
-everything else uses ``Urllib3Transport``:
+status code means: those are lockkeys' rules, kept in :mod:`lockkeys._internal.sources.client`
+on top of any transport. Unit tests use an in-memory transport
+(``tests/support/fake_transport.py``); everything else uses ``Urllib3Transport``:
 
 - connection pooling and keep-alive (``urllib3.PoolManager``);
 - TLS from :mod:`lockkeys._internal.sources.tls` (the system trust store through ``truststore``,
@@ -111,15 +111,21 @@ class Response(Protocol):
         """
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection; the body is not read any further."""
+        ...
 
 
 class Transport(Protocol):
     """Sends one request; raises a :class:`TransportError` when there is no response."""
 
-    def send(self, request: Request) -> Response: ...
+    def send(self, request: Request) -> Response:
+        """Send ``request`` and return the response as soon as its headers are in."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close every connection the transport keeps open."""
+        ...
 
 
 # -- proxies from the environment ----------------------------------------------------------------

@@ -171,6 +171,7 @@ class Urllib3Transport:
         )
 
     def send(self, request: Request) -> Response:
+        """Send one request through urllib3 (through the proxy the environment names, if any)."""
         proxy = proxy_for(request.url, self._environ)
         shown_proxy = strip_userinfo(proxy) if proxy else None
         manager = self._manager(proxy, request.url)
@@ -217,6 +218,7 @@ class Urllib3Transport:
         return _Urllib3Response(response, shown_proxy)
 
     def close(self) -> None:
+        """Close every pooled connection."""
         with self._lock:
             for manager in self._managers.values():
                 manager.clear()
