@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from functools import partial
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -73,13 +74,7 @@ def resolve_pins(
         name: f"{name}=={p.substitute}" for name, p in sorted(listed.items()) if p.substitute
     }
     pinned = {name: p.source for name, p in listed.items() if p.source}
-    by_name = {s.name for s in sources}
-    for name, source in sorted(pinned.items()):
-        if source not in by_name:
-            raise InputError(
-                f"{key_prefix}packages.{name}.source: unknown source {source!r}",
-                file=config_file,
-            )
+    _check_pinned_sources(pinned, sources, key_prefix, config_file)
     base = _base_request(
         scope, requirements, sets, constraints, substitutes, resolver_name == "uv", upgrade_all
     )
@@ -88,7 +83,16 @@ def resolve_pins(
         base, attempts = _kept_pins(base, requirements, previous, upgrade, substitutes)
     else:
         attempts = []
-    plan = _Plan(attempts, substitutes, listed, tuple(sources), config_file)
+
+    # Each resolver run shares these: the kept-pin sets, the substitutes, the sources.
+    attempt = partial(
+        _attempt,
+        config_file,
+        attempts=attempts,
+        substitutes=substitutes,
+        policies=listed,
+        sources=sources,
+    )
     memo = _memo_for(settings, sources)
     resolver = get_resolver(resolver_name, settings)
     identity = _identity(resolver) if memo is not None else None
@@ -100,25 +104,26 @@ def resolve_pins(
             indexes=(only.url,) if only.url else (),
             find_links=(only.path,) if only.path else (),
         )
-        pins = _attempt(resolver, direct, plan, None)
+        pins = attempt(resolver=resolver, base=direct, view=None)
     else:
         remember = (memo, identity, reuse) if memo is not None and identity is not None else None
-        pins = _through_view(resolver_name, base, plan, pinned, settings, remember)
+        pins = _through_view(resolver_name, base, sources, pinned, settings, remember, attempt)
     if not scope.universal:  # one environment: markers were evaluated, none is kept
         pins = [replace(pin, marker=None) for pin in pins]
     return pins
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What every resolution attempt shares: the kept-pin sets to try first, the substitutes
-    and policies (for the error when a substitute cannot apply), the sources, the config."""
-
-    attempts: list[tuple[str, ...]]
-    substitutes: Mapping[str, str]
-    policies: Mapping[str, PackagePolicy]
-    sources: tuple[Source, ...]
-    config_file: str
+def _check_pinned_sources(
+    pinned: Mapping[str, str], sources: Sequence[Source], key_prefix: str, config_file: str
+) -> None:
+    """Refuse a package whose configured ``source`` is not among ``sources``."""
+    by_name = {s.name for s in sources}
+    for name, source in sorted(pinned.items()):
+        if source not in by_name:
+            raise InputError(
+                f"{key_prefix}packages.{name}.source: unknown source {source!r}",
+                file=config_file,
+            )
 
 
 def _base_request(
@@ -148,17 +153,18 @@ def _base_request(
 def _through_view(
     resolver_name: str,
     base: ResolveRequest,
-    plan: _Plan,
+    sources: Sequence[Source],
     pinned: Mapping[str, str],
     settings: ResolverSettings | None,
     remember: tuple[ResolutionMemo, str, bool] | None,
+    attempt: Callable[..., list[Pin]],
 ) -> list[Pin]:
     """Resolve through the private index view (several sources, or one whose pages are
-    recorded for the memo); ``remember``: (memo, resolver identity, recall) when kept."""
+    recorded for the memo); ``remember``: (memo, resolver identity, recall) when kept;
+    ``attempt``: runs the resolver (:func:`_attempt` with what every attempt shares)."""
     # The resolver reaches the view on 127.0.0.1 directly, never through a proxy.
     view_settings = settings.with_no_proxy("127.0.0.1", "localhost") if settings else None
     resolver = get_resolver(resolver_name, view_settings)
-    sources = plan.sources
     # One source seen through the view (to record what the resolver reads): its pages
     # are handed over as they are. The view starts only if a resolver runs.
     with view_server(list(sources), pinned, pass_through=len(sources) == 1) as server:
@@ -176,7 +182,9 @@ def _through_view(
                 progress=settings.progress if settings else None,
                 recall=recall,
             )
-        return _attempt(resolver, base, plan, view, remembered, view_url=server.url)
+        return attempt(
+            resolver=resolver, base=base, view=view, remembered=remembered, view_url=server.url
+        )
 
 
 def _kept_pins(
@@ -207,10 +215,14 @@ def _kept_pins(
 
 
 def _attempt(
+    config_file: str,
     resolver: Resolver,
     base: ResolveRequest,
-    plan: _Plan,
+    attempts: list[tuple[str, ...]],
+    substitutes: Mapping[str, str],
+    policies: Mapping[str, PackagePolicy],
     view: ResolutionView | None,
+    sources: Sequence[Source] = (),
     remembered: _Remembered | None = None,
     view_url: Callable[[], str] | None = None,
 ) -> list[Pin]:
@@ -232,7 +244,7 @@ def _attempt(
         return remembered.resolve(run, request)
 
     try:
-        for keep in plan.attempts:
+        for keep in attempts:
             if not keep:
                 continue
             try:
@@ -252,11 +264,11 @@ def _attempt(
             except InvalidRequirement:
                 first = None
             if first is not None:
-                unreachable = probe_sources(plan.sources, first)
+                unreachable = probe_sources(sources, first)
         if unreachable is not None:
             raise unreachable from None
-        if isinstance(exc, ResolutionError) and plan.substitutes and resolver.name != "uv":
-            raise _override_needed(plan.config_file, exc, plan.policies) from None
+        if isinstance(exc, ResolutionError) and substitutes and resolver.name != "uv":
+            raise _override_needed(config_file, exc, policies) from None
         raise
 
 
