@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from lockkeys._internal.config import PackagePolicy
+from lockkeys._internal.config.policy import PackagePolicy
 from lockkeys._internal.locking.collect import Collected
 from lockkeys._internal.lockmodel.lock import (
     LOCK_VERSION,
@@ -31,6 +31,7 @@ from lockkeys._internal.trust.certs import Certificate
 
 
 def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` (both resolved), with ``/``: how a lock names a file."""
     return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
 
 
@@ -40,6 +41,8 @@ def locked_package(
     certs: Mapping[str, Certificate],
     lock_dir: Path,
 ) -> LockedPackage:
+    """The lock entry of one collected pin: its files (URL or path relative to the lock) and
+    the policy it was locked under, with its signers' fingerprints."""
     pin, chosen = collected.pin, collected.source
     locked_files: list[LockedFile] = []
     for entry in collected.files:

@@ -9,14 +9,17 @@ a later step reads (signatures, a dependent's metadata), the file is downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockkeys._internal.config import PackagePolicy
+from lockkeys._internal.config.policy import PackagePolicy
 from lockkeys._internal.lockmodel.rules import FILENAME
 from lockkeys._internal.resolve.base import Pin
 from lockkeys._internal.sources.fetch import fetch_to, head_size
@@ -35,6 +38,8 @@ NETWORK_SLOTS = threading.BoundedSemaphore(4)
 
 @dataclass(frozen=True)
 class CollectedFile:
+    """One file of a pinned release: where it is offered, its size and sha256."""
+
     remote: RemoteFile
     size: int
     sha256: str
@@ -50,6 +55,7 @@ class Collected:
     files: tuple[CollectedFile, ...]
 
     def first_wheel(self) -> CollectedFile | None:
+        """The first wheel among the files (None: only sdists)."""
         return next((f for f in self.files if f.remote.filename.endswith(".whl")), None)
 
 
@@ -149,6 +155,29 @@ __all__ = [
     "Collected",
     "CollectedFile",
     "collect_files",
+    "downloaded_wheels",
     "measure_file",
     "offered_files",
+    "scratch_folder",
 ]
+
+
+@contextlib.contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A temporary folder for the files a lock downloads, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="lockkeys-lock-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def downloaded_wheels(collected: Sequence[Collected]) -> dict[str, Path]:
+    """Normalized project name -> its first downloaded wheel (for reading metadata)."""
+    wheels: dict[str, Path] = {}
+    for c in collected:
+        for entry in c.files:
+            if entry.local is not None and entry.remote.filename.endswith(".whl"):
+                wheels.setdefault(c.pin.name, entry.local)
+                break
+    return wheels

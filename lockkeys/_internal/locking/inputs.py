@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lockkeys._internal.config import LockkeysConfig
+from lockkeys._internal.config.schema import LockkeysConfig
 from lockkeys._internal.requirements import read_requirement_files
 from lockkeys._internal.trust.certs import Certificate, Keyring, load_certificate
 from lockkeys.errors import InputError, UsageError
 
 
 def load_signers(config: LockkeysConfig) -> dict[str, Certificate]:
+    """The configured signers' certificates by name, each loaded, none under two names."""
     prefix = config.key_prefix
     certs: dict[str, Certificate] = {}
     for name, path in sorted(config.signers.items()):

@@ -17,13 +17,10 @@ The steps, each in its own module:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +28,22 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from lockkeys._internal.config import LockkeysConfig, load_config
+from lockkeys._internal.config.loading import load_config
+from lockkeys._internal.config.schema import LockkeysConfig
 from lockkeys._internal.listing import summarize
 from lockkeys._internal.locking.assemble import assemble_lock, locked_package
-from lockkeys._internal.locking.collect import LOCK_WORKERS, Collected, collect_files
+from lockkeys._internal.locking.collect import (
+    LOCK_WORKERS,
+    Collected,
+    collect_files,
+    downloaded_wheels,
+    scratch_folder,
+)
 from lockkeys._internal.locking.drift import lock_drift
 from lockkeys._internal.locking.inputs import load_signers, requirement_lines
 from lockkeys._internal.locking.release_signatures import check_signatures, needs_signatures
 from lockkeys._internal.locking.resolving import resolve_pins
-from lockkeys._internal.locking.scope import lock_scope
+from lockkeys._internal.locking.scope import LockScope, lock_scope
 from lockkeys._internal.locking.selections import requirement_sets, with_selection_markers
 from lockkeys._internal.locking.substitutes import annotate_substitute, dependents
 from lockkeys._internal.lockmodel.changes import Change, version_changes
@@ -50,7 +54,7 @@ from lockkeys._internal.lockmodel.io import (
     read_lock_bytes,
     write_lock,
 )
-from lockkeys._internal.lockmodel.lock import Lock
+from lockkeys._internal.lockmodel.lock import Lock, LockedPackage
 from lockkeys._internal.lockmodel.walk import parse_document
 from lockkeys._internal.locktrust.relock import certificate_news, merge_with_lock, trust_mismatches
 from lockkeys._internal.resolve.base import Pin, check_resolver_name
@@ -70,6 +74,8 @@ __all__ = ["LockOutcome", "Locker", "load_signers", "lock", "requirement_lines"]
 
 @dataclass(frozen=True)
 class LockOutcome:
+    """What a lock (or ``--check``) did: the lock built or read, and the message to print."""
+
     path: Path
     lock: Lock | None
     written: bool
@@ -80,20 +86,9 @@ class LockOutcome:
     dry_run: bool = False
 
 
-def _quiet(_message: str) -> None:
-    return None
-
-
-@contextlib.contextmanager
-def _scratch() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lockkeys-lock-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 class Locker:
+    """One `lockkeys lock` run for a configuration: check the lock, or resolve and write it."""
+
     def __init__(
         self,
         config: LockkeysConfig,
@@ -109,12 +104,14 @@ class Locker:
         reuse: bool = True,
     ) -> None:
         self.config = config
+        # The effective package policies, computed once when the config was loaded.
+        self.policies = config.policies
         # A resolution of the same request against the same index pages is taken from the
         # cache (lockkeys._internal.resolve.memo) unless --re-resolve or --no-cache.
         self.reuse = reuse
         # Resolver and page caches: lockkeys' own persistent folder unless --no-cache.
         self.cache_dir = None if no_cache else (cache_dir or default_cache_dir())
-        self.progress: Callable[[str], None] = progress or _quiet
+        self.progress: Callable[[str], None] = progress or (lambda _message: None)
         self.client: Client | None = None
         self.upgrade_all = upgrade_all
         self.dry_run = dry_run
@@ -132,9 +129,11 @@ class Locker:
 
     # ---- inputs -------------------------------------------------------------------------
     def digest(self, lines: Sequence[str]) -> str:
+        """The inputs digest of these requirement lines with this configuration and resolver."""
         return self.config.inputs_digest(lines, resolver=self.resolver_name)
 
     def check(self) -> LockOutcome:
+        """``lock --check``: whether the lock is missing, stale, edited, or up to date."""
         certs = load_signers(self.config)  # a config error is an error here, not "up to date"
         reqs, constraints = requirement_lines(self.config)
         digest = self.digest([*reqs, *(f"-c {c}" for c in constraints)])
@@ -154,7 +153,7 @@ class Locker:
         if news:
             message = "\n  ".join(["the lock is stale: certificate files changed:", *news])
             return LockOutcome(self.lock_path, lock, False, True, message)
-        edited = trust_mismatches(self.config, certs, lock)
+        edited = trust_mismatches(self.policies, self.config.sources, certs, lock)
         if edited:
             message = "\n  ".join(
                 ["the lock's trust differs from the configuration (edited by hand?):", *edited]
@@ -170,7 +169,7 @@ class Locker:
             parse_document(data.decode("utf-8"), str(self.lock_path)),
             lock,
             self._relocked(),
-            {p.name: self.config.policy(p.name).verify for p in lock.packages},
+            {p.name: self.policies.policy(p.name).verify for p in lock.packages},
         )
         if drift:
             return LockOutcome(
@@ -242,59 +241,16 @@ class Locker:
         certs = load_signers(config)
         reqs, user_constraints = requirement_lines(config)
         digest = self.digest([*reqs, *(f"-c {c}" for c in user_constraints)])
-        policies = {name: config.policy(name) for name in config.packages}
         scope = lock_scope(config, self.resolver_name)
         previous = self._previous()
         # Certificates are merged into the previous lock's copies, never replaced.
         certs = merge_with_lock(certs, previous, str(self.lock_path))
         sets = requirement_sets(config.project_extras, config.project_groups)
-        self._check_upgrade_names([*reqs, *(line for _, lines in sets for line in lines)], previous)
-        self.progress(f"resolving {len(reqs)} requirement(s) with {self.resolver_name} ...")
-        started = time.monotonic()
-        pins = resolve_pins(
-            config,
-            resolver_name=self.resolver_name,
-            sources=self.sources,
-            requirements=reqs,
-            constraints=user_constraints,
-            policies=policies,
-            previous=previous,
-            upgrade=self.upgrade,
-            upgrade_all=self.upgrade_all,
-            scope=scope,
-            sets=sets,
-            settings=self._resolver_settings(),
-            reuse=self.reuse,
-        )
-        self.progress(
-            f"resolved {len(pins)} package(s) in {time.monotonic() - started:.1f} s; "
-            "fetching file data ..."
-        )
-        pins = with_selection_markers(
-            pins, sorted(config.project_extras), sorted(config.project_groups)
-        )
-        # Dependents of a substitute: one of their wheels is read for what they asked.
-        need_metadata = {
-            dependent
-            for pin in pins
-            if config.policy(pin.name).substitute
-            for dependent in dependents(pin)
-        }
-        lock_dir = self.lock_path.resolve().parent
         direct_lines = [*reqs, *(line for _, lines in sets for line in lines)]
-        with _scratch() as scratch:
-            collected = self._collect_all(pins, certs, scratch, need_metadata)
-            wheels = _downloaded_wheels(collected)
-            packages = [
-                annotate_substitute(
-                    locked_package(c, config.policy(c.pin.name), certs, lock_dir),
-                    config.policy(c.pin.name),
-                    c.pin,
-                    wheels,
-                    direct_lines,
-                )
-                for c in collected
-            ]
+        self._check_upgrade_names(direct_lines, previous)
+        pins = self._resolve(reqs, user_constraints, previous, scope, sets)
+        lock_dir = self.lock_path.resolve().parent
+        packages = self._locked_packages(pins, certs, lock_dir, direct_lines)
         lock = assemble_lock(
             packages,
             digest=digest,
@@ -311,6 +267,75 @@ class Locker:
             dependency_groups=sorted(config.project_groups),
             default_groups=sorted(canonicalize_name(g) for g in config.default_groups),
         )
+        return self._outcome(lock, previous, len(packages))
+
+    def _resolve(
+        self,
+        reqs: Sequence[str],
+        user_constraints: Sequence[str],
+        previous: Lock | None,
+        scope: LockScope,
+        sets: tuple[tuple[str, tuple[str, ...]], ...],
+    ) -> list[Pin]:
+        """Step 1: the pins, with the markers of the extras and groups that need them."""
+        config = self.config
+        self.progress(f"resolving {len(reqs)} requirement(s) with {self.resolver_name} ...")
+        started = time.monotonic()
+        pins = resolve_pins(
+            self.policies,
+            config_file=str(config.config_path),
+            key_prefix=config.key_prefix,
+            resolver_name=self.resolver_name,
+            sources=self.sources,
+            requirements=reqs,
+            constraints=user_constraints,
+            previous=previous,
+            upgrade=self.upgrade,
+            upgrade_all=self.upgrade_all,
+            scope=scope,
+            sets=sets,
+            settings=self._resolver_settings(),
+            reuse=self.reuse,
+        )
+        self.progress(
+            f"resolved {len(pins)} package(s) in {time.monotonic() - started:.1f} s; "
+            "fetching file data ..."
+        )
+        return with_selection_markers(
+            pins, sorted(config.project_extras), sorted(config.project_groups)
+        )
+
+    def _locked_packages(
+        self,
+        pins: list[Pin],
+        certs: Mapping[str, Certificate],
+        lock_dir: Path,
+        direct_lines: Sequence[str],
+    ) -> list[LockedPackage]:
+        """Steps 2-4: each pin's files collected and checked, as a lock entry."""
+        # Dependents of a substitute: one of their wheels is read for what they asked.
+        need_metadata = {
+            dependent
+            for pin in pins
+            if self.policies.policy(pin.name).substitute
+            for dependent in dependents(pin)
+        }
+        with scratch_folder() as scratch:
+            collected = self._collect_all(pins, certs, scratch, need_metadata)
+            wheels = downloaded_wheels(collected)
+            return [
+                annotate_substitute(
+                    locked_package(c, self.policies.policy(c.pin.name), certs, lock_dir),
+                    self.policies.policy(c.pin.name),
+                    c.pin,
+                    wheels,
+                    direct_lines,
+                )
+                for c in collected
+            ]
+
+    def _outcome(self, lock: Lock, previous: Lock | None, count: int) -> LockOutcome:
+        """Step 5: write the lock (or, in a dry run, say what would be written)."""
         changes = tuple(version_changes(previous, lock)) if previous is not None else ()
         if self.dry_run:
             same = self.lock_path.exists() and self.lock_path.read_bytes() == dumps_lock(
@@ -322,7 +347,7 @@ class Locker:
                 lock,
                 False,
                 False,
-                f"{verb} {self.lock_path} ({len(packages)} packages; dry run, nothing written)",
+                f"{verb} {self.lock_path} ({count} packages; dry run, nothing written)",
                 changes,
                 previous,
                 dry_run=True,
@@ -333,7 +358,7 @@ class Locker:
             lock,
             written,
             False,
-            f"{'wrote' if written else 'unchanged:'} {self.lock_path} ({len(packages)} packages)",
+            f"{'wrote' if written else 'unchanged:'} {self.lock_path} ({count} packages)",
             changes,
             previous,
         )
@@ -363,7 +388,7 @@ class Locker:
             return None
 
     def _candidate_sources(self, pin: Pin) -> list[Source]:
-        policy = self.config.policy(pin.name)
+        policy = self.policies.policy(pin.name)
         if policy.source:
             source = self.by_name.get(policy.source)
             if source is None:
@@ -390,7 +415,7 @@ class Locker:
         """
 
         def one(pin: Pin) -> Collected:
-            policy = self.config.policy(pin.name)
+            policy = self.policies.policy(pin.name)
             if needs_signatures(policy):
                 self.progress(f"checking signatures of {pin.name} {pin.version}")
             collected = collect_files(
@@ -428,17 +453,6 @@ class Locker:
             for future in futures:
                 future.add_done_callback(tick)
             return [future.result() for future in futures]
-
-
-def _downloaded_wheels(collected: Sequence[Collected]) -> dict[str, Path]:
-    """Normalized project name -> its first downloaded wheel (for reading metadata)."""
-    wheels: dict[str, Path] = {}
-    for c in collected:
-        for entry in c.files:
-            if entry.local is not None and entry.remote.filename.endswith(".whl"):
-                wheels.setdefault(c.pin.name, entry.local)
-                break
-    return wheels
 
 
 def lock(

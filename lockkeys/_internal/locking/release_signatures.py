@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lockkeys._internal.config import PackagePolicy
+from lockkeys._internal.config.policy import PackagePolicy
 from lockkeys._internal.listing import summarize
 from lockkeys._internal.locking.collect import Collected
 from lockkeys._internal.sources.model import RemoteFile
@@ -22,6 +22,7 @@ DETAILED_FILES = 5
 
 
 def needs_signatures(policy: PackagePolicy) -> bool:
+    """Whether the policy requires signatures (then every file is downloaded and checked)."""
     return bool(policy.signers) and policy.threshold is not None
 
 

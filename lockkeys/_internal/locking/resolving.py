@@ -14,13 +14,14 @@ import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from lockkeys._internal.config import LockkeysConfig, PackagePolicy
+from lockkeys._internal.config.policy import PackagePolicy, PolicyTable
 from lockkeys._internal.locking.scope import LockScope
 from lockkeys._internal.lockmodel.lock import Lock, LockedPackage
 from lockkeys._internal.resolve.base import Pin, Resolver, ResolveRequest, get_resolver
@@ -36,13 +37,14 @@ log = logging.getLogger("lockkeys.lock")
 
 
 def resolve_pins(
-    config: LockkeysConfig,
+    policies: PolicyTable,
     *,
+    config_file: str,
+    key_prefix: str,
     resolver_name: str,
     sources: Sequence[Source],
     requirements: Sequence[str],
     constraints: Sequence[str],
-    policies: Mapping[str, PackagePolicy],
     previous: Lock | None,
     upgrade: Collection[str],
     scope: LockScope,
@@ -58,25 +60,84 @@ def resolve_pins(
     requirement line carries the scope's marker, so what no covered environment needs is
     left out, and each pin comes back with the marker under which it is needed.
 
+    ``policies``: the effective package policies (substitutes, pinned sources);
+    ``config_file`` and ``key_prefix`` name the configuration in errors.
+
     ``settings``: how the resolver runs (credentials, trust, cache, progress).
 
     ``reuse``: with a persistent cache, index sources only and a resolver that can say which
     program it is, a resolution of the same request against the same index pages is taken
     from the cache instead of running the resolver again (:mod:`lockkeys._internal.resolve.memo`).
     False runs the resolver in any case, and keeps its answer for the next lock."""
+    listed = policies.listed
     substitutes = {
-        name: f"{name}=={p.substitute}" for name, p in sorted(policies.items()) if p.substitute
+        name: f"{name}=={p.substitute}" for name, p in sorted(listed.items()) if p.substitute
     }
-    uses_uv = resolver_name == "uv"
+    pinned = {name: p.source for name, p in listed.items() if p.source}
+    _check_pinned_sources(pinned, sources, key_prefix, config_file)
+    base = _base_request(
+        scope, requirements, sets, constraints, substitutes, resolver_name == "uv", upgrade_all
+    )
+    # --upgrade: no existing pin is kept; the resolvers then take the newest allowed versions.
+    if not upgrade_all:
+        base, attempts = _kept_pins(base, requirements, previous, upgrade, substitutes)
+    else:
+        attempts = []
+
+    # Each resolver run shares these: the kept-pin sets, the substitutes, the sources.
+    attempt = partial(
+        _attempt,
+        config_file,
+        attempts=attempts,
+        substitutes=substitutes,
+        policies=listed,
+        sources=sources,
+    )
+    memo = _memo_for(settings, sources)
+    resolver = get_resolver(resolver_name, settings)
+    identity = _identity(resolver) if memo is not None else None
+    if len(sources) == 1 and (memo is None or identity is None):
+        # One source: nothing to confuse. Hand it over directly.
+        only = sources[0]
+        direct = replace(
+            base,
+            indexes=(only.url,) if only.url else (),
+            find_links=(only.path,) if only.path else (),
+        )
+        pins = attempt(resolver=resolver, base=direct, view=None)
+    else:
+        remember = (memo, identity, reuse) if memo is not None and identity is not None else None
+        pins = _through_view(resolver_name, base, sources, pinned, settings, remember, attempt)
+    if not scope.universal:  # one environment: markers were evaluated, none is kept
+        pins = [replace(pin, marker=None) for pin in pins]
+    return pins
+
+
+def _check_pinned_sources(
+    pinned: Mapping[str, str], sources: Sequence[Source], key_prefix: str, config_file: str
+) -> None:
+    """Refuse a package whose configured ``source`` is not among ``sources``."""
     by_name = {s.name for s in sources}
-    pinned = {name: p.source for name, p in policies.items() if p.source}
     for name, source in sorted(pinned.items()):
         if source not in by_name:
             raise InputError(
-                f"{config.key_prefix}packages.{name}.source: unknown source {source!r}",
-                file=str(config.config_path),
+                f"{key_prefix}packages.{name}.source: unknown source {source!r}",
+                file=config_file,
             )
-    base = ResolveRequest(
+
+
+def _base_request(
+    scope: LockScope,
+    requirements: Sequence[str],
+    sets: tuple[tuple[str, tuple[str, ...]], ...],
+    constraints: Sequence[str],
+    substitutes: Mapping[str, str],
+    uses_uv: bool,
+    upgrade_all: bool,
+) -> ResolveRequest:
+    """The request before pins are kept: the lines restricted to the scope, substitutes as
+    constraints (pip-tools) or overrides (uv)."""
+    return ResolveRequest(
         requirements=tuple(scope.restrict(line) for line in requirements),
         requirement_sets=tuple(
             (name, tuple(scope.restrict(line) for line in lines)) for name, lines in sets
@@ -87,62 +148,43 @@ def resolve_pins(
         overrides=tuple(substitutes.values()) if uses_uv else (),
         upgrade=upgrade_all,
     )
-    # --upgrade: no existing pin is kept; the resolvers then take the newest allowed versions.
-    if not upgrade_all:
-        base, attempts = _kept_pins(base, requirements, previous, upgrade, substitutes)
-    else:
-        attempts = []
-    memo = _memo_for(settings, sources)
-    resolver = get_resolver(resolver_name, settings)
-    identity = _identity(resolver) if memo is not None else None
-    if identity is None:
-        memo = None
-    if len(sources) == 1 and memo is None:
-        # One source: nothing to confuse. Hand it over directly.
-        only = sources[0]
-        direct = replace(
-            base,
-            indexes=(only.url,) if only.url else (),
-            find_links=(only.path,) if only.path else (),
-        )
-        pins = _attempt(config, resolver, direct, attempts, substitutes, policies, None, sources)
-    else:
-        # The resolver reaches the view on 127.0.0.1 directly, never through a proxy.
-        view_settings = settings.with_no_proxy("127.0.0.1", "localhost") if settings else None
-        resolver = get_resolver(resolver_name, view_settings)
-        # One source seen through the view (to record what the resolver reads): its pages
-        # are handed over as they are. The view starts only if a resolver runs.
-        with view_server(list(sources), pinned, pass_through=len(sources) == 1) as server:
-            view = server.view
-            remembered = (
-                _Remembered(
-                    memo,
-                    resolver.name,
-                    identity,
-                    sources,
-                    pinned,
-                    view,
-                    progress=settings.progress if settings else None,
-                    recall=reuse,
-                )
-                if memo is not None and identity is not None
-                else None
-            )
-            pins = _attempt(
-                config,
-                resolver,
-                base,
-                attempts,
-                substitutes,
-                policies,
-                view,
+
+
+def _through_view(
+    resolver_name: str,
+    base: ResolveRequest,
+    sources: Sequence[Source],
+    pinned: Mapping[str, str],
+    settings: ResolverSettings | None,
+    remember: tuple[ResolutionMemo, str, bool] | None,
+    attempt: Callable[..., list[Pin]],
+) -> list[Pin]:
+    """Resolve through the private index view (several sources, or one whose pages are
+    recorded for the memo); ``remember``: (memo, resolver identity, recall) when kept;
+    ``attempt``: runs the resolver (:func:`_attempt` with what every attempt shares)."""
+    # The resolver reaches the view on 127.0.0.1 directly, never through a proxy.
+    view_settings = settings.with_no_proxy("127.0.0.1", "localhost") if settings else None
+    resolver = get_resolver(resolver_name, view_settings)
+    # One source seen through the view (to record what the resolver reads): its pages
+    # are handed over as they are. The view starts only if a resolver runs.
+    with view_server(list(sources), pinned, pass_through=len(sources) == 1) as server:
+        view = server.view
+        remembered = None
+        if remember is not None:
+            memo, identity, recall = remember
+            remembered = _Remembered(
+                memo,
+                resolver.name,
+                identity,
                 sources,
-                remembered,
-                view_url=server.url,
+                pinned,
+                view,
+                progress=settings.progress if settings else None,
+                recall=recall,
             )
-    if not scope.universal:  # one environment: markers were evaluated, none is kept
-        pins = [replace(pin, marker=None) for pin in pins]
-    return pins
+        return attempt(
+            resolver=resolver, base=base, view=view, remembered=remembered, view_url=server.url
+        )
 
 
 def _kept_pins(
@@ -173,7 +215,7 @@ def _kept_pins(
 
 
 def _attempt(
-    config: LockkeysConfig,
+    config_file: str,
     resolver: Resolver,
     base: ResolveRequest,
     attempts: list[tuple[str, ...]],
@@ -226,7 +268,7 @@ def _attempt(
         if unreachable is not None:
             raise unreachable from None
         if isinstance(exc, ResolutionError) and substitutes and resolver.name != "uv":
-            raise _override_needed(config, exc, policies) from None
+            raise _override_needed(config_file, exc, policies) from None
         raise
 
 
@@ -312,7 +354,7 @@ class _Remembered:
 
 
 def _override_needed(
-    config: LockkeysConfig, exc: ResolutionError, policies: Mapping[str, PackagePolicy]
+    config_file: str, exc: ResolutionError, policies: Mapping[str, PackagePolicy]
 ) -> ResolutionError:
     """Say plainly when a substitute lies outside what a dependent asks (pip-tools)."""
     for name, policy in sorted(policies.items()):
@@ -333,7 +375,7 @@ def _override_needed(
                     f"{match.group(3)} asks for ({name}{match.group(2)}); pip-tools cannot "
                     "override a dependency's requirement",
                     package=name,
-                    file=str(config.config_path),
+                    file=config_file,
                     expected=f"{name}{match.group(2)}",
                     found=policy.substitute,
                     details=exc.details,

@@ -15,7 +15,7 @@ from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from lockkeys._internal.config import LockkeysConfig
+from lockkeys._internal.config.schema import LockkeysConfig
 from lockkeys._internal.markers import (
     describe,
     lowest_python,
@@ -28,6 +28,8 @@ from lockkeys.errors import UsageError
 
 @dataclass(frozen=True)
 class LockScope:
+    """Which environments a lock covers, and how the resolver is asked for them."""
+
     universal: bool
     environments: tuple[str, ...] | None  # recorded in the lock (None: any environment)
     requires_python: str | None  # recorded in the lock
@@ -45,6 +47,8 @@ class LockScope:
 
 
 def lock_scope(config: LockkeysConfig, resolver: str) -> LockScope:
+    """The scope of a lock by ``resolver``: universal for uv, the locking environment for
+    pip-tools (refusing what it cannot do: several environments, a Python it is not)."""
     key = config.key_prefix
     if resolver == "uv":
         spec_text = config.python_requirement or f">={running_python()}"

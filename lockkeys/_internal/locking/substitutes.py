@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from lockkeys._internal.config import PackagePolicy
+from lockkeys._internal.config.policy import PackagePolicy
 from lockkeys._internal.lockmodel.lock import LockedPackage
 from lockkeys._internal.resolve.base import ROOT, Pin
 from lockkeys._internal.wheelmeta import read_wheel_metadata

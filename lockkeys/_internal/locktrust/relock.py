@@ -13,10 +13,11 @@ lacks, and names the signer and what is new.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lockkeys._internal.config import LockkeysConfig
+from lockkeys._internal.config.policy import PolicyTable
+from lockkeys._internal.config.source_table import SourceConfig
 from lockkeys._internal.lockmodel.lock import Lock
 from lockkeys._internal.trust.certs import Certificate, merge_certificates, parse_certificate
 from lockkeys._internal.trust.merge import compare_certificates, describe
@@ -117,16 +118,22 @@ _PRINTED_OR_INPUTS = frozenset({"marker", "inputs-digest", "requirements", "requ
 
 
 def trust_mismatches(
-    config: LockkeysConfig, certs: Mapping[str, Certificate], lock: Lock
+    policies: PolicyTable,
+    sources: Sequence[SourceConfig],
+    certs: Mapping[str, Certificate],
+    lock: Lock,
 ) -> list[str]:
     """Where the lock's trust content differs from what the configuration says (threat-model
     row 20: a lock weakened by hand keeps its inputs digest, so `lock --check` compares the
     trust itself): each package's policy, signers, threshold, source and substitute, the
-    signers' fingerprints, and the sources."""
+    signers' fingerprints, and the sources.
+
+    ``policies`` and ``sources`` are the configuration's; ``certs`` its signers'
+    certificates by name."""
     from packaging.version import InvalidVersion, Version
 
     lines: list[str] = []
-    names = {s.name: s for s in config.sources}
+    names = {s.name: s for s in sources}
 
     def differ(where: str, locked: object, configured: object) -> None:
         lines.append(f"{where}: the lock says {locked!r}, the configuration says {configured!r}")
@@ -145,7 +152,7 @@ def trust_mismatches(
         if tuple(source.mirrors) != tuple(configured.mirrors):
             differ(f"sources.{source.name}.mirrors", list(source.mirrors), list(configured.mirrors))
     for pkg in lock.packages:
-        policy = config.policy(pkg.name)
+        policy = policies.policy(pkg.name)
         tool = pkg.tool
         forked = len(lock.entries(pkg.name)) > 1
         where = f"packages.{pkg.name}" + (f"=={pkg.version}" if forked else "")
