@@ -9,9 +9,9 @@ own output, and nothing is fetched.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
-import json
 from pathlib import Path
 
 import pytest
