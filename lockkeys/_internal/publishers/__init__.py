@@ -1,0 +1,1 @@
+"""PEP 740 publisher identities: pinned Trusted Publishers, verified from Sigstore attestations."""
