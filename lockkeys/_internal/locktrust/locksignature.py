@@ -29,6 +29,8 @@ THRESHOLD_ENV = "LOCKKEYS_LOCK_THRESHOLD"
 
 @dataclass(frozen=True)
 class LockSignaturePolicy:
+    """Which certificates may sign the lock, and how many of them must have."""
+
     signers: tuple[Path, ...]
     threshold: int
 
