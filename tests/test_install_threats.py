@@ -29,7 +29,7 @@ import pytest
 import tomli_w
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys._internal.install import pipeline
+from lockkeys._internal.install import apply
 from lockkeys._internal.install.installer import install_artifacts as real_install_artifacts
 from lockkeys._internal.locking.locker import lock as lock_config
 from lockkeys._internal.lockmodel.io import read_lock
@@ -724,7 +724,7 @@ def test_row_13_file_swapped_after_verification_fails_installer_hash_check(
                 swapped.append(artifact.path)
         return real_install_artifacts(name, env, artifacts, workdir, **kw)
 
-    monkeypatch.setattr(pipeline, "install_artifacts", swap_then_install)
+    monkeypatch.setattr(apply, "install_artifacts", swap_then_install)
     before = snapshot(venv)
     code, _out, err = cli(
         "--lock", scene / "pylock.toml", "install", "--python", venv, "--installer", installer

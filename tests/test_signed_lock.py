@@ -16,6 +16,7 @@ from gnupg import GnuPG
 
 from lockkeys._internal.cli import main
 from lockkeys._internal.install import pipeline
+from lockkeys._internal.install.request import DeployRequest, open_request
 from lockkeys._internal.lockmodel.io import parse_lock_bytes
 from lockkeys._internal.locktrust import locksignature as locksig
 from lockkeys._internal.locktrust.locksignature import (
@@ -25,7 +26,7 @@ from lockkeys._internal.locktrust.locksignature import (
 )
 from lockkeys._internal.trust.threshold import ThresholdResult
 from lockkeys._internal.trust.verify import verify_bytes, verify_file
-from lockkeys.errors import UsageError, VerificationError
+from lockkeys.errors import VerificationError
 from tests.support.venvs import installed, make_venv
 
 pytestmark = [
@@ -149,7 +150,7 @@ def test_row_20_library_refuses_a_lock_the_environment_says_must_be_signed(
     sign_lock(g, fprs, lock, "rm1", "rm2")
     monkeypatch.setenv(SIGNERS_ENV, os.pathsep.join(str(c) for c in certs.values()))
     monkeypatch.setenv(THRESHOLD_ENV, "2")
-    report = pipeline.verify(lock)  # signed 2 of 3: accepted
+    report = pipeline.verify(open_request(lock))  # signed 2 of 3: accepted
     assert report.ok
     assert "foo" in [p.name for p in report.packages]
     text = lock.read_text()
@@ -157,17 +158,17 @@ def test_row_20_library_refuses_a_lock_the_environment_says_must_be_signed(
     # The source is gone: anything fetched would be a SourceError, not a VerificationError.
     shutil.rmtree(project / "public")
     with pytest.raises(VerificationError, match="do not meet the lock threshold") as refused:
-        pipeline.verify(lock)
+        pipeline.verify(open_request(lock))
     assert refused.value.exit_code == 1
     assert "0 of 2 required signers" in refused.value.message
     dest = project / "wheelhouse"
     with pytest.raises(VerificationError, match="do not meet the lock threshold"):
-        pipeline.download(lock, dest)
+        pipeline.download(open_request(lock), dest)
     assert not dest.exists()  # refused before even the destination was made
     Path(f"{lock}.asc").unlink()
     lock.write_text(text)
     with pytest.raises(VerificationError, match="the lock is not signed"):
-        pipeline.audit(lock)
+        pipeline.audit(open_request(lock))
 
 
 def test_row_20_library_install_with_an_explicit_lock_signature_policy(
@@ -179,10 +180,10 @@ def test_row_20_library_install_with_an_explicit_lock_signature_policy(
     policy = LockSignaturePolicy(signers=tuple(certs.values()), threshold=2)
     sign_lock(g, fprs, lock, "rm1")
     with pytest.raises(VerificationError, match=r"1 of 2 required signers"):
-        pipeline.install(lock, python=str(python), lock_signature=policy)
+        pipeline.install(open_request(lock, python=str(python), lock_signature=policy))
     assert installed(python) == []
     sign_lock(g, fprs, lock, "rm1", "rm3")
-    report = pipeline.install(lock, python=str(python), lock_signature=policy)
+    report = pipeline.install(open_request(lock, python=str(python), lock_signature=policy))
     assert report.ok and report.installed
     assert ["foo", "1.0"] in installed(python)
 
@@ -190,17 +191,15 @@ def test_row_20_library_install_with_an_explicit_lock_signature_policy(
 def test_a_lock_opened_once_is_not_given_a_second_policy(
     project: Path, lock_signers: tuple[GnuPG, dict[str, str], dict[str, Path]]
 ) -> None:
-    """open_lock applied the policy; another one passed with the opened lock would be ignored
-    silently, so it is a usage error instead."""
+    """open_lock applied the policy; the request holds that opened lock, and no entry point
+    takes a second policy that could be ignored silently."""
     g, fprs, certs = lock_signers
     lock = project / "pylock.toml"
     sign_lock(g, fprs, lock, "rm1")
     opened = locksig.open_lock(lock, LockSignaturePolicy(signers=(certs["rm1"],), threshold=1))
     assert opened.signature is not None and opened.signature.met
-    policy = LockSignaturePolicy(signers=tuple(certs.values()), threshold=3)
-    with pytest.raises(UsageError, match="already opened"):
-        pipeline.verify(opened, lock_signature=policy)
-    assert pipeline.verify(opened).ok
+    # The request holds the lock opened once; no entry point takes a second policy.
+    assert pipeline.verify(DeployRequest(lock=opened)).ok
 
 
 # --- time of check, time of use: the verified bytes are the bytes used ------------------------
@@ -277,7 +276,7 @@ def test_row_20_lock_swapped_after_its_signature_check_is_never_used_library(
     swaps = swap_after_the_check(monkeypatch, lock, weakened_lock)
     policy = LockSignaturePolicy(signers=tuple(certs.values()), threshold=2)
     dest = project / "wheelhouse"
-    report = pipeline.download(lock, dest, lock_signature=policy)
+    report = pipeline.download(open_request(lock, lock_signature=policy), dest)
     assert swaps == [1] and lock.read_bytes() == weakened_lock
     assert report.ok
     assert sorted((p.name, p.version) for p in report.packages) == signed

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from fixtures.wheelmaker import build_wheel
-from lockkeys._internal.install import pipeline
+from lockkeys._internal.install import apply, pipeline
 from lockkeys._internal.install.environment import TargetEnvironment
-from lockkeys._internal.install.pipeline import _sweep_stale_workdirs
-from lockkeys._internal.install.transaction import recover
+from lockkeys._internal.install.recovery import recover
+from lockkeys._internal.install.workdir import sweep_stale_workdirs
 from tests.support.cli import Cli
 from tests.support.deployscenes import (
     break_util,
@@ -249,6 +249,7 @@ def test_failed_sync_outside_a_venv_restores_data_files_of_removed_extra(
         return dataclasses.replace(env, base_prefix=env.prefix)
 
     monkeypatch.setattr(pipeline, "probe", system_like)
+    monkeypatch.setattr(apply, "probe", system_like)
     before = tree(prefix)
     code, _out, err = cli("--lock", new, "sync", "--python", python)
     assert code == 1, err
@@ -374,7 +375,7 @@ def test_sweep_keeps_live_workdir_whose_pid_looks_dead_and_removes_stale_ones(
     day_ago = time.time() - 2 * 24 * 3600
     os.utime(ancient, (day_ago, day_ago))  # an older lockkeys' folder, long abandoned
 
-    _sweep_stale_workdirs(tmp_path)
+    sweep_stale_workdirs(tmp_path)
     assert (live / "verified.whl").read_bytes() == b"private"
     assert not stale.exists()
     assert young.exists()  # no lock file yet: may be being created right now
@@ -389,10 +390,10 @@ def test_run_workdir_is_private_and_locked_for_the_whole_run(
     root.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     seen: list[tuple[int, bool]] = []
-    real = pipeline._verify_into
+    real = pipeline.verify_into
 
     def spy(*args: object, **kwargs: object) -> object:
-        workdir = Path(str(args[3]))
+        workdir = Path(str(args[2]))
         others = subprocess.run(  # another process tries the run's lock: it is held
             [
                 sys.executable,
@@ -407,7 +408,7 @@ def test_run_workdir_is_private_and_locked_for_the_whole_run(
         seen.append((workdir.stat().st_mode & 0o777, "BlockingIOError" in others.stderr))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "_verify_into", spy)
+    monkeypatch.setattr(pipeline, "verify_into", spy)
     code, _out, err = cli("--lock", lock, "verify")
     assert code == 0, err
     assert seen == [(0o700, True)]

@@ -142,6 +142,7 @@ def run_gate(
     raises :class:`~lockkeys.errors.SourceError` (exit 3: retry), as the commands do.
     """
     from lockkeys._internal.install.pipeline import verify as verify_lock
+    from lockkeys._internal.install.request import open_request
     from lockkeys._internal.locking.locker import lock as run_lock
 
     outcome = run_lock(config_path, lock_path=lock_path, check=True, resolver=resolver)
@@ -149,7 +150,7 @@ def run_gate(
     old, old_label, old_doc = read_side_document(f"git:{base}:{path}", path)
     new, new_label, new_doc = read_side_document(str(path), path)
     diff = diff_locks(old, new, old_label, new_label, old_doc=old_doc, new_doc=new_doc)
-    report = verify_lock(path) if verify else None
+    report = verify_lock(open_request(path)) if verify else None
     return GateResult(
         lock_path=path,
         base=base,

@@ -129,7 +129,8 @@ def resolve_selection(marker: str | None, extras: Set[str], groups: Set[str]) ->
     a requirements file that cannot express extras and groups."""
     if not marker:
         return True
-    parsed = Marker(marker)._markers  # packaging's parse tree (stable within the major)
+    # private: packaging (26.x) has no public parse tree or partial evaluation, only evaluate()
+    parsed = Marker(marker)._markers
     result = _partial(parsed, extras, groups)
     return result if isinstance(result, bool) else str(Marker(result))
 

@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
-import json
+import inspect
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lockkeys._internal.cli.state import STATE, err, note, out
-from lockkeys._internal.lockmodel.locate import find_lockfile
-from lockkeys.errors import LockkeysError, VerificationError, escape
+from lockkeys import api
+from lockkeys._internal.cli.deployreport import fail_if_refused, json_errors, progress_bar, render
+from lockkeys._internal.cli.state import STATE, err
 
 if TYPE_CHECKING:
-    from lockkeys._internal.install.report import Report
-    from lockkeys._internal.locktrust.locksignature import DeployLock
+    from lockkeys.api import DeployLock, Report
 
-# The installer, the lock model and rich's progress are imported by the commands that use
-# them, so `lockkeys verify-signature` and `lockkeys --version` start fast.
-
-_STYLE = {
-    "verified-by-hash": "green",
-    "verified-by-signatures": "green",
-    "verified-by-hash-and-signatures": "green",
-    "allowed-unverified": "yellow",
-    "refused": "red",
-    "not-for-this-environment": "dim",
-}
+# Only lockkeys.api is called here; it imports the installer and the lock model inside its
+# functions, and rich's progress is imported when a bar is shown, so `lockkeys
+# verify-signature` and `lockkeys --version` start fast.
 
 
 def lock_path() -> Path:
+    """The lock of this run: --lock, else the configuration's (or the current folder's)."""
     if STATE.lock is not None:
         return STATE.lock
-    return find_lockfile(STATE.config)
+    return api.find_lockfile(STATE.config)
 
 
 def project_dir() -> Path:
@@ -51,143 +42,8 @@ def project_dir() -> Path:
 
 
 def target_python(python: str | None, *, required: bool) -> str | None:
-    from lockkeys._internal.install.target import choose_python
-
-    return choose_python(python, project_dir=project_dir(), required=required)
-
-
-def _log_lines(package: str, stage: str) -> None:
-    """Progress for logs (stderr is not a terminal): one line per package as it finishes."""
-    if stage == "done":
-        err.print(f"lockkeys: {escape(package)}", markup=False)
-    elif stage == "install":
-        err.print("lockkeys: installing", markup=False)
-
-
-@contextmanager
-def progress_bar(total: int, enabled: bool) -> Iterator[Callable[[str, str], None]]:
-    if not enabled:
-        yield lambda _pkg, _stage: None
-        return
-    if not err.is_terminal:
-        yield _log_lines
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("verifying", total=total)
-
-        def update(package: str, stage: str) -> None:
-            if stage == "done":
-                bar.advance(task)
-            elif stage == "install":
-                bar.update(task, description="installing")
-            else:
-                bar.update(task, description=f"{stage} {package}")
-
-        yield update
-
-
-def _plain_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    """Aligned columns that never wrap, for logs and files (stdout is not a terminal)."""
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, *rows]
-    ]
-    return "\n".join(lines)
-
-
-def render_table(report: Report) -> None:
-    headers = ("package", "version", "policy", "status", "detail")
-    rows = [
-        (escape(p.name), escape(p.version), p.policy, str(p.status), escape(p.summary()))
-        for p in report.packages
-    ]
-    if not out.is_terminal:
-        if rows:
-            print(_plain_table(headers, rows))
-        return
-    from rich.markup import escape as markup_escape
-    from rich.table import Table
-
-    table = Table(title=None, show_header=True, header_style="bold", box=None)
-    for column in headers:
-        table.add_column(column, no_wrap=column != "detail", overflow="fold")
-    for row, pkg in zip(rows, report.packages, strict=True):
-        table.add_row(
-            *(markup_escape(cell) for cell in row[:3]),
-            f"[{_STYLE[str(pkg.status)]}]{pkg.status}[/]",
-            markup_escape(row[4]),
-        )
-    out.print(table)
-
-
-def _no_op(report: Report) -> bool:
-    """An install or sync whose every package verified and whose plan changes nothing."""
-    return (
-        report.ok
-        and bool(report.plan)
-        and not report.audited
-        and not any(s.changes for s in report.plan)
-    )
-
-
-def render_plan(report: Report, *, steps: bool = True) -> None:
-    """The plan's counts, then (``steps``) one line per step."""
-    if not report.plan:
-        return
-    counts: dict[str, int] = {}
-    for step in report.plan:
-        counts[str(step.action)] = counts.get(str(step.action), 0) + 1
-    summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
-    title = "plan (dry run, nothing was changed)" if report.dry_run else "plan"
-    if not steps:
-        verified = sum(1 for p in report.packages if p.local_path is not None)
-        print(f"{title}: {summary}; all {verified} locked package(s) verified; nothing to change")
-        return
-    lines = [f"{title}: {summary}"]
-    lines += [f"  {s.action!s:<9}  {escape(s.describe())}" for s in report.plan]
-    print("\n".join(lines))
-
-
-def render_findings(report: Report) -> None:
-    for finding in report.findings:
-        print(f"drift: {escape(finding.line())}")
-    if report.audited and not report.findings:
-        locked = sum(1 for p in report.packages if p.local_path is not None)
-        print(f"ok: {escape(report.python)} holds exactly the lock ({locked} packages)")
-
-
-def render(report: Report, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    elif _no_op(report) and STATE.verbose == 0:
-        # Nothing to change: one line, not a row per package twice (-v shows them).
-        render_plan(report, steps=False)
-    else:
-        if not report.audited or not report.ok:
-            render_table(report)
-        render_plan(report)
-        render_findings(report)
-    for line in report.notes:
-        err.print(f"lockkeys: {escape(line)}", markup=False)
-    for pkg in report.unverified:
-        err.print(
-            f"lockkeys: warning: {pkg.name} {pkg.version} was accepted UNVERIFIED "
-            "(policy 'none' in the lock)",
-            markup=False,
-        )
-    skipped = [p for p in report.packages if str(p.status) == "not-for-this-environment"]
-    if skipped and not as_json:
-        named = ", ".join(f"{p.name} ({p.details[0]})" if p.details else p.name for p in skipped)
-        note(f"lockkeys: skipped {len(skipped)} package(s) not needed on this target: {named}")
+    """The interpreter to deploy into (see :func:`lockkeys.api.choose_python`)."""
+    return api.choose_python(python, project_dir=project_dir(), required=required)
 
 
 MAX_TIMEOUT = 24 * 3600.0
@@ -224,35 +80,6 @@ TimeoutOption = Annotated[
         callback=_timeout_in_range,
     ),
 ]
-
-
-@contextmanager
-def json_errors(as_json: bool) -> Iterator[None]:
-    """With --json, a run that stops early still prints one JSON document on stdout."""
-    try:
-        yield
-    except LockkeysError as exc:
-        if as_json:
-            print(json.dumps({"ok": False, "error": exc.to_json(), "packages": []}, indent=2))
-        raise
-
-
-def fail_if_refused(report: Report, as_json: bool) -> None:
-    if report.ok:
-        return
-    for pkg in report.refused:
-        lines = [f"lockkeys: {pkg.name} {pkg.version}: refused: {pkg.reason}"]
-        lines += [f"  {escape(d)}" for d in pkg.details]
-        if pkg.fix:
-            lines.append(f"  fix: {pkg.fix}")
-        err.print("\n".join(lines), markup=False)
-    if not as_json:
-        err.print(
-            f"lockkeys: {len(report.refused)} of {len(report.packages)} package(s) refused"
-            + ("; nothing was installed" if report.installer is None else ""),
-            markup=False,
-        )
-    raise typer.Exit(VerificationError.exit_code)
 
 
 WheelhouseOption = Annotated[
@@ -331,23 +158,20 @@ LockThresholdOption = Annotated[
 
 def warn_expiring(opened: DeployLock) -> None:
     """Warn (stderr) about pinned certificates that expire soon; never refuses by itself."""
-    from lockkeys._internal.locktrust.keyring import lock_keyring
-    from lockkeys._internal.trust.expiry import expiry_warnings, warning_days
-
-    if not opened.lock.tool.signers:
-        return
-    for line in expiry_warnings(lock_keyring(opened.lock, str(opened.path)), warning_days()):
+    for line in api.expiry_warnings(opened):
         err.print(f"lockkeys: warning: {line}", markup=False)
+
+
+def _say_signed(opened: DeployLock) -> None:
+    if opened.signature is not None and not STATE.quiet:
+        err.print(f"lockkeys: lock signed: {opened.signature.summary()}", markup=False)
 
 
 def open_deploy_lock(path: Path, signers: list[Path] | None, threshold: int | None) -> DeployLock:
     """The lock, read once by the library, which checks its own signatures first when lock
     signers are set (options, else the environment); the run uses exactly those bytes."""
-    from lockkeys._internal.locktrust.locksignature import lock_signature_policy, open_lock
-
-    opened = open_lock(path, lock_signature_policy(signers or (), threshold))
-    if opened.signature is not None and not STATE.quiet:
-        err.print(f"lockkeys: lock signed: {opened.signature.summary()}", markup=False)
+    opened = api.open_lock(path, lock_signers=signers or (), lock_threshold=threshold)
+    _say_signed(opened)
     return opened
 
 
@@ -359,7 +183,7 @@ def _cache(cache_dir: Path | None, no_cache: bool) -> Path | bool | None:
 
 @dataclass(frozen=True)
 class DeployOptions:
-    """The options every deploy command takes, passed on to the pipeline as they are."""
+    """The options every deploy command takes (:data:`_SHARED`), collected in one object."""
 
     python: str | None
     as_json: bool
@@ -372,31 +196,87 @@ class DeployOptions:
     group: list[str] | None
 
 
+# The options of DeployOptions, declared once: (annotation, default) by parameter name.
+_SHARED: dict[str, tuple[object, object]] = {
+    "python": (PythonOption, None),
+    "as_json": (JsonOption, False),
+    "timeout": (TimeoutOption, 30.0),
+    "cache_dir": (CacheDirOption, None),
+    "no_cache": (NoCacheOption, False),
+    "lock_signer": (LockSignerOption, None),
+    "lock_threshold": (LockThresholdOption, None),
+    "extra": (ExtraOption, None),
+    "group": (GroupOption, None),
+}
+
+
+def _with_deploy_options(
+    *order: str,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make ``func(options, **own)`` a command taking the shared options and its own, with
+    the options listed (in --help) in ``order``; the shared ones arrive as one DeployOptions."""
+
+    def wrap(func: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(func, eval_str=True).parameters
+        params = []
+        for name in order:
+            annotation, default = (
+                _SHARED[name]
+                if name in _SHARED
+                else (
+                    own[name].annotation,
+                    own[name].default,
+                )
+            )
+            params.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+                )
+            )
+
+        def command(**kwargs: object) -> None:
+            options = DeployOptions(**{name: kwargs.pop(name) for name in _SHARED})  # type: ignore[arg-type]
+            func(options, **kwargs)
+
+        command.__name__ = command.__qualname__ = func.__name__
+        command.__doc__ = func.__doc__
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return wrap
+
+
 def _run(
     options: DeployOptions,
     action: Callable[..., Report],
     *args: object,
     python_required: bool,
+    wheelhouse: Path | None = None,
+    installer: str | None = None,
     **kwargs: object,
 ) -> Report:
-    """Run one pipeline action on the lock with progress, render it, exit 1 on a refusal."""
+    """Open the lock once into a request, run one library action on it with progress, render
+    the report, exit 1 on a refusal."""
     with json_errors(options.as_json):
         target = target_python(options.python, required=python_required)
-        opened = open_deploy_lock(lock_path(), options.lock_signer, options.lock_threshold)
-        warn_expiring(opened)
+        request = api.open_request(
+            lock_path(),
+            lock_signers=options.lock_signer or (),
+            lock_threshold=options.lock_threshold,
+            python=target,
+            wheelhouse=wheelhouse,
+            extras=options.extra or (),
+            groups=options.group,
+            cache_dir=_cache(options.cache_dir, options.no_cache),
+            timeout=options.timeout,
+            installer=installer,
+        )
+        _say_signed(request.lock)
+        warn_expiring(request.lock)
         try:
-            with progress_bar(len(opened.lock.packages), not STATE.quiet) as progress:
-                report = action(
-                    opened,
-                    *args,
-                    progress=progress,
-                    python=target,
-                    timeout=options.timeout,
-                    cache_dir=_cache(options.cache_dir, options.no_cache),
-                    extras=options.extra or (),
-                    groups=options.group,
-                    **kwargs,
-                )
+            with progress_bar(len(request.lock.lock.packages), not STATE.quiet) as progress:
+                report = action(replace(request, progress=progress), *args, **kwargs)
         except KeyboardInterrupt as exc:
             code = getattr(exc, "exit_code", None)  # SIGTERM (143) or SIGINT (130)
             if not isinstance(code, int):
@@ -408,36 +288,35 @@ def _run(
     return report
 
 
+InstalledOption = Annotated[
+    bool,
+    typer.Option(
+        "--installed",
+        help="Audit the target environment against the lock: missing, extra and "
+        "other-version distributions, files that differ from the locked wheel's RECORD.",
+    ),
+]
+DestOption = Annotated[
+    Path,
+    typer.Option(
+        "--dest",
+        metavar="DIR",
+        help="Folder to keep the verified files in.",
+        callback=_folder_or_absent,
+    ),
+]
+_TAIL = ("cache_dir", "no_cache", "lock_signer", "lock_threshold", "extra", "group")
+
+
+@_with_deploy_options("wheelhouse", "python", "as_json", "timeout", "installed", *_TAIL)
 def verify(
-    wheelhouse: WheelhouseOption = None,
-    python: PythonOption = None,
-    as_json: JsonOption = False,
-    timeout: TimeoutOption = 30.0,
-    installed: Annotated[
-        bool,
-        typer.Option(
-            "--installed",
-            help="Audit the target environment against the lock: missing, extra and "
-            "other-version distributions, files that differ from the locked wheel's RECORD.",
-        ),
-    ] = False,
-    cache_dir: CacheDirOption = None,
-    no_cache: NoCacheOption = False,
-    lock_signer: LockSignerOption = None,
-    lock_threshold: LockThresholdOption = None,
-    extra: ExtraOption = None,
-    group: GroupOption = None,
+    options: DeployOptions, wheelhouse: WheelhouseOption = None, installed: InstalledOption = False
 ) -> None:
     """Fetch (or read from DIR) and verify every locked package; install nothing."""
-    from lockkeys._internal.install import pipeline
-
-    options = DeployOptions(
-        python, as_json, timeout, cache_dir, no_cache, lock_signer, lock_threshold, extra, group
-    )
-    action = pipeline.audit if installed else pipeline.verify
+    action = api.audit if installed else api.verify
     report = _run(options, action, python_required=installed, wheelhouse=wheelhouse)
     if report.findings:
-        if not as_json:
+        if not options.as_json:
             err.print(
                 f"lockkeys: {len(report.findings)} difference(s) between {report.python} and "
                 "the lock; `lockkeys sync` makes the environment exactly the lock",
@@ -446,47 +325,21 @@ def verify(
         raise typer.Exit(1)
 
 
-def download(
-    dest: Annotated[
-        Path,
-        typer.Option(
-            "--dest",
-            metavar="DIR",
-            help="Folder to keep the verified files in.",
-            callback=_folder_or_absent,
-        ),
-    ],
-    python: PythonOption = None,
-    as_json: JsonOption = False,
-    timeout: TimeoutOption = 30.0,
-    cache_dir: CacheDirOption = None,
-    no_cache: NoCacheOption = False,
-    lock_signer: LockSignerOption = None,
-    lock_threshold: LockThresholdOption = None,
-    extra: ExtraOption = None,
-    group: GroupOption = None,
-) -> None:
+@_with_deploy_options("dest", "python", "as_json", "timeout", *_TAIL)
+def download(options: DeployOptions, dest: DestOption) -> None:
     """Fetch and verify every file this environment needs; keep only verified files."""
-    from lockkeys._internal.install import pipeline
-
-    options = DeployOptions(
-        python, as_json, timeout, cache_dir, no_cache, lock_signer, lock_threshold, extra, group
-    )
-    _run(options, pipeline.download, dest, python_required=False)
+    _run(options, api.download, dest, python_required=False)
 
 
 def _deploy(
     options: DeployOptions, *, sync: bool, installer: str, wheelhouse: Path | None, dry_run: bool
 ) -> None:
-    from lockkeys._internal.install import pipeline
-
     report = _run(
         options,
-        pipeline.install,
+        api.sync if sync else api.install,
         python_required=True,
         installer=installer,
         wheelhouse=wheelhouse,
-        sync=sync,
         dry_run=dry_run,
     )
     if options.as_json or STATE.quiet or dry_run:
@@ -508,27 +361,17 @@ def _deploy_command(name: str, *, sync: bool, doc: str) -> Callable[..., None]:
     """`install` and `sync`: the same options; sync also removes what the lock does not hold."""
 
     def command(
-        python: PythonOption = None,
+        options: DeployOptions,
         installer: InstallerOption = "builtin",
         wheelhouse: WheelhouseOption = None,
-        as_json: JsonOption = False,
-        timeout: TimeoutOption = 30.0,
         dry_run: DryRunOption = False,
-        cache_dir: CacheDirOption = None,
-        no_cache: NoCacheOption = False,
-        lock_signer: LockSignerOption = None,
-        lock_threshold: LockThresholdOption = None,
-        extra: ExtraOption = None,
-        group: GroupOption = None,
     ) -> None:
-        options = DeployOptions(
-            python, as_json, timeout, cache_dir, no_cache, lock_signer, lock_threshold, extra, group
-        )
         _deploy(options, sync=sync, installer=installer, wheelhouse=wheelhouse, dry_run=dry_run)
 
     command.__name__ = command.__qualname__ = name
     command.__doc__ = doc
-    return command
+    order = ("python", "installer", "wheelhouse", "as_json", "timeout", "dry_run", *_TAIL)
+    return _with_deploy_options(*order)(command)
 
 
 install = _deploy_command(

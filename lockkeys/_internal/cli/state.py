@@ -10,6 +10,9 @@ from rich.console import Console
 
 @dataclass
 class State:
+    """The global options of this invocation (--config, --lock, -v, --quiet), set once by the
+    `lockkeys` callback before any command runs."""
+
     config: Path | None = None
     lock: Path | None = None
     verbose: int = 0

@@ -66,6 +66,8 @@ def choose_file(package: LockedPackage, env: TargetEnvironment) -> LockedFile:
 
 
 def size_cap(package: LockedPackage, file: LockedFile) -> int:
+    """The most bytes a fetch of the file may read: its locked size when only those bytes
+    pass, else room for a signed rebuild."""
     if package.tool.verify in ("hashes", "hashes+signatures"):
         return file.size
     return file.size * REBUILD_GROWTH + REBUILD_SLACK
@@ -103,6 +105,9 @@ def candidates(
     wheelhouse: Path | None,
     stores: Sequence[str],
 ) -> Iterator[Candidate]:
+    """The places to fetch the file from, in order: the wheelhouse (offline), else its URL
+    and the source's mirrors, else its path beside the lock; each with its signatures' places."""
+
     def place(label: str, url: str) -> Candidate:
         sigs = signature_urls(url, file.filename, stores, lock_dir, offline=wheelhouse is not None)
         return Candidate(label, url, sigs)

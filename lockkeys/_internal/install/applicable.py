@@ -5,6 +5,11 @@ A lock records the environments it was made for (PEP 751 ``environments`` and
 (a dependency that only its platform or Python needs was never resolved), so it is refused
 with what the target is and what the lock covers, instead of failing later on a dependency
 that looks extraneous.
+
+Not :meth:`packaging.pylock.Pylock.select`: it stops at the first problem with its own
+message, where a deploy reports every package (skipped with its marker, or refused) and
+names what the target is and what the lock covers; what it would replace here is one
+``Marker.evaluate`` per package.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ def check_target(lock: Lock, env: TargetEnvironment, lock_path: Path) -> None:
 
 
 def skip_reason(marker: str | None) -> str:
+    """Why a package is not installed on this target (its report's reason)."""
     return f"marker {marker} is false for this target"
 
 

@@ -79,6 +79,9 @@ class InstalledDist:
 
 @dataclass(frozen=True)
 class TargetEnvironment:
+    """What the probe found out about the target interpreter: tags, marker values, installed
+    distributions and install paths."""
+
     python: str
     tags: tuple[Tag, ...]  # most preferred first
     markers: dict[str, str]

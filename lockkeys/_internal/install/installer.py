@@ -55,10 +55,12 @@ class Artifact:
 
     @property
     def is_wheel(self) -> bool:
+        """Whether the file is a wheel (else an sdist the lock allows)."""
         return self.path.name.endswith(".whl")
 
 
 def check_installer(installer: str) -> None:
+    """Raise UsageError (exit 2) for an installer that is not builtin, pip or uv."""
     if installer not in INSTALLERS:
         raise UsageError(f"unknown installer {installer!r}", expected=" or ".join(INSTALLERS))
 
@@ -102,6 +104,7 @@ def run_child(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 
 def find_uv() -> list[str]:
+    """The command that runs uv: the one beside this Python, else the one on PATH."""
     beside = Path(sys.executable).with_name("uv")
     if beside.exists():
         return [str(beside)]

@@ -77,6 +77,7 @@ class EntryPoint:
     section: str  # "console" | "gui"
 
     def spec(self) -> str:
+        """The entry point as `name = module:attr`."""
         return f"{self.name} = {self.module}:{self.attr}"
 
     def bodies(self) -> tuple[bytes, ...]:

@@ -44,6 +44,8 @@ ALWAYS_KEPT = {
 
 
 class Action(enum.StrEnum):
+    """What a plan step does to the target environment."""
+
     INSTALL = "install"
     UPGRADE = "upgrade"
     DOWNGRADE = "downgrade"
@@ -57,6 +59,9 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Step:
+    """One step of an install or sync plan: a distribution (or a stray file) and what is done
+    to it."""
+
     name: str
     action: Action
     version: str | None  # the locked version (None for distributions not in the lock)
@@ -69,6 +74,7 @@ class Step:
 
     @property
     def changes(self) -> bool:
+        """Whether the step changes the environment."""
         return self.action not in (Action.KEEP, Action.UNTOUCHED)
 
     @property
@@ -77,6 +83,7 @@ class Step:
         return self.action in (Action.INSTALL, Action.UPGRADE, Action.DOWNGRADE, Action.REINSTALL)
 
     def describe(self) -> str:
+        """The step as one line for the plan's listing."""
         if self.path is not None:
             text = f"{self.name}: {self.path}" if self.name else self.path
         elif self.action in (Action.UPGRADE, Action.DOWNGRADE):
@@ -88,6 +95,7 @@ class Step:
         return f"{text} ({self.reason})" if self.reason else text
 
     def to_json(self) -> dict[str, object]:
+        """The step in the JSON report."""
         return {
             "name": self.name,
             "action": str(self.action),
@@ -123,6 +131,7 @@ def _own_requirements() -> dict[str, str]:
 
 
 def is_own_environment(env: TargetEnvironment) -> bool:
+    """Whether the target is the environment lockkeys itself runs in."""
     try:
         return Path(env.prefix).resolve() == Path(sys.prefix).resolve()
     except OSError:
@@ -158,6 +167,7 @@ def _layout(report: PackageReport) -> WheelLayout | None:
 def plan_package(
     report: PackageReport, env: TargetEnvironment, layout: WheelLayout | None = None
 ) -> Step:
+    """The step for one verified package: install, upgrade, downgrade, reinstall or keep."""
     dist = env.dist(report.name)
     if dist is None:
         return Step(report.name, Action.INSTALL, report.version)

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class Status(enum.StrEnum):
+    """A package's outcome in a deploy run."""
+
     VERIFIED_HASH = "verified-by-hash"
     VERIFIED_SIGNATURES = "verified-by-signatures"
     VERIFIED_BOTH = "verified-by-hash-and-signatures"
@@ -24,6 +26,9 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True)
 class PackageReport:
+    """What a deploy run found for one locked package: its status, the file and hash, who
+    signed it, why it was refused."""
+
     name: str
     version: str
     policy: str
@@ -46,9 +51,11 @@ class PackageReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the package was not refused."""
         return self.status is not Status.REFUSED
 
     def summary(self) -> str:
+        """The outcome in a few words, for the table and the progress lines."""
         text = self._outcome()
         if self.from_cache and self.status is not Status.REFUSED:
             first = f", first fetched from {self.cache_origin}" if self.cache_origin else ""
@@ -69,6 +76,7 @@ class PackageReport:
         return f"skipped: {self.reason}" if self.reason else "skipped: marker does not apply"
 
     def to_json(self) -> dict[str, object]:
+        """The package in the JSON report."""
         return {
             "name": self.name,
             "version": self.version,
@@ -97,10 +105,12 @@ class Finding:
     file: str | None = None
 
     def line(self) -> str:
+        """The difference as one `kind: where: detail` line."""
         where = ": ".join(p for p in (self.package, self.file) if p)
         return f"{self.kind}: {where}: {self.detail}"
 
     def to_json(self) -> dict[str, object]:
+        """The difference in the JSON report."""
         return {
             "kind": self.kind,
             "package": self.package,
@@ -111,6 +121,9 @@ class Finding:
 
 @dataclass(frozen=True)
 class Report:
+    """The outcome of a deploy run (verify, download, install, sync, audit): every package,
+    the plan and the differences found."""
+
     lock: str
     python: str
     packages: tuple[PackageReport, ...]
@@ -125,21 +138,26 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """Whether no package was refused."""
         return all(p.ok for p in self.packages)
 
     @property
     def drifted(self) -> bool:
+        """Whether the audit found the environment differs from the lock."""
         return bool(self.findings)
 
     @property
     def refused(self) -> tuple[PackageReport, ...]:
+        """The packages that were refused."""
         return tuple(p for p in self.packages if not p.ok)
 
     @property
     def unverified(self) -> tuple[PackageReport, ...]:
+        """The packages accepted unverified (policy 'none')."""
         return tuple(p for p in self.packages if p.status is Status.UNVERIFIED)
 
     def to_json(self) -> dict[str, object]:
+        """The report as the `--json` document."""
         return {
             "lock": self.lock,
             "python": self.python,

@@ -68,6 +68,7 @@ class Stray:
     detail: str
 
     def label(self, env: TargetEnvironment) -> str:
+        """The file's path relative to the environment's prefix (else absolute)."""
         try:
             return str(Path(self.path).relative_to(env.prefix))
         except ValueError:
@@ -187,6 +188,7 @@ def quarantine_root(env: TargetEnvironment, stamp: str) -> Path:
 
 
 def destination(stray: Stray, env: TargetEnvironment, root: Path) -> Path:
+    """Where a quarantined file goes under ``root``."""
     return root / stray.label(env).lstrip("/")
 
 

@@ -33,16 +33,13 @@ import json
 import logging
 import os
 import shutil
-import signal
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import FrameType
 
-from lockkeys._internal.fsutil import claim_abandoned_folder, hold_folder_lock
+from lockkeys._internal.fsutil import hold_folder_lock
 from lockkeys._internal.install.environment import TargetEnvironment
+from lockkeys._internal.install.signals import signals_blocked
 from lockkeys.errors import UsageError
 
 log = logging.getLogger("lockkeys.install")
@@ -51,49 +48,6 @@ OWN_PREFIX = ".lockkeys-"  # lockkeys' folders in an environment: never saved or
 BACKUP_PREFIX = ".lockkeys-rollback-"
 UNRECOVERED_PREFIX = ".lockkeys-unrecovered-"
 MANIFEST = "manifest.json"
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived; ``exit_code`` is 128 + the signal number."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.exit_code = 128 + signum
-
-
-@contextlib.contextmanager
-def signals_raise() -> Iterator[None]:
-    """Turn SIGTERM (and SIGINT) into an exception, so every cleanup and rollback runs.
-
-    Only in the main thread (where Python delivers signals); elsewhere a no-op.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def raise_it(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    old_term = signal.signal(signal.SIGTERM, raise_it)
-    old_int = signal.signal(signal.SIGINT, raise_it)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        signal.signal(signal.SIGINT, old_int)
-
-
-@contextlib.contextmanager
-def signals_blocked() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 ROOT_SCHEMES = ("purelib", "platlib", "scripts")
@@ -251,6 +205,8 @@ class Transaction:
         RECORDs of distributions being removed or replaced name. Those of either outside the
         saved roots are tracked one by one, so that they are removed again, or restored, on
         rollback, with the folders an install creates for them."""
+        from lockkeys._internal.install.recovery import recover  # it restores with this module
+
         recover(self.prefix)
         try:
             backup = Path(
@@ -359,6 +315,7 @@ class Transaction:
             self._lock = None
 
     def commit(self) -> None:
+        """Keep the changes: discard the backup."""
         self._discard()
 
     def rollback(self) -> list[str]:
@@ -367,19 +324,21 @@ class Transaction:
             return []
         with signals_blocked():
             places = Places(self.prefix, own=True, bases=self.roots)
-            problems = _restore(self.backup, _load(self.backup), places)
+            problems = restore_backup(self.backup, load_manifest(self.backup), places)
             problems += [f"not restored: {s}" for s in places.skipped]
             self._discard()
         return problems
 
 
-def _load(backup: Path) -> dict[str, object]:
+def load_manifest(backup: Path) -> dict[str, object]:
+    """The manifest a backup was given before any change."""
     data = json.loads((backup / MANIFEST).read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 
 
-def _restore(backup: Path, manifest: dict[str, object], places: Places) -> list[str]:
+def restore_backup(backup: Path, manifest: dict[str, object], places: Places) -> list[str]:
+    """Put every saved root and outside path back as the manifest says; the problems met."""
     problems: list[str] = []
     roots = [places.resolve(str(r)) for r in manifest["roots"]]  # type: ignore[attr-defined]
     all_files: list[list[str]] = manifest["files"]  # type: ignore[assignment]
@@ -466,102 +425,3 @@ def _put_back_all(
             _put_back(source, target, copy=was_copied)
         except OSError as exc:
             problems.append(f"cannot restore {target}: {exc}")
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists in this pid namespace (one owned by another user counts
-    as alive). Only for folders an older lockkeys made without a lock file."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def abandoned(folder: Path, *, legacy: Callable[[Path], bool]) -> Iterator[bool]:
-    """Whether the run that made ``folder`` (a private workdir or a backup) is gone: nobody
-    holds the ``flock`` on its lock file. While the block runs the lock is held here, so no
-    other lockkeys cleans the same folder at the same time. ``legacy`` judges a folder that
-    has no lock file (made by an older lockkeys, or being created this instant)."""
-    try:
-        fd = claim_abandoned_folder(folder)
-    except FileNotFoundError:
-        yield legacy(folder)
-        return
-    except OSError:
-        yield False  # a lock file we cannot open (a symlink, no permission): not ours
-        return
-    if fd is None:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        os.close(fd)
-
-
-CREATION_GRACE = 60.0  # seconds: a folder this young may be getting its lock file right now
-
-
-def _legacy_backup_gone(backup: Path) -> bool:
-    """A backup without a lock file: an older lockkeys' (liveness by pid, as it did), or one
-    being created this instant (left alone)."""
-    if time.time() - backup.lstat().st_mtime < CREATION_GRACE:
-        return False
-    pid: object = backup.name[len(BACKUP_PREFIX) :].split("-", 1)[0]
-    if (backup / MANIFEST).is_file():
-        pid = _load(backup).get("pid")
-    if isinstance(pid, str):
-        pid = int(pid) if pid.isdigit() else None
-    return not (isinstance(pid, int) and pid != os.getpid() and process_alive(pid))
-
-
-def _recover_one(prefix: Path, backup: Path) -> None:
-    """Restore one abandoned backup that has a manifest, inside ``prefix`` only."""
-    places = Places(prefix, own=False)
-    with signals_blocked():
-        problems = _restore(backup, _load(backup), places)
-    if problems:
-        log.warning("lockkeys: restoring %s: %s", backup, "; ".join(problems))
-    if places.skipped:
-        kept = backup.with_name(UNRECOVERED_PREFIX + backup.name[len(BACKUP_PREFIX) :])
-        os.replace(backup, kept)
-        log.warning(
-            "lockkeys: the interrupted install's backup in %s names paths that are not inside "
-            "this environment (was the environment copied or moved?); they were left alone: "
-            "%s. Check them by hand; the backup is kept in %s",
-            prefix,
-            "; ".join(places.skipped[:10]),
-            kept,
-        )
-    log.warning("lockkeys: restored %s to its state before an interrupted install", prefix)
-
-
-def recover(prefix: Path) -> list[str]:
-    """Finish what a killed lockkeys left: restore from any complete backup whose run is gone
-    (nobody holds its lock), and delete backups that never got a manifest (nothing had been
-    changed yet). Only paths inside ``prefix`` (the environment the backup was found in) are
-    touched, whatever the manifest says."""
-    restored: list[str] = []
-    prefix = Path(os.path.normpath(os.path.abspath(prefix)))
-    try:
-        candidates = sorted(prefix.glob(f"{BACKUP_PREFIX}*"))
-    except OSError:
-        return restored
-    for backup in candidates:
-        with contextlib.suppress(OSError):
-            if not backup.is_dir() or backup.is_symlink():
-                continue
-            if os.lstat(backup).st_uid != os.getuid():
-                continue
-        with abandoned(backup, legacy=_legacy_backup_gone) as gone:
-            if not gone:
-                continue  # another lockkeys is working on this environment right now
-            if (backup / MANIFEST).is_file():
-                _recover_one(prefix, backup)
-                restored.append(str(backup))
-            shutil.rmtree(backup, ignore_errors=True)
-    return restored

@@ -23,7 +23,7 @@ from lockkeys._internal.lockmodel.lock import LockedFile, LockedPackage
 from lockkeys._internal.sources.sigfiles import Gathered, unreachable_error
 from lockkeys._internal.trust.certs import Keyring
 from lockkeys._internal.trust.signatures import DetachedSignature
-from lockkeys._internal.trust.threshold import evaluate_threshold
+from lockkeys._internal.trust.threshold import ThresholdResult, evaluate_threshold
 from lockkeys._internal.wheelrecord import check_wheel_record
 from lockkeys.errors import VerificationError
 
@@ -49,6 +49,7 @@ def refused(
     fix: str | None = None,
     sha256: str | None = None,
 ) -> PackageReport:
+    """The report of a package refused for ``reason`` (with what was expected and found)."""
     return PackageReport(
         name=package.name,
         version=package.version,
@@ -62,6 +63,102 @@ def refused(
         details=tuple(details),
         fix=fix,
     )
+
+
+def _hash_refusal(
+    package: LockedPackage, file: LockedFile, digests: dict[str, str]
+) -> PackageReport | None:
+    """The refusal when a hash the lock records for the file differs, else None."""
+    for algo, expected in sorted(file.hashes.items()):
+        if digests[algo] != expected:
+            return refused(
+                package,
+                file,
+                f"{algo} of {file.filename} does not match the lock",
+                details=(f"expected {algo}:{expected}", f"found    {algo}:{digests[algo]}"),
+                fix="the file was altered or replaced; if the new bytes are expected, "
+                f"re-lock with `lockkeys lock --upgrade-package {package.name}`",
+                sha256=digests["sha256"],
+            )
+    return None
+
+
+def _signatures_met(
+    package: LockedPackage,
+    file: LockedFile,
+    local: Path,
+    signatures: Sequence[DetachedSignature],
+    keyring: Keyring,
+    *,
+    notes: Sequence[str],
+    unreachable: Sequence[tuple[str, str]],
+    now: datetime | None,
+    sha256: str,
+) -> ThresholdResult | PackageReport:
+    """The threshold met, or the refusal; raises SourceError when unmet with a source down."""
+    threshold = package.tool.threshold or 1
+    result = evaluate_threshold(local, signatures, keyring, threshold, now=now)
+    if not result.met and unreachable:
+        raise unreachable_error(
+            Gathered(unreachable=list(unreachable)), package.name, file.filename
+        )
+    if not result.met:
+        return refused(
+            package,
+            file,
+            f"signature threshold not met for {file.filename}: {result.summary()}",
+            details=tuple(notes) + tuple(result.explain()),
+            fix="publish the missing signatures as FILE.asc beside the file, in a "
+            "signature store, or have the missing signers run `lockkeys sign FILE --key "
+            "SECRET`",
+            sha256=sha256,
+        )
+    return result
+
+
+def _metadata_refusal(
+    package: LockedPackage,
+    file: LockedFile,
+    local: Path,
+    env: TargetEnvironment,
+    locked_names: Collection[str],
+    sha256: str,
+) -> PackageReport | None:
+    """The refusal when the file's own metadata (wheels: METADATA and RECORD; sdists the lock
+    allows: PKG-INFO) disagrees with the lock, else None."""
+    try:
+        check_metadata(
+            local,
+            name=package.name,
+            version=package.version,
+            locked=locked_names,
+            env=env,
+        )
+        if local.name.endswith(".whl"):
+            check_wheel_record(local, package=package.name)  # threat-model row 22
+    except VerificationError as exc:
+        details = [d for d in (exc.expected, exc.found) if d]
+        return refused(
+            package,
+            file,
+            exc.message,
+            details=[f"expected {details[0]}", f"found    {details[1]}"]
+            if len(details) == 2
+            else details,
+            fix=exc.fix,
+            sha256=sha256,
+        )
+    return None
+
+
+def _status(wants_hash: bool, wants_sigs: bool) -> Status:
+    if wants_hash and wants_sigs:
+        return Status.VERIFIED_BOTH
+    if wants_sigs:
+        return Status.VERIFIED_SIGNATURES
+    if wants_hash:
+        return Status.VERIFIED_HASH
+    return Status.UNVERIFIED
 
 
 def verify_artifact(
@@ -88,73 +185,32 @@ def verify_artifact(
     sha256 = digests["sha256"]
     wants_hash = policy in ("hashes", "hashes+signatures")
     wants_sigs = policy in ("signatures", "hashes+signatures")
-    if wants_hash:
-        for algo, expected in sorted(file.hashes.items()):
-            if digests[algo] != expected:
-                return refused(
-                    package,
-                    file,
-                    f"{algo} of {file.filename} does not match the lock",
-                    details=(f"expected {algo}:{expected}", f"found    {algo}:{digests[algo]}"),
-                    fix="the file was altered or replaced; if the new bytes are expected, "
-                    f"re-lock with `lockkeys lock --upgrade-package {package.name}`",
-                    sha256=sha256,
-                )
+    if wants_hash and (refusal := _hash_refusal(package, file, digests)) is not None:
+        return refusal
     threshold_result = None
     if wants_sigs:
-        threshold = package.tool.threshold or 1
-        threshold_result = evaluate_threshold(local, signatures, keyring, threshold, now=now)
-        if not threshold_result.met and unreachable:
-            raise unreachable_error(
-                Gathered(unreachable=list(unreachable)), package.name, file.filename
-            )
-        if not threshold_result.met:
-            return refused(
-                package,
-                file,
-                f"signature threshold not met for {file.filename}: {threshold_result.summary()}",
-                details=tuple(notes) + tuple(threshold_result.explain()),
-                fix="publish the missing signatures as FILE.asc beside the file, in a "
-                "signature store, or have the missing signers run `lockkeys sign FILE --key "
-                "SECRET`",
-                sha256=sha256,
-            )
-    # The file's own metadata (wheels: METADATA; sdists the lock allows: PKG-INFO).
-    try:
-        check_metadata(
-            local,
-            name=package.name,
-            version=package.version,
-            locked=locked_names,
-            env=env,
-        )
-        if local.name.endswith(".whl"):
-            check_wheel_record(local, package=package.name)  # threat-model row 22
-    except VerificationError as exc:
-        details = [d for d in (exc.expected, exc.found) if d]
-        return refused(
+        met = _signatures_met(
             package,
             file,
-            exc.message,
-            details=[f"expected {details[0]}", f"found    {details[1]}"]
-            if len(details) == 2
-            else details,
-            fix=exc.fix,
+            local,
+            signatures,
+            keyring,
+            notes=notes,
+            unreachable=unreachable,
+            now=now,
             sha256=sha256,
         )
-    if wants_hash and wants_sigs:
-        status = Status.VERIFIED_BOTH
-    elif wants_sigs:
-        status = Status.VERIFIED_SIGNATURES
-    elif wants_hash:
-        status = Status.VERIFIED_HASH
-    else:
-        status = Status.UNVERIFIED
+        if isinstance(met, PackageReport):
+            return met
+        threshold_result = met
+    refusal = _metadata_refusal(package, file, local, env, locked_names, sha256)
+    if refusal is not None:
+        return refusal
     return PackageReport(
         name=package.name,
         version=package.version,
         policy=policy,
-        status=status,
+        status=_status(wants_hash, wants_sigs),
         file=file.filename,
         sha256=sha256,
         source=package.tool.source,

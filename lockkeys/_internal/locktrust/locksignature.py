@@ -1,10 +1,11 @@
 """A signed lock: the lock is the root of trust at deploy time, so it can be signed n of m.
 
 `lockkeys sign pylock.toml --key K` writes `pylock.toml.asc` like for any other file (several
-signers add to it). The deploy pipeline (:mod:`lockkeys._internal.install.pipeline`: `install`,
-`sync`, `verify`, `download`) given a :class:`LockSignaturePolicy`, or the environment variables
-below on a deploy host, refuses a lock that is not signed by N of those certificates before using
-anything from it; the CLI passes `--lock-signer CERT` (repeatable) and `--lock-threshold N`.
+signers add to it). A deploy (:func:`lockkeys._internal.install.request.open_request`, which
+every entry point of :mod:`lockkeys._internal.install.pipeline` starts from) given a
+:class:`LockSignaturePolicy`, or the environment variables below on a deploy host, refuses a
+lock that is not signed by N of those certificates before using anything from it; the CLI
+passes `--lock-signer CERT` (repeatable) and `--lock-threshold N`.
 
 :func:`open_lock` reads the lock once, checks the signatures over those bytes and parses the
 same bytes: a lock swapped on disk after the check is never read (time of check, time of use).
@@ -29,6 +30,8 @@ THRESHOLD_ENV = "LOCKKEYS_LOCK_THRESHOLD"
 
 @dataclass(frozen=True)
 class LockSignaturePolicy:
+    """Which certificates may sign the lock, and how many of them must have."""
+
     signers: tuple[Path, ...]
     threshold: int
 
