@@ -80,7 +80,7 @@ def test_why_names_source_and_signers(project: Path) -> None:
     assert answer.package.name == "util" and answer.package.version == "2.1"
     assert answer.direct_requirements == ["util"]
     assert answer.source_location == "folder public"
-    assert sorted(name for name, _fpr in answer.signers) == ["alice", "bob"]
+    assert sorted(str(name) for name, _fpr in answer.signers) == ["alice", "bob"]
     with pytest.raises(UsageError, match="'nope' is not in the lock"):
         api.why("nope", config=project)
 
