@@ -8,16 +8,7 @@ the exit code each kind maps to).
 
 Importing this module is cheap: each function imports the machinery it needs (the resolvers,
 the OpenPGP engine, the installer) when it is called, and the result types named here are
-loaded on first use (``lockkeys.api.LockDiff``) or, for annotations, under ``TYPE_CHECKING``.
-
-A lock, checked and compared with the one on the main branch::
-
-    from lockkeys import api
-
-    outcome = api.lock()                       # pyproject.toml or lockkeys.toml, found here
-    assert not api.check().stale               # what `lockkeys lock --check` says
-    for change in api.diff("git:main", outcome.path).weakening:
-        print(change.line())
+loaded on first use (``lockkeys.api.LockDiff``). docs/api.md has a worked example.
 """
 
 from __future__ import annotations
@@ -27,11 +18,10 @@ from typing import TYPE_CHECKING
 # -- locking and review (lock, check, diff, gate, why, export) ------------------------------
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-TYPE_CHECKING = False  # not typing's: `import lockkeys.api` stays free of typing, dataclasses
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any
 
     from lockkeys._internal.gate import GateResult as GateResult
     from lockkeys._internal.locking.locker import LockOutcome as LockOutcome
@@ -47,9 +37,6 @@ if TYPE_CHECKING:
     from lockkeys._internal.trust.keygen import GeneratedFiles as GeneratedFiles
     from lockkeys._internal.trust.signing import SignedFile as SignedFile
     from lockkeys._internal.trust.threshold import ThresholdResult as ThresholdResult
-
-    Progress = Callable[[str], None]
-    """Told, one line at a time, what a long call is doing (the CLI prints it on stderr)."""
 
     # Renamed where the internal name says too little here (three kinds of "Change").
     PackageChange = _PackageChange
@@ -107,7 +94,7 @@ def lock(
     cache_dir: Path | None = None,
     no_cache: bool = False,
     reuse: bool = True,
-    progress: Progress | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> LockOutcome:
     """Resolve the requirements and write the lock with hashes and signer pins (`lock`).
 
@@ -148,7 +135,7 @@ def check(
     cache_dir: Path | None = None,
     no_cache: bool = False,
     reuse: bool = True,
-    progress: Progress | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> LockOutcome:
     """Whether the lock is what :func:`lock` writes now (`lock --check`); writes nothing.
 
@@ -244,15 +231,12 @@ def why(name: str, *, config: Path | None = None, lock_path: Path | None = None)
     return explain(read_lock(find_lock(config, lock_path)), name)
 
 
-class ExportResult:
+class ExportResult(NamedTuple):
     """What :func:`export` made, and the lock signature check it passed first."""
 
-    __slots__ = ("output", "signature", "text")
-
-    def __init__(self, text: str, signature: ThresholdResult | None, output: Path | None) -> None:
-        self.text = text  # the requirements file or plain PEP 751 lock
-        self.signature = signature  # None: no lock signer was required
-        self.output = output  # where the text was written (None: nowhere)
+    text: str  # the requirements file or plain PEP 751 lock
+    signature: ThresholdResult | None  # None: no lock signer was required
+    output: Path | None  # where the text was written (None: nowhere)
 
 
 def export(

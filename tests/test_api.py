@@ -130,3 +130,28 @@ def test_importing_the_api_loads_no_machinery() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+RESULT_TYPES = [
+    "LockOutcome",
+    "PackageChange",
+    "Lock",
+    "LockedPackage",
+    "LockDiff",
+    "LockChange",
+    "ChangeKind",
+    "GateResult",
+    "Why",
+    "ExportResult",
+    "GeneratedFiles",
+    "CertFacts",
+    "KeyFacts",
+    "SignedFile",
+    "ThresholdResult",
+]
+
+
+@pytest.mark.parametrize("name", RESULT_TYPES)
+def test_result_types_are_importable_by_name(name: str) -> None:
+    loaded = getattr(api, name)
+    assert isinstance(loaded, type) and name in dir(api)
