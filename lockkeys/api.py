@@ -13,8 +13,6 @@ loaded on first use (``lockkeys.api.LockDiff``). docs/api.md has a worked exampl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 # -- locking and review (lock, check, diff, gate, why, export) ------------------------------
 import importlib
 from pathlib import Path
@@ -43,8 +41,7 @@ if TYPE_CHECKING:
     LockChange = _LockChange
     ChangeKind = _ChangeKind
 
-# The result types of the functions below, by public name: (module, name in that module).
-# Loaded on first access, so that `import lockkeys.api` stays cheap.
+# The result types, by public name: (module, its name there); loaded on first access.
 _RESULT_TYPES = {
     "GateResult": ("lockkeys._internal.gate", "GateResult"),
     "PackageChange": ("lockkeys._internal.lockmodel.changes", "Change"),
@@ -74,15 +71,6 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def find_lock(config: Path | None = None, lock_path: Path | None = None) -> Path:
-    """The lock file the commands use: ``lock_path`` when given, else the ``lockfile`` of the
-    configuration (``config``, else a lockkeys.toml or pyproject.toml in the current folder),
-    else ``pylock.toml`` in the current folder. The file need not exist. Raises nothing."""
-    from lockkeys._internal.lockmodel.locate import find_lockfile
-
-    return lock_path if lock_path is not None else find_lockfile(config)
-
-
 def lock(
     config: Path | None = None,
     *,
@@ -98,15 +86,12 @@ def lock(
 ) -> LockOutcome:
     """Resolve the requirements and write the lock with hashes and signer pins (`lock`).
 
-    ``config`` is the pyproject.toml or lockkeys.toml (None: the one in the current folder),
-    ``lock_path`` where the lock goes (None: its ``lockfile``), ``resolver`` pip-tools or uv
-    (None: the configuration's). Existing pins are kept, except for the ``upgrade`` packages
-    (every package with ``upgrade_all``); ``dry_run`` writes nothing. Resolver and page caches
-    live in ``cache_dir`` (None: lockkeys' cache folder; ``no_cache``: a fresh one); ``reuse``
-    takes a cached resolution of the same request against the same index pages.
-
-    Returns a :class:`LockOutcome`: ``path``, the new ``lock``, ``written``, ``message``, and
-    the ``changes`` (:class:`PackageChange`) against the ``previous`` lock.
+    ``config``: the pyproject.toml or lockkeys.toml (None: the one in the current folder);
+    ``lock_path`` (None: its ``lockfile``); ``resolver`` pip-tools or uv (None: configured).
+    Pins are kept except for ``upgrade`` (all with ``upgrade_all``); ``dry_run`` writes
+    nothing; caches in ``cache_dir`` (None: lockkeys'; ``no_cache``: a fresh one); ``reuse``
+    a cached resolution of the same request. Returns a :class:`LockOutcome` (``path``,
+    ``lock``, ``written``, ``message``, ``changes`` against the ``previous`` lock).
     Raises UsageError (an unknown resolver or ``upgrade`` name, a missing folder) and
     InputError (the configuration, a certificate): exit 2; VerificationError (a release file
     below its signature threshold): 1; SourceError: 3; ResolutionError: 4.
@@ -139,11 +124,10 @@ def check(
 ) -> LockOutcome:
     """Whether the lock is what :func:`lock` writes now (`lock --check`); writes nothing.
 
-    The arguments are those of :func:`lock`. The :class:`LockOutcome` is ``stale`` when the
-    lock is missing, its inputs or certificate files changed, or it is not what the
-    configuration and the sources give (edited by hand); ``message`` says which.
-    Raises InputError (the configuration, a certificate, the lock): exit 2; SourceError: 3;
-    ResolutionError: 4.
+    Arguments as for :func:`lock`. The :class:`LockOutcome` is ``stale`` when the lock is
+    missing, its inputs or certificates changed, or it is not what the configuration and the
+    sources give (edited by hand); ``message`` says which. Raises InputError (the
+    configuration, a certificate, the lock): exit 2; SourceError: 3; ResolutionError: 4.
     """
     from lockkeys._internal.locking.locker import lock as run_lock
 
@@ -189,7 +173,7 @@ def diff(
     """What changed between two locks, each trust change classified (`lockkeys diff`).
 
     ``old`` and ``new`` are lock files or ``git:REF[:PATH]`` (PATH defaults to the other
-    side's file, else to :func:`find_lock` of ``config`` and ``lock_path``). The
+    side's file, else to ``lock_path``, else :func:`find_lockfile` of ``config``). The
     :class:`LockDiff` holds every :class:`LockChange` (package, field, old, new, its
     :class:`ChangeKind`); ``weakening`` lists those a reviewer must look at.
     Raises UsageError (a bad ``git:`` spec, no git) or InputError (a lock that cannot be read,
@@ -197,7 +181,7 @@ def diff(
     """
     from lockkeys._internal.locktrust.lockdiff import diff_specs
 
-    return diff_specs(str(old), str(new), find_lock(config, lock_path))
+    return diff_specs(str(old), str(new), lock_path or find_lockfile(config))
 
 
 def gate(
@@ -222,13 +206,13 @@ def gate(
 
 
 def why(name: str, *, config: Path | None = None, lock_path: Path | None = None) -> Why:
-    """Why a package is in the lock of :func:`find_lock` (`lockkeys why`): who requires it,
-    its source, signers, threshold, the reason for a substitute; ``lines()``, ``to_json()``.
-    Raises UsageError (``name`` is not in the lock) or InputError (the lock): exit 2."""
+    """Why a package is in the lock (`lockkeys why`): who requires it, its source, signers,
+    threshold, the reason for a substitute. Raises UsageError (not in the lock) or InputError
+    (the lock cannot be read): exit 2."""
     from lockkeys._internal.lockmodel.io import read_lock
     from lockkeys._internal.lockmodel.views import why as explain
 
-    return explain(read_lock(find_lock(config, lock_path)), name)
+    return explain(read_lock(lock_path or find_lockfile(config)), name)
 
 
 class ExportResult(NamedTuple):
@@ -263,7 +247,6 @@ def export(
     from lockkeys._internal.fsutil import atomic_write
     from lockkeys._internal.lockmodel.selection import chosen
     from lockkeys._internal.lockmodel.views import export_pylock, export_requirements
-    from lockkeys._internal.locktrust.locksignature import lock_signature_policy, open_lock
     from lockkeys.errors import UsageError
 
     if output is not None and not output.parent.is_dir():
@@ -277,7 +260,7 @@ def export(
     if format not in ("requirements", "pylock"):
         raise UsageError(f"unknown export format {format!r}", expected="requirements or pylock")
     # What is exported is what a deploy would accept: the same bytes, the same signature rule.
-    opened = open_lock(lock_path, lock_signature_policy(lock_signers, lock_threshold))
+    opened = open_lock(lock_path, lock_signers=lock_signers, lock_threshold=lock_threshold)
     if format == "requirements":
         chosen_extras, chosen_groups = chosen(opened.lock, extras, groups, str(lock_path))
         text = export_requirements(
@@ -308,16 +291,12 @@ def generate_key(
     replaces: Path | None = None,
     replaces_passphrase_file: Path | None = None,
 ) -> GeneratedFiles:
-    """Generate a signing key (`lockkeys key generate`): NAME.asc, NAME.secret.asc (0600) and
-    NAME.revocation.asc in ``out_dir``; never overwrites a file.
-
-    ``expires``: 2y, 18m, 6w, 30d, an ISO date or never (None); ``passphrase_file`` protects
-    the secret key (its first line); ``algorithm``: ed25519, rsa3072 or rsa4096. With
-    ``replaces`` (the old secret key, and ``replaces_passphrase_file``) the old key certifies
-    the new one: a transition statement, which :func:`diff` shows as a rotation.
-    Returns :class:`GeneratedFiles` (the fingerprint, the three paths). Raises UsageError (a
-    name, expiry or algorithm; a file that exists) or InputError (a passphrase file, the
-    ``replaces`` key): exit 2.
+    """Generate a signing key (`lockkeys key generate`): NAME.asc, NAME.secret.asc (0600),
+    NAME.revocation.asc in ``out_dir``, never overwritten. ``expires``: 2y, 18m, 6w, 30d, a
+    date or never (None); ``algorithm``: ed25519, rsa3072, rsa4096; with ``replaces`` (the old
+    secret key) the old key certifies the new one, which :func:`diff` shows as a rotation.
+    Returns :class:`GeneratedFiles`. Raises UsageError (a name, expiry or algorithm; a file
+    that exists) or InputError (a passphrase file, the ``replaces`` key): exit 2.
     """
     from lockkeys._internal.trust.keygen import generate_key as generate
 

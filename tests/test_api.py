@@ -46,7 +46,7 @@ def project(tmp_path: Path, fixture_data: Path) -> Path:
 def test_lock_then_check_then_a_weakening_relock_shows_in_diff(project: Path) -> None:
     outcome = api.lock(project)
     assert outcome.written and not outcome.stale
-    assert outcome.path == project.parent / "pylock.toml" == api.find_lock(project)
+    assert outcome.path == project.parent / "pylock.toml" == api.find_lockfile(project)
     assert outcome.lock is not None and outcome.previous is None
     assert [(p.name, p.version) for p in outcome.lock.packages] == [("util", "2.1")]
     assert api.trust_summary(outcome) == []  # a first lock changes no trust

@@ -149,7 +149,7 @@ def export(
     The lock-signature rule of the deploy commands applies first (--lock-signer, else
     LOCKKEYS_LOCK_SIGNERS): a lock they would refuse is not exported (exit 1)."""
     result = api.export(
-        api.find_lock(STATE.config, STATE.lock),
+        STATE.lock or api.find_lockfile(STATE.config),
         format=format,
         extras=extra or (),
         groups=group,
