@@ -68,6 +68,7 @@ class GateResult:
 
     @property
     def failed(self) -> bool:
+        """True when the pull request must not merge (there is at least one reason)."""
         return bool(self.reasons)
 
     def markdown(self) -> str:

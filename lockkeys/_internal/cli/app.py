@@ -70,6 +70,7 @@ def global_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
+    """Keep the global options for the sub-command; log on stderr, every line redacted."""
     STATE.config = config
     STATE.lock = lock
     STATE.verbose = verbose

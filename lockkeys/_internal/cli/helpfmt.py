@@ -21,6 +21,7 @@ class MetavarCommand(TyperCommand):
     """A typer command whose help names each argument by its metavar only."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """The usage line: the options' metavar, then each argument by its metavar."""
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if param.param_type_name == "argument":
@@ -31,6 +32,7 @@ class MetavarCommand(TyperCommand):
         return pieces
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
+        """The Arguments section (metavar and help), then the Options section."""
         args: list[tuple[str, str]] = []
         opts: list[tuple[str, str]] = []
         for param in self.get_params(ctx):

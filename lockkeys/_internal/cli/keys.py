@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lockkeys import api
 from lockkeys._internal.cli.helpfmt import MetavarCommand
 from lockkeys._internal.cli.state import STATE, err, note, out
 from lockkeys.errors import VerificationError, escape
 
 if TYPE_CHECKING:
-    from lockkeys._internal.openpgp.engine import CertFacts, KeyFacts
+    from lockkeys.api import CertFacts, KeyFacts
 
-# The OpenPGP engine is imported by the commands that use it: `lockkeys lock` and the deploy
-# commands start without it.
+# The OpenPGP engine is imported by the library functions that use it (lockkeys.api imports
+# lazily): `lockkeys lock` and the deploy commands start without it.
 
 key_app = typer.Typer(help="Make and inspect signing keys.", no_args_is_help=True)
 
@@ -73,9 +74,7 @@ def generate(
     ] = None,
 ) -> None:
     """Generate a signing key (Ed25519 by default) and its revocation certificate."""
-    from lockkeys._internal.trust.keygen import generate_key
-
-    files = generate_key(
+    files = api.generate_key(
         name,
         out_dir=out_dir,
         user_id=uid,
@@ -161,9 +160,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Show fingerprint, subkeys and capabilities, expiry and revocation state."""
-    from lockkeys._internal.trust.certs import load_key_any
-
-    shown = [(path, load_key_any(path)) for path in files]
+    shown = [(path, api.show_key(path)) for path in files]
     if as_json:
         print(json.dumps([_cert_json(p, f) for p, f in shown], indent=2, sort_keys=True))
         return
@@ -210,9 +207,7 @@ def sign(
     ] = None,
 ) -> None:
     """Write a detached armored signature FILE.asc, adding to one that exists."""
-    from lockkeys._internal.trust.signing import sign_files
-
-    for signed in sign_files(files, key, out_dir=out_dir, passphrase_file=passphrase_file):
+    for signed in api.sign(files, key, out_dir=out_dir, passphrase_file=passphrase_file):
         out.print(f"{signed.signature_file}", markup=False)
         note(
             f"signed {signed.file} with {signed.signer}"
@@ -249,10 +244,8 @@ def verify_signature(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Exit 0 when at least N distinct trusted signers validly signed each FILE."""
-    from lockkeys._internal.trust.verify import verify_files
-
     # Plain strings, made into paths here: many FILE arguments stay cheap to parse.
-    results = verify_files(
+    results = api.verify_signature(
         [Path(f) for f in files],
         [Path(c) for c in signer],
         signatures=[Path(g) for g in signature or ()],

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lockkeys._internal.cli.deploy import LockSignerOption, LockThresholdOption, open_deploy_lock
+from lockkeys import api
+from lockkeys._internal.cli.deploy import LockSignerOption, LockThresholdOption
 from lockkeys._internal.cli.state import STATE, err, note, out
-from lockkeys._internal.fsutil import atomic_write
-from lockkeys._internal.lockmodel.locate import find_lockfile
 from lockkeys.errors import UsageError, escape
 
 if TYPE_CHECKING:
-    from lockkeys._internal.locking.locker import LockOutcome
+    from lockkeys.api import LockOutcome
 
 EXIT_STALE = 1
 
@@ -67,28 +66,39 @@ def lock(
     ] = False,
 ) -> None:
     """Resolve the requirements and write the lock with hashes and signer pins."""
-    from lockkeys._internal.locking.locker import lock as do_lock
-
-    outcome = do_lock(
-        STATE.config,
-        resolver=resolver,
-        lock_path=STATE.lock,
-        upgrade=upgrade_package or (),
-        check=check,
-        upgrade_all=upgrade,
-        dry_run=dry_run,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        progress=note,
-        reuse=not re_resolve,
-    )
     if check:
+        if dry_run or upgrade or upgrade_package:
+            raise UsageError(
+                "--check compares the inputs only; it cannot be combined with --upgrade, "
+                "--upgrade-package or --dry-run"
+            )
+        outcome = api.check(
+            STATE.config,
+            lock_path=STATE.lock,
+            resolver=resolver,
+            cache_dir=cache_dir,
+            no_cache=no_cache,
+            reuse=not re_resolve,
+            progress=note,
+        )
         out.print(f"{outcome.path}: {outcome.message}", markup=False)
         warn_expiring_signers()
         if outcome.stale:
             note("run `lockkeys lock` to update it")
             raise typer.Exit(EXIT_STALE)
         return
+    outcome = api.lock(
+        STATE.config,
+        lock_path=STATE.lock,
+        resolver=resolver,
+        upgrade=upgrade_package or (),
+        upgrade_all=upgrade,
+        dry_run=dry_run,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        reuse=not re_resolve,
+        progress=note,
+    )
     out.print(outcome.message, markup=False)
     print_changes(outcome)
 
@@ -96,28 +106,19 @@ def lock(
 def print_changes(outcome: LockOutcome) -> None:
     """What a re-lock changed (or, with --dry-run, would change), one line per package;
     then every trust change, classified as `lockkeys diff` does."""
-    from lockkeys._internal.locktrust.relock import trust_summary
-
     if outcome.previous is None:
         return
     for change in outcome.changes:
         out.print(f"  {escape(change.line())}", markup=False)
     if not outcome.changes:
         out.print("  no package changes", markup=False)
-    if outcome.lock is not None:
-        for line in trust_summary(outcome.previous, outcome.lock, str(outcome.path)):
-            out.print(f"  {line}", markup=False)
+    for line in api.trust_summary(outcome):
+        out.print(f"  {line}", markup=False)
 
 
 def warn_expiring_signers() -> None:
     """`lock --check`: warn about configured certificates that expire soon."""
-    from lockkeys._internal.config import load_config
-    from lockkeys._internal.locking.locker import load_signers
-    from lockkeys._internal.trust.expiry import expiry_warnings, warning_days
-
-    config = load_config(STATE.config)
-    days = warning_days(config.expiry_warning_days)
-    for line in expiry_warnings(load_signers(config).values(), days):
+    for line in api.signer_expiry_warnings(STATE.config):
         err.print(f"lockkeys: warning: {line}", markup=False)
 
 
@@ -147,38 +148,20 @@ def export(
 
     The lock-signature rule of the deploy commands applies first (--lock-signer, else
     LOCKKEYS_LOCK_SIGNERS): a lock they would refuse is not exported (exit 1)."""
-    from lockkeys._internal.lockmodel.views import export_pylock, export_requirements
-
-    lock_file = STATE.lock or find_lockfile(STATE.config)
-    if output is not None and not output.parent.is_dir():
-        raise UsageError(
-            f"cannot write {output}: the folder {output.parent} does not exist",
-            file=str(output),
-            fix="create the folder first, or pass another -o path",
-        )
-    if output is not None and output.is_dir():
-        raise UsageError(f"cannot write {output}: it is a folder", file=str(output))
-    if format not in ("requirements", "pylock"):
-        raise UsageError(f"unknown export format {format!r}", expected="requirements or pylock")
-    # What is exported is what a deploy would accept: the same bytes, the same signature rule.
-    current = open_deploy_lock(lock_file, lock_signer, lock_threshold).lock
-    if format == "requirements":
-        from lockkeys._internal.lockmodel.selection import chosen
-
-        extras, groups = chosen(current, extra or (), group, str(lock_file))
-        text = export_requirements(
-            current,
-            extras=extras,
-            groups=groups,
-            lock_dir=lock_file.resolve().parent,
-            dest_dir=(output.resolve().parent if output is not None else Path.cwd()),
-        )
-    else:
-        text = export_pylock(current)
+    result = api.export(
+        STATE.lock or api.find_lockfile(STATE.config),
+        format=format,
+        extras=extra or (),
+        groups=group,
+        output=output,
+        lock_signers=lock_signer or (),
+        lock_threshold=lock_threshold,
+    )
+    if result.signature is not None and not STATE.quiet:
+        err.print(f"lockkeys: lock signed: {result.signature.summary()}", markup=False)
     if output is None:
-        print(text, end="")
+        print(result.text, end="")
     else:
-        atomic_write(output, text.encode("utf-8"))
         note(f"wrote {output}")
 
 
@@ -187,11 +170,7 @@ def why(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Why a package is in the lock: who needs it, its source, signers, threshold, reason."""
-    from lockkeys._internal.lockmodel.io import read_lock
-    from lockkeys._internal.lockmodel.views import why as why_view
-
-    lock_file = STATE.lock or find_lockfile(STATE.config)
-    answer = why_view(read_lock(lock_file), name)
+    answer = api.why(name, config=STATE.config, lock_path=STATE.lock)
     if as_json:
         print(json.dumps(answer.to_json(), indent=2, sort_keys=True))
         return

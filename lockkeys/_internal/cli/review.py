@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from lockkeys import api
 from lockkeys._internal.cli.state import STATE, note, out
-from lockkeys._internal.lockmodel.locate import find_lockfile
 from lockkeys.errors import UsageError
 
 EXIT_WEAKENING = 1
@@ -35,11 +35,9 @@ def diff(
 ) -> None:
     """Per package: version and file changes, and every trust change classified as
     weakening, strengthening or neutral (a rotation is neutral)."""
-    from lockkeys._internal.locktrust.lockdiff import diff_specs
-
     if fail_on not in (None, "weakening"):
         raise UsageError(f"--fail-on {fail_on!r} is not known", expected="weakening")
-    result = diff_specs(old, new, STATE.lock or find_lockfile(STATE.config))
+    result = api.diff(old, new, config=STATE.config, lock_path=STATE.lock)
     if as_json:
         print(json.dumps(result.to_json(), indent=2, sort_keys=True))
     else:
@@ -79,10 +77,8 @@ def gate(
 
     Exit 1 when the lock is stale or hand-edited, weakens trust against REF, or a file does
     not verify; 3 when a source cannot be reached. The summary puts weakenings first."""
-    from lockkeys._internal.gate import run_gate
-
-    result = run_gate(
-        STATE.config, base, lock_path=STATE.lock, verify=not no_verify, resolver=resolver
+    result = api.gate(
+        base, config=STATE.config, lock_path=STATE.lock, verify=not no_verify, resolver=resolver
     )
     target = summary or (
         Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None
