@@ -72,20 +72,7 @@ def lock(
                 "--check compares the inputs only; it cannot be combined with --upgrade, "
                 "--upgrade-package or --dry-run"
             )
-        outcome = api.check(
-            STATE.config,
-            lock_path=STATE.lock,
-            resolver=resolver,
-            cache_dir=cache_dir,
-            no_cache=no_cache,
-            reuse=not re_resolve,
-            progress=note,
-        )
-        out.print(f"{outcome.path}: {outcome.message}", markup=False)
-        warn_expiring_signers()
-        if outcome.stale:
-            note("run `lockkeys lock` to update it")
-            raise typer.Exit(EXIT_STALE)
+        _check(resolver, cache_dir, no_cache=no_cache, reuse=not re_resolve)
         return
     outcome = api.lock(
         STATE.config,
@@ -101,6 +88,24 @@ def lock(
     )
     out.print(outcome.message, markup=False)
     print_changes(outcome)
+
+
+def _check(resolver: str | None, cache_dir: Path | None, *, no_cache: bool, reuse: bool) -> None:
+    """`lock --check`: compare the lock with a dry-run lock; exit 1 when it is stale."""
+    outcome = api.check(
+        STATE.config,
+        lock_path=STATE.lock,
+        resolver=resolver,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        reuse=reuse,
+        progress=note,
+    )
+    out.print(f"{outcome.path}: {outcome.message}", markup=False)
+    warn_expiring_signers()
+    if outcome.stale:
+        note("run `lockkeys lock` to update it")
+        raise typer.Exit(EXIT_STALE)
 
 
 def print_changes(outcome: LockOutcome) -> None:
