@@ -199,3 +199,37 @@ def test_fuzz_finding_hostile_zip_headers_are_refusals_not_crashes(
         read_wheel_metadata(wheel, package="foo")
     with pytest.raises(VerificationError):
         check_wheel_record(wheel, package="foo")
+
+
+def test_fuzz_finding_a_corrupt_deflate_stream_is_a_refusal_not_a_crash(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """tests/test_fuzz.py (wheel) found zlib.error escaping the metadata reader: a member whose
+    deflate stream is invalid (not merely a wrong CRC) raised it from zipfile's decompressor,
+    which neither reader expected (exit 70)."""
+    from lockkeys._internal.install.metadata import read_wheel_metadata
+
+    members: dict[str, bytes] = {}
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            members[info.filename] = archive.read(info)
+    broken = tmp_path / wheel.name
+    with zipfile.ZipFile(broken, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in members.items():
+            archive.writestr(name, body)
+    data = bytearray(broken.read_bytes())
+    metadata = next(n for n in members if n.endswith(".dist-info/METADATA"))
+    header = data.index(b"PK\x03\x04")  # the first local header
+    while True:  # find METADATA's local header, then the first byte of its deflate stream
+        name_len = int.from_bytes(data[header + 26 : header + 28], "little")
+        extra_len = int.from_bytes(data[header + 28 : header + 30], "little")
+        if bytes(data[header + 30 : header + 30 + name_len]) == metadata.encode():
+            break
+        header = data.index(b"PK\x03\x04", header + 4)
+    data[header + 30 + name_len + extra_len] = 0xFF  # block type 3: reserved, invalid
+    broken.write_bytes(bytes(data))
+    with pytest.raises(VerificationError) as refused:
+        read_wheel_metadata(broken, package="foo")
+    assert "not a readable wheel" in refused.value.message
+    with pytest.raises(VerificationError):
+        check_wheel_record(broken, package="foo")

@@ -9,8 +9,10 @@ before anything is read, and metadata files are size-capped.
 from __future__ import annotations
 
 import email.parser
+import lzma
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,8 @@ from lockkeys.errors import VerificationError
 MAX_METADATA = 4 * 1024 * 1024
 # What zipfile and tarfile raise for hostile archives besides their own errors (found by
 # benchmarks/fuzz.py): a member name flagged UTF-8 that is not, an unsupported zip version or
-# compression method, an encrypted member, a truncated stream.
+# compression method, an encrypted member, a truncated stream, and (tests/test_fuzz.py) a
+# member whose deflate or LZMA stream is invalid, which the decompressor raises as its own.
 ARCHIVE_ERRORS: tuple[type[Exception], ...] = (
     zipfile.BadZipFile,
     tarfile.TarError,
@@ -31,6 +34,8 @@ ARCHIVE_ERRORS: tuple[type[Exception], ...] = (
     RuntimeError,
     EOFError,
     ValueError,
+    zlib.error,
+    lzma.LZMAError,
 )
 
 
