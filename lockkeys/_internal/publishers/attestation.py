@@ -33,6 +33,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from lockkeys._internal.limits import load_json
 from lockkeys._internal.publishers.identity import PublisherIdentity
 from lockkeys.errors import VerificationError
 
@@ -256,10 +257,29 @@ def verify_attestation(
     return VerifiedAttestation(filename, sha256, identity, policy.build_config_uri)
 
 
+def certificate_claims(attestation: bytes) -> tuple[str, str] | None:
+    """(OIDC issuer, Build Config URI) of an attestation's signing certificate, unverified.
+
+    Only to know which identity to verify a lone attestation (one with no provenance naming
+    its publisher) for: :func:`verify_attestation` then checks the certificate does name it.
+    None when the attestation cannot be read or the certificate carries neither claim.
+    """
+    from pydantic import ValidationError
+    from pypi_attestations import Attestation
+    from sigstore.errors import Error as SigstoreError
+
+    try:
+        cert = Attestation.model_validate_json(attestation).to_bundle().signing_certificate
+    except (ValidationError, ValueError, SigstoreError):
+        return None
+    issuer, uri = _extension(cert, _OID_ISSUER_V2), _extension(cert, _OID_BUILD_CONFIG_URI)
+    return (issuer, uri) if issuer and uri else None
+
+
 def attestations_of(provenance: bytes, filename: str) -> list[tuple[dict[str, Any], bytes]]:
     """The (publisher, attestation JSON) pairs of a PEP 740 provenance object."""
     try:
-        document = json.loads(provenance)
+        document = load_json(provenance)
         bundles = document["attestation_bundles"] if document.get("version") == 1 else None
     except (ValueError, KeyError, AttributeError):
         bundles = None
@@ -286,6 +306,7 @@ __all__ = [
     "PUBLISH_PREDICATE",
     "VerifiedAttestation",
     "attestations_of",
+    "certificate_claims",
     "trust_root_digest",
     "verify_attestation",
 ]
