@@ -129,3 +129,25 @@ def test_publishers_refused_values(tmp_path: Path, value: str, message: str) -> 
     with pytest.raises(InputError, match=message) as caught:
         load_config(_config(tmp_path, f'[default]\npublishers = "{value}"\n'))
     assert "default.publishers" in str(caught.value)
+
+
+def test_an_unreadable_lone_attestation_is_refused(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / WHEEL, tmp_path / WHEEL)
+    (tmp_path / f"{WHEEL}.publish.attestation").write_text('{"version": 1}')
+    with pytest.raises(VerificationError, match="cannot be read") as caught:
+        file_identities(tmp_path / WHEEL, WHEEL, "0" * 64, production_trust_root)
+    assert caught.value.file == WHEEL
+
+
+def test_a_lone_attestation_by_an_issuer_lockkeys_cannot_check_is_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The staging-signed rfc8785 wheel: an e-mail identity, not a Trusted Publisher."""
+    name = "rfc8785-0.1.2-py3-none-any.whl"
+    shutil.copy(FIXTURES / name, tmp_path / name)
+    shutil.copy(FIXTURES / f"{name}.publish.attestation", tmp_path / f"{name}.publish.attestation")
+    sha = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+    with caplog.at_level(logging.WARNING, logger="lockkeys.lock"):
+        found = file_identities(tmp_path / name, name, sha, production_trust_root)
+    assert found is not None and not found.identities
+    assert name in caplog.text and "not recorded" in caplog.text

@@ -39,6 +39,7 @@ from lockkeys.errors import VerificationError
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
+    from sigstore.models import Bundle
     from sigstore.verify import Verifier
 
 PUBLISH_PREDICATE = "https://docs.pypi.org/attestations/publish/v1"
@@ -195,6 +196,24 @@ def _check_subject(statement: dict[str, Any], filename: str, sha256: str) -> Non
         )
 
 
+def _bundle(attestation: bytes, filename: str) -> Bundle:
+    """The Sigstore bundle of a PEP 740 attestation; a refusal naming the file if unreadable."""
+    from pydantic import ValidationError
+    from pypi_attestations import Attestation
+    from sigstore.errors import Error as SigstoreError
+
+    try:
+        return Attestation.model_validate_json(attestation).to_bundle()
+    except (ValidationError, ValueError, SigstoreError) as exc:
+        raise _refusal(
+            filename,
+            "the attestation cannot be read",
+            expected="a PEP 740 attestation object (version 1)",
+            found=str(exc).splitlines()[0][:200],
+            fix="the source served a malformed attestation: report it to the publisher",
+        ) from None
+
+
 def verify_attestation(
     attestation: bytes,
     filename: str,
@@ -208,21 +227,9 @@ def verify_attestation(
     pins); nothing is fetched. Raises :class:`~lockkeys.errors.VerificationError` naming the
     file, what was expected and what was found.
     """
-    from pydantic import ValidationError
-    from pypi_attestations import Attestation
     from sigstore.errors import Error as SigstoreError
 
-    try:
-        parsed = Attestation.model_validate_json(attestation)
-        bundle = parsed.to_bundle()
-    except (ValidationError, ValueError, SigstoreError) as exc:
-        raise _refusal(
-            filename,
-            "the attestation cannot be read",
-            expected="a PEP 740 attestation object (version 1)",
-            found=str(exc).splitlines()[0][:200],
-            fix="the index served a malformed attestation: report it to the index",
-        ) from None
+    bundle = _bundle(attestation, filename)
     policy = _IdentityPolicy(identity, filename)
     try:
         payload_type, payload = _verifier(trust_root).verify_dsse(bundle, policy)
@@ -257,21 +264,15 @@ def verify_attestation(
     return VerifiedAttestation(filename, sha256, identity, policy.build_config_uri)
 
 
-def certificate_claims(attestation: bytes) -> tuple[str, str] | None:
+def certificate_claims(attestation: bytes, filename: str) -> tuple[str, str] | None:
     """(OIDC issuer, Build Config URI) of an attestation's signing certificate, unverified.
 
     Only to know which identity to verify a lone attestation (one with no provenance naming
     its publisher) for: :func:`verify_attestation` then checks the certificate does name it.
-    None when the attestation cannot be read or the certificate carries neither claim.
+    None when the certificate carries neither claim; an unreadable attestation is refused,
+    naming the file.
     """
-    from pydantic import ValidationError
-    from pypi_attestations import Attestation
-    from sigstore.errors import Error as SigstoreError
-
-    try:
-        cert = Attestation.model_validate_json(attestation).to_bundle().signing_certificate
-    except (ValidationError, ValueError, SigstoreError):
-        return None
+    cert = _bundle(attestation, filename).signing_certificate
     issuer, uri = _extension(cert, _OID_ISSUER_V2), _extension(cert, _OID_BUILD_CONFIG_URI)
     return (issuer, uri) if issuer and uri else None
 

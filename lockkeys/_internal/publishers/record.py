@@ -73,11 +73,12 @@ def publisher_identity(publisher: Mapping[str, Any]) -> PublisherIdentity | None
     return PublisherIdentity(kind=str(kind), repository=repository, workflow=workflow)
 
 
-def certificate_identity(attestation: bytes) -> PublisherIdentity | None:
-    """The identity an attestation's certificate claims (to be verified), or None."""
+def certificate_identity(attestation: bytes, filename: str) -> PublisherIdentity | None:
+    """The identity an attestation's certificate claims (to be verified), or None for an
+    issuer lockkeys cannot check; an unreadable attestation is refused, naming the file."""
     from lockkeys._internal.publishers.attestation import certificate_claims
 
-    claims = certificate_claims(attestation)
+    claims = certificate_claims(attestation, filename)
     kind = _KIND_OF_ISSUER.get(claims[0]) if claims else None
     if claims is None or kind is None:
         return None
@@ -128,10 +129,13 @@ def file_identities(
     for suffix, data in material:
         if suffix == PROVENANCE_SUFFIX:
             for publisher, attestation in attestations_of(data, filename):
-                named = publisher.get("kind") or "a publisher with no kind"
-                pairs.append((publisher_identity(publisher), str(named), attestation))
+                identity = publisher_identity(publisher)
+                named = str(publisher.get("kind") or "a publisher with no kind")
+                if identity is None and named in _WORKFLOW_KEYS:
+                    named += " publisher with no repository or workflow"
+                pairs.append((identity, named, attestation))
         else:
-            pairs.append((certificate_identity(data), "an unknown issuer", data))
+            pairs.append((certificate_identity(data, filename), "an unknown issuer", data))
     verified: set[PublisherIdentity] = set()
     unchecked: list[str] = []
     for identity, named, attestation in pairs:
