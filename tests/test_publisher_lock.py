@@ -13,16 +13,21 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
+from collections.abc import Callable
+from copy import deepcopy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomli_w
 from packaging.pylock import Pylock
 
-from lockkeys._internal.lockmodel.io import read_lock
+from lockkeys._internal.lockmodel.io import parse_lock, read_lock
+from lockkeys._internal.locktrust.lockdiff import diff_locks
 from lockkeys._internal.publishers.attestation import trust_root_digest
 from lockkeys._internal.publishers.record import production_trust_root
 from lockkeys._internal.resolve.uv import find_uv
+from lockkeys.errors import LockkeysError
 from tests.support.cli import Cli
 
 pytestmark = pytest.mark.slow
@@ -88,6 +93,9 @@ def test_lock_records_the_verified_identity(tmp_path: Path, cli: Cli, resolver: 
     assert (
         "publisher identities (verified at lock time): GitHub woodruffw/abi3info release.yml" in out
     )
+    code, out, err = cli("--config", config, "why", "abi3info", "--json")
+    assert code == 0, err
+    assert json.loads(out)["attestation-identities"] == [IDENTITY]
 
 
 def test_a_provenance_of_another_file_is_refused(tmp_path: Path, cli: Cli) -> None:
@@ -171,34 +179,80 @@ def test_diff_and_check_see_the_identities(tmp_path: Path, cli: Cli) -> None:
     assert code != 0 and "sigstore-trust-root" in out + err, (out, err)
 
 
-def test_every_leaf_of_the_new_fields_is_seen_by_diff_and_check(tmp_path: Path, cli: Cli) -> None:
-    """Issue 19, rule 2 for these fields: the generic mutation walk of test_lock_mutation,
-    over every leaf of `attestation-identities` and `sigstore-trust-root` (its full scene
-    has no attestations)."""
-    from tests.test_lock_mutation import apply, diff_reports, label, mutations
+def _field_mutations(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every leaf of the new fields changed and deleted, an unknown key added to every
+    identity table, every identity deleted: (label, mutated document)."""
+    out: list[tuple[str, dict[str, Any]]] = []
 
+    def mutated(label: str, edit: Callable[[dict[str, Any]], None]) -> None:
+        copy = deepcopy(doc)
+        edit(copy)
+        out.append((label, copy))
+
+    def ids(d: dict[str, Any]) -> list[dict[str, str]]:
+        return d["packages"][0]["attestation-identities"]  # type: ignore[no-any-return]
+
+    for i, identity in enumerate(ids(doc)):
+        for key in identity:
+            mutated(
+                f"change [{i}].{key}",
+                lambda d, i=i, k=key: ids(d)[i].update({k: ids(d)[i][k] + "x"}),
+            )
+            mutated(f"delete [{i}].{key}", lambda d, i=i, k=key: ids(d)[i].pop(k))
+        mutated(f"add a key to [{i}]", lambda d, i=i: ids(d)[i].update({"x-unknown": "x"}))
+        mutated(f"delete [{i}]", lambda d, i=i: ids(d).pop(i))
+    mutated(
+        "delete attestation-identities", lambda d: d["packages"][0].pop("attestation-identities")
+    )
+    tool = "sigstore-trust-root"
+    flip = {"0": "1", "1": "0"}
+    mutated(
+        f"change {tool}",
+        lambda d: d["tool"]["lockkeys"].update(
+            {
+                tool: d["tool"]["lockkeys"][tool][:-1]
+                + flip.get(d["tool"]["lockkeys"][tool][-1], "0")
+            }
+        ),
+    )
+    mutated(f"delete {tool}", lambda d: d["tool"]["lockkeys"].pop(tool))
+    return out
+
+
+def _diff_sees(old_text: str, new_text: str) -> bool:
+    """`lockkeys diff` (in-process) lists a change, or refuses the mutated lock."""
+    try:
+        result = diff_locks(
+            parse_lock(old_text, "old.toml"),
+            parse_lock(new_text, "new.toml"),
+            old_doc=tomllib.loads(old_text),
+            new_doc=tomllib.loads(new_text),
+        )
+    except LockkeysError:
+        return True
+    return bool(result.changes)
+
+
+def test_every_leaf_of_the_new_fields_is_seen_by_diff_and_check(tmp_path: Path, cli: Cli) -> None:
+    """Issue 19, rule 2 for these fields (test_lock_mutation's full scene has no
+    attestations): each mutation is reported by `diff` and makes `lock --check` fail."""
     config = make_project(tmp_path)
     code, _out, err = cli("--config", config, "lock")
     assert code == 0, err
     lock = tmp_path / "pylock.toml"
     text = lock.read_text()
-    doc = tomllib.loads(text)
-    wanted = [
-        m
-        for m in mutations(doc)
-        if "attestation-identities" in m[1] or "sigstore-trust-root" in m[1]
-    ]
-    assert len(wanted) >= 8, wanted  # each key of the identity changed and deleted, and more
+    wanted = _field_mutations(tomllib.loads(text))
+    assert len(wanted) == 11, [label for label, _ in wanted]
     missed: list[str] = []
-    for mutation in wanted:
-        mutated = tomli_w.dumps(apply(doc, mutation), multiline_strings=True)
-        if diff_reports(text, mutated) is None:
-            missed.append(f"diff: {label(doc, mutation)}")
+    for label, doc in wanted:
+        mutated = tomli_w.dumps(doc, multiline_strings=True)
+        if not _diff_sees(text, mutated):
+            missed.append(f"diff: {label}")
         lock.write_text(mutated)
         try:
             code, out, err = cli("--config", config, "lock", "--check")
         finally:
             lock.write_text(text)
         if code == 0:
-            missed.append(f"check: {label(doc, mutation)}: {out}")
+            missed.append(f"check: {label}: {out}")
     assert not missed, "\n".join(missed)
