@@ -25,6 +25,9 @@ MAX_PASSPHRASE_FILE = 64 * KIB
 # Certificates and secret keys; certificates with many third-party certifications stay well
 # under it.
 MAX_KEY_FILE = 8 * MIB
+# A PEP 740 attestation (FILE.publish.attestation) or provenance object (FILE.provenance): a
+# Sigstore bundle with its certificate is a few kB; a provenance holds a few of them.
+MAX_ATTESTATION_FILE = 1 * MIB
 MAX_NESTING = 64  # arrays/tables inside one another; real configs and locks use under 8
 
 

@@ -65,6 +65,8 @@ def inputs_digest(
         document["revocations"] = [
             s if is_url(s) else relative(s, root) for s in config.revocations
         ]
+    if config.default.publishers != "record":  # likewise: only when not the default
+        document["publishers"] = config.default.publishers
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

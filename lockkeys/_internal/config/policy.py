@@ -33,6 +33,7 @@ from lockkeys._internal.config.validation import (
 )
 
 __all__ = [
+    "PUBLISHER_MODES",
     "DefaultConfig",
     "PackageConfig",
     "PackagePolicy",
@@ -40,6 +41,9 @@ __all__ = [
     "effective_policy",
     "policy_dump",
 ]
+
+#: ``[tool.lockkeys.default] publishers``: what a lock does with PEP 740 attestations.
+PUBLISHER_MODES = ("record", "ignore")
 
 
 class _PolicyFields(BaseModel):
@@ -104,9 +108,29 @@ class DefaultConfig(_PolicyFields):
     ``verify`` is always concrete: ``hashes+signatures`` when signers are listed, else
     ``hashes``. ``threshold`` is 1 when signers are listed and it is not given. ``none`` is
     refused here: accepting packages unverified must be spelled out package by package.
+    ``publishers`` says whether a lock records the PEP 740 publisher identities it verifies
+    (``record``, the default) or reads no attestation (``ignore``).
     """
 
     verify: Verify = "hashes"
+    publishers: StrictStr = "record"
+
+    @field_validator("publishers")
+    @classmethod
+    def _publishers(cls, value: str) -> str:
+        if value == "require-recorded":
+            raise problem(
+                'publishers = "require-recorded" is not supported yet: a re-lock does not '
+                "yet refuse a release that lost its recorded publisher identity",
+                fix='use publishers = "record" (identities are recorded and `lockkeys diff` '
+                'shows one removed as a weakening) or "ignore"',
+            )
+        if value not in PUBLISHER_MODES:
+            raise problem(
+                f"unknown value {value!r}",
+                fix='publishers = "record" (the default) or "ignore"',
+            )
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -1,7 +1,9 @@
 """Step 5 of locking: assemble the lock model from what the earlier steps found.
 
-A package entry from its collected files and effective policy; the lock from the packages,
-the inputs digest, the sources, the signature stores and the certificates the packages pin.
+A package entry from its collected files, the publisher identities verified for them and its
+effective policy; the lock from the packages, the inputs digest, the sources, the signature
+stores, the certificates the packages pin and, when identities are recorded, the digest of
+the Sigstore trust root they were verified under.
 Paths are written relative to the lock's folder, with ``/``: the same lock on every machine.
 """
 
@@ -26,6 +28,8 @@ from lockkeys._internal.lockmodel.lock import (
     PackageTool,
     sorted_packages,
 )
+from lockkeys._internal.publishers.attestation import trust_root_digest
+from lockkeys._internal.publishers.record import production_trust_root
 from lockkeys._internal.sources.model import Source
 from lockkeys._internal.trust.certs import Certificate
 
@@ -83,6 +87,7 @@ def locked_package(
         sdist=sdists[0] if sdists else None,
         tool=tool,
         marker=pin.marker,
+        attestation_identities=tuple(i.to_pylock() for i in collected.identities),
     )
 
 
@@ -135,6 +140,10 @@ def assemble_lock(
                 for s in revocations
             ),
             "signers": signers,
+            # Identities recorded: pin the root they were verified under (never fetched).
+            "sigstore-trust-root": "sha256:" + trust_root_digest(production_trust_root())
+            if any(p.attestation_identities for p in packages)
+            else None,
         }
     )
     return Lock(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lockkeys._internal.config.policy import PackagePolicy
 from lockkeys._internal.lockmodel.rules import FILENAME
+from lockkeys._internal.publishers.identity import PublisherIdentity
 from lockkeys._internal.resolve.base import Pin
 from lockkeys._internal.sources.fetch import fetch_to, head_size
 from lockkeys._internal.sources.model import RemoteFile, Source
@@ -53,6 +54,9 @@ class Collected:
     pin: Pin
     source: Source
     files: tuple[CollectedFile, ...]
+    # The PEP 740 publisher identities verified for every file that has an attestation
+    # (:func:`~lockkeys._internal.locking.release_signatures.record_publishers`).
+    identities: tuple[PublisherIdentity, ...] = ()
 
     def first_wheel(self) -> CollectedFile | None:
         """The first wheel among the files (None: only sdists)."""

@@ -41,7 +41,11 @@ from lockkeys._internal.locking.collect import (
 )
 from lockkeys._internal.locking.drift import lock_drift
 from lockkeys._internal.locking.inputs import load_signers, requirement_lines
-from lockkeys._internal.locking.release_signatures import check_signatures, needs_signatures
+from lockkeys._internal.locking.release_signatures import (
+    check_signatures,
+    needs_signatures,
+    record_publishers,
+)
 from lockkeys._internal.locking.resolving import resolve_pins
 from lockkeys._internal.locking.scope import LockScope, lock_scope
 from lockkeys._internal.locking.selections import requirement_sets, with_selection_markers
@@ -433,7 +437,7 @@ class Locker:
                 stores=self.config.signature_stores,
                 root=self.config.root,
             )
-            return collected
+            return record_publishers(collected, self.config.default.publishers)
 
         done = 0
         last_note = time.monotonic()

@@ -1,16 +1,29 @@
 """Step 3 of locking: check signatures. Where a package's policy includes signatures, every
 file of its pinned release (every platform's wheel and the sdist, since a deploy elsewhere
 will need them) must already meet its threshold of distinct pinned signers, else nothing is
-locked."""
+locked.
+
+With ``publishers = "record"`` (the default), the PEP 740 attestations beside the files of a
+folder source are verified too, and the identities verified for every file that has one are
+recorded (:func:`record_publishers`); a failing attestation stops the lock, naming the file.
+Index sources are not read for provenance yet."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from lockkeys._internal.config.policy import PackagePolicy
 from lockkeys._internal.listing import summarize
 from lockkeys._internal.locking.collect import Collected
+from lockkeys._internal.publishers.record import (
+    file_identities,
+    production_trust_root,
+    release_identities,
+)
 from lockkeys._internal.sources.model import RemoteFile
 from lockkeys._internal.sources.sigfiles import Gathered, gather, signature_urls, unreachable_error
 from lockkeys._internal.trust.certs import Certificate, Keyring
@@ -69,8 +82,23 @@ def check_signatures(
         )
 
 
+def record_publishers(collected: Collected, mode: str) -> Collected:
+    """``collected`` with the publisher identities its files' attestations verify for, under
+    the bundled Sigstore production root (``mode`` "record"; "ignore" reads none). Only a
+    folder source's files are read: ``FILE.publish.attestation`` and ``FILE.provenance``."""
+    if mode != "record" or collected.source.path is None:
+        return collected
+    found = []
+    for entry in collected.files:
+        path = Path(url2pathname(urlsplit(entry.remote.url).path))
+        one = file_identities(path, entry.remote.filename, entry.sha256, production_trust_root)
+        if one is not None:
+            found.append(one)
+    return dataclasses.replace(collected, identities=release_identities(found))
+
+
 def _signatures(remote: RemoteFile, stores: Sequence[str], root: Path) -> Gathered:
     return gather(signature_urls(remote.url, remote.filename, stores, root))
 
 
-__all__ = ["check_signatures", "needs_signatures"]
+__all__ = ["check_signatures", "needs_signatures", "record_publishers"]

@@ -5,7 +5,8 @@ The standard part is :mod:`packaging.pylock`'s model: :meth:`Lock.to_pylock` bui
 stricter rules on top (:mod:`lockkeys._internal.lockmodel.rules`).
 
 ``[tool.lockkeys]`` at the top holds the lock version, the inputs digest, the requirements, the
-sources, signature stores and the embedded signer certificates; each package's
+sources, signature stores, the digest of the Sigstore trust root publisher identities were
+verified under, and the embedded signer certificates; each package's
 ``[packages.tool.lockkeys]`` holds its policy (verify, signer fingerprints, threshold), its
 source and why it is there. Models are frozen; parsing validates everything a verifier relies
 on and reports errors with the path of the offending field (threat-model row 17).
@@ -103,6 +104,9 @@ class LockTool(_Frozen):
         StrictStr, ...
     ] = ()  # read at deploy time (lockkeys._internal.trust.revocations)
     signers: dict[str, LockSigner] = Field(default_factory=dict)
+    # The sha256 of the Sigstore trust root the packages' attestation-identities were
+    # verified under; absent when the lock records none.
+    sigstore_trust_root: StrictStr | None = Field(default=None, alias="sigstore-trust-root")
 
     @field_validator("lock_version")
     @classmethod
@@ -114,10 +118,10 @@ class LockTool(_Frozen):
             )
         return v
 
-    @field_validator("inputs_digest")
+    @field_validator("inputs_digest", "sigstore_trust_root")
     @classmethod
-    def _digest(cls, v: str) -> str:
-        if not _SHA256.match(v):
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
             raise ValueError("must be 'sha256:' and 64 hex digits")
         return v
 
@@ -199,6 +203,9 @@ class LockedPackage:
     sdist: LockedFile | None = None
     index: str | None = None
     marker: str | None = None
+    # PEP 751 ``[[packages.attestation-identities]]``: the publishers verified for every file
+    # that has an attestation (kind plus the publisher's keys), sorted.
+    attestation_identities: tuple[Mapping[str, str], ...] = ()
 
     @property
     def files(self) -> tuple[LockedFile, ...]:
@@ -222,6 +229,7 @@ class LockedPackage:
             index=self.index,
             sdist=self.sdist.to_pylock_sdist() if self.sdist is not None else None,
             wheels=[w.to_pylock_wheel() for w in self.wheels] or None,
+            attestation_identities=[dict(i) for i in self.attestation_identities] or None,
             tool={"lockkeys": self.tool_table()} if with_tool else None,
         )
 
@@ -245,6 +253,7 @@ _LOCK_TOOL_ORDER = (
     "sources",
     "signature-stores",
     "revocations",
+    "sigstore-trust-root",
     "signers",
 )
 

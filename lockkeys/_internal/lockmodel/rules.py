@@ -7,6 +7,7 @@ cannot rely on (threat-model row 17), naming the offending field's path:
 - ``[tool.lockkeys]`` and each package's ``[packages.tool.lockkeys]`` present and valid;
 - every package pinned to one version, fetched from a source of this lock, its signers
   embedded; no package locked twice; only distribution files (no vcs, directory, archive);
+- publisher identities (``attestation-identities``) as tables of strings with a ``kind``;
 - every file with a plain file name, its size (a download cap), a sha256 (sha384/512 may be
   added, nothing weaker), and an http(s) URL or a path.
 """
@@ -129,7 +130,21 @@ def _package(
         sdist=sdist,
         index=pkg.index,
         marker=str(pkg.marker) if pkg.marker is not None else None,
+        attestation_identities=_identities(pkg, where, file),
     )
+
+
+def _identities(pkg: Package, where: str, file: str) -> tuple[Mapping[str, str], ...]:
+    """``attestation-identities``: tables of strings, each with its ``kind``."""
+    out: list[Mapping[str, str]] = []
+    for j, entry in enumerate(pkg.attestation_identities or ()):
+        at = f"{where}.attestation-identities[{j}]"
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry.items()):
+            raise InputError(f"{at}: every value must be a string", file=file)
+        if not entry.get("kind"):
+            raise InputError(f"{at}.kind: required", file=file)
+        out.append(dict(entry))
+    return tuple(out)
 
 
 def _loc(prefix: str, loc: tuple[int | str, ...], model: type[BaseModel]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +117,11 @@ class Why:
                 out.append(f"    {name or '(unnamed)'} {fpr}")
         else:
             out.append(f"  verify: {tool.verify}")
+        if pkg.attestation_identities:
+            out.append(
+                "  publisher identities (verified at lock time): "
+                + "; ".join(_identity_label(i) for i in pkg.attestation_identities)
+            )
         if tool.substitutes:
             askers = (["the requirements"] if self.direct_requirements else []) + list(
                 tool.substitute_requested_by
@@ -153,7 +158,22 @@ class Why:
             "reason": tool.reason,
             "marker": self.package.marker,
             "forks": [{"version": v, "marker": m} for v, m in self.forks],
-        }
+        } | (
+            {"attestation-identities": [dict(i) for i in self.package.attestation_identities]}
+            if self.package.attestation_identities
+            else {}
+        )
+
+
+def _identity_label(identity: Mapping[str, str]) -> str:
+    """``GitHub woodruffw/abi3info release.yml``: kind, then the publisher's other keys."""
+    rest = [identity[k] for k in ("repository", "workflow") if k in identity]
+    rest += [
+        f"{k}={v}"
+        for k, v in sorted(identity.items())
+        if k not in {"kind", "repository", "workflow"}
+    ]
+    return " ".join([identity.get("kind", "?"), *rest])
 
 
 def why(lock: Lock, name: str) -> Why:

@@ -5,7 +5,8 @@ fields lockkeys' model knows, so that a field no code reads (a PEP 751 key lockk
 key added by hand, a field added to the lock format later) is still seen (issue 19, rule 2).
 
 Arrays of tables are keyed, not indexed, so an entry moved or inserted does not shift all the
-others: package entries by name, version and marker, files and sources by name. Arrays of plain
+others: package entries by name, version and marker, files and sources by name, publisher
+identities by all their keys. Arrays of plain
 values are compared as one value. A key present on one side only is one difference for its
 whole subtree.
 """
@@ -110,10 +111,18 @@ def _name_key(entry: Mapping[str, Any]) -> str:
     return str(entry.get("name"))
 
 
+def _identity_key(entry: Mapping[str, Any]) -> str:
+    """A publisher identity by all its keys: ``GitHub o/r release.yml``; one changed is one
+    removed and another added."""
+    rest = " ".join(str(v) for k, v in sorted(entry.items()) if k != "kind")
+    return f"{entry.get('kind')} {rest}"
+
+
 _KEYS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "packages": _package_key,
     "wheels": _name_key,
     "sources": _name_key,
+    "attestation-identities": _identity_key,
 }
 
 

@@ -97,6 +97,16 @@ def lock_kind(field: str, old: Any, new: Any) -> Verdict:
     """How a lock-wide change that lockdiff did not classify weighs."""
     if field in _LOCK_NEUTRAL:
         return Kind.NEUTRAL, _LOCK_NEUTRAL[field]
+    if field == "sigstore-trust-root":
+        if old is MISSING or new is MISSING:
+            return (
+                Kind.NEUTRAL,
+                "Sigstore trust root pinned or unpinned (identities recorded or none)",
+            )
+        return (
+            Kind.WEAKENING,
+            "Sigstore trust root changed: identities are checked under another root",
+        )
     if field == "signature-stores":
         added = set(_items(new)) - set(_items(old))
         if added:
@@ -116,11 +126,27 @@ def lock_kind(field: str, old: Any, new: Any) -> Verdict:
     return _unclassified(field)
 
 
+def _identity_kind(field: str, old: Any, new: Any) -> Verdict | None:
+    """A publisher identity added (strengthening), removed or changed (weakening)."""
+    if not field.startswith("attestation-identities"):
+        return None
+    if field.endswith(" (order)"):
+        return Kind.NEUTRAL, "publisher identities reordered"
+    if old is MISSING:
+        return Kind.STRENGTHENING, "publisher identity added"
+    if new is MISSING:
+        return Kind.WEAKENING, "publisher identity removed: the release no longer verifies for it"
+    return Kind.WEAKENING, "publisher identity changed"
+
+
 def entry_kind(field: str, old: Any, new: Any) -> Verdict:
     """How a change inside a package entry (both sides present) that lockdiff did not
     classify weighs."""
     if field in _ENTRY_NEUTRAL:
         return Kind.NEUTRAL, _ENTRY_NEUTRAL[field]
+    identity = _identity_kind(field, old, new)
+    if identity is not None:
+        return identity
     parts = field.split(".")
     if parts[0] == "files" and ".hashes." in field and old is MISSING:
         return Kind.STRENGTHENING, "hash pin added"
@@ -139,7 +165,7 @@ def new_entry_kind(field: str) -> Verdict | None:
     """None for a field of a new package entry that "package added" covers; a weakening for
     one the review does not know."""
     parts = field.split(".")
-    if field in _NEW_ENTRY_FIELDS:
+    if field in _NEW_ENTRY_FIELDS or parts[0] == "attestation-identities":
         return None
     if parts[0] == "files" and len(parts) >= 2:
         tail = field.rsplit(".", 1)[-1]

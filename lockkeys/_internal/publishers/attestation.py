@@ -33,11 +33,13 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from lockkeys._internal.limits import load_json
 from lockkeys._internal.publishers.identity import PublisherIdentity
 from lockkeys.errors import VerificationError
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
+    from sigstore.models import Bundle
     from sigstore.verify import Verifier
 
 PUBLISH_PREDICATE = "https://docs.pypi.org/attestations/publish/v1"
@@ -194,6 +196,24 @@ def _check_subject(statement: dict[str, Any], filename: str, sha256: str) -> Non
         )
 
 
+def _bundle(attestation: bytes, filename: str) -> Bundle:
+    """The Sigstore bundle of a PEP 740 attestation; a refusal naming the file if unreadable."""
+    from pydantic import ValidationError
+    from pypi_attestations import Attestation
+    from sigstore.errors import Error as SigstoreError
+
+    try:
+        return Attestation.model_validate_json(attestation).to_bundle()
+    except (ValidationError, ValueError, SigstoreError) as exc:
+        raise _refusal(
+            filename,
+            "the attestation cannot be read",
+            expected="a PEP 740 attestation object (version 1)",
+            found=str(exc).splitlines()[0][:200],
+            fix="the source served a malformed attestation: report it to the publisher",
+        ) from None
+
+
 def verify_attestation(
     attestation: bytes,
     filename: str,
@@ -207,21 +227,9 @@ def verify_attestation(
     pins); nothing is fetched. Raises :class:`~lockkeys.errors.VerificationError` naming the
     file, what was expected and what was found.
     """
-    from pydantic import ValidationError
-    from pypi_attestations import Attestation
     from sigstore.errors import Error as SigstoreError
 
-    try:
-        parsed = Attestation.model_validate_json(attestation)
-        bundle = parsed.to_bundle()
-    except (ValidationError, ValueError, SigstoreError) as exc:
-        raise _refusal(
-            filename,
-            "the attestation cannot be read",
-            expected="a PEP 740 attestation object (version 1)",
-            found=str(exc).splitlines()[0][:200],
-            fix="the index served a malformed attestation: report it to the index",
-        ) from None
+    bundle = _bundle(attestation, filename)
     policy = _IdentityPolicy(identity, filename)
     try:
         payload_type, payload = _verifier(trust_root).verify_dsse(bundle, policy)
@@ -256,10 +264,23 @@ def verify_attestation(
     return VerifiedAttestation(filename, sha256, identity, policy.build_config_uri)
 
 
+def certificate_claims(attestation: bytes, filename: str) -> tuple[str, str] | None:
+    """(OIDC issuer, Build Config URI) of an attestation's signing certificate, unverified.
+
+    Only to know which identity to verify a lone attestation (one with no provenance naming
+    its publisher) for: :func:`verify_attestation` then checks the certificate does name it.
+    None when the certificate carries neither claim; an unreadable attestation is refused,
+    naming the file.
+    """
+    cert = _bundle(attestation, filename).signing_certificate
+    issuer, uri = _extension(cert, _OID_ISSUER_V2), _extension(cert, _OID_BUILD_CONFIG_URI)
+    return (issuer, uri) if issuer and uri else None
+
+
 def attestations_of(provenance: bytes, filename: str) -> list[tuple[dict[str, Any], bytes]]:
     """The (publisher, attestation JSON) pairs of a PEP 740 provenance object."""
     try:
-        document = json.loads(provenance)
+        document = load_json(provenance)
         bundles = document["attestation_bundles"] if document.get("version") == 1 else None
     except (ValueError, KeyError, AttributeError):
         bundles = None
@@ -286,6 +307,7 @@ __all__ = [
     "PUBLISH_PREDICATE",
     "VerifiedAttestation",
     "attestations_of",
+    "certificate_claims",
     "trust_root_digest",
     "verify_attestation",
 ]
