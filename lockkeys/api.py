@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from lockkeys._internal.gate import GateResult as GateResult
-    from lockkeys._internal.locking.locker import LockOutcome as LockOutcome
+    from lockkeys._internal.locking.outcome import LockOutcome as LockOutcome
     from lockkeys._internal.lockmodel.changes import Change as _PackageChange
     from lockkeys._internal.lockmodel.lock import Lock as Lock
     from lockkeys._internal.lockmodel.lock import LockedPackage as LockedPackage
@@ -48,7 +48,7 @@ _RESULT_TYPES = {
     "Lock": ("lockkeys._internal.lockmodel.lock", "Lock"),
     "LockedPackage": ("lockkeys._internal.lockmodel.lock", "LockedPackage"),
     "Why": ("lockkeys._internal.lockmodel.views", "Why"),
-    "LockOutcome": ("lockkeys._internal.locking.locker", "LockOutcome"),
+    "LockOutcome": ("lockkeys._internal.locking.outcome", "LockOutcome"),
     "LockChange": ("lockkeys._internal.locktrust.lockdiff", "Change"),
     "LockDiff": ("lockkeys._internal.locktrust.lockdiff", "LockDiff"),
     "ChangeKind": ("lockkeys._internal.locktrust.lockfields", "Kind"),

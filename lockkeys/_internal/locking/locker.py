@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -41,6 +40,7 @@ from lockkeys._internal.locking.collect import (
 )
 from lockkeys._internal.locking.drift import lock_drift
 from lockkeys._internal.locking.inputs import load_signers, requirement_lines
+from lockkeys._internal.locking.outcome import LockOutcome
 from lockkeys._internal.locking.release_signatures import (
     check_signatures,
     needs_signatures,
@@ -50,7 +50,7 @@ from lockkeys._internal.locking.resolving import resolve_pins
 from lockkeys._internal.locking.scope import LockScope, lock_scope
 from lockkeys._internal.locking.selections import requirement_sets, with_selection_markers
 from lockkeys._internal.locking.substitutes import annotate_substitute, dependents
-from lockkeys._internal.lockmodel.changes import Change, version_changes
+from lockkeys._internal.lockmodel.changes import version_changes
 from lockkeys._internal.lockmodel.io import (
     dumps_lock,
     parse_lock_bytes,
@@ -74,20 +74,6 @@ log = logging.getLogger("lockkeys.lock")
 
 # Kept importable from here: the steps' public names.
 __all__ = ["LockOutcome", "Locker", "load_signers", "lock", "requirement_lines"]
-
-
-@dataclass(frozen=True)
-class LockOutcome:
-    """What a lock (or ``--check``) did: the lock built or read, and the message to print."""
-
-    path: Path
-    lock: Lock | None
-    written: bool
-    stale: bool  # for --check: the lock is missing or its inputs changed
-    message: str
-    changes: tuple[Change, ...] = ()  # from the previous lock (empty for --check)
-    previous: Lock | None = None
-    dry_run: bool = False
 
 
 class Locker:
