@@ -104,7 +104,8 @@ def resolve_pins(
             indexes=(only.url,) if only.url else (),
             find_links=(only.path,) if only.path else (),
         )
-        pins = attempt(resolver=resolver, base=direct, view=None)
+        probe = partial(_probe_source, only, _first_project(base))
+        pins = attempt(resolver=resolver, base=direct, view=None, probe=probe)
     else:
         remember = (memo, identity, reuse) if memo is not None and identity is not None else None
         pins = _through_view(resolver_name, base, sources, pinned, settings, remember, attempt)
@@ -183,7 +184,12 @@ def _through_view(
                 recall=recall,
             )
         return attempt(
-            resolver=resolver, base=base, view=view, remembered=remembered, view_url=server.url
+            resolver=resolver,
+            base=base,
+            view=view,
+            remembered=remembered,
+            view_url=server.url,
+            probe=partial(_probe_view, view, _first_project(base)),
         )
 
 
@@ -225,10 +231,23 @@ def _attempt(
     sources: Sequence[Source] = (),
     remembered: _Remembered | None = None,
     view_url: Callable[[], str] | None = None,
+    probe: Callable[[], None] | None = None,
 ) -> list[Pin]:
-    """``view_url``: the resolver is given that index (the view, started on demand)."""
+    """``view_url``: the resolver is given that index (the view, started on demand).
+    ``probe``: asked once, before the first resolver run; the :class:`SourceError` it raises
+    (a source refused the credentials, cannot be reached) ends the lock at once, without the
+    resolver and its retries."""
+    early: list[SourceError] = []
 
     def run(request: ResolveRequest) -> list[Pin]:
+        nonlocal probe
+        if probe is not None:
+            check, probe = probe, None
+            try:
+                check()
+            except SourceError as exc:
+                early.append(exc)
+                raise
         if view_url is not None:
             request = replace(request, indexes=(view_url(),))
         pins = resolver.resolve(request)
@@ -255,21 +274,53 @@ def _attempt(
                 log.info("existing pins no longer resolve together; relaxing them")
         return resolve(base)
     except (ResolutionError, SourceError) as exc:
+        if exc in early:
+            raise  # lockkeys' own client said why: the sources need not be asked again
         unreachable = first_source_error(view) if view is not None else None
-        if unreachable is None and base.requirements:
+        first = _first_project(base)
+        if unreachable is None and first is not None:
             # The resolver's words may hide a refused password or an untrusted certificate:
             # ask the sources with lockkeys' own client, which says which (exit 3).
-            try:
-                first: str | None = canonicalize_name(Requirement(base.requirements[0]).name)
-            except InvalidRequirement:
-                first = None
-            if first is not None:
-                unreachable = probe_sources(sources, first)
+            unreachable = probe_sources(sources, first)
         if unreachable is not None:
             raise unreachable from None
         if isinstance(exc, ResolutionError) and substitutes and resolver.name != "uv":
             raise _override_needed(config_file, exc, policies) from None
         raise
+
+
+def _first_project(base: ResolveRequest) -> str | None:
+    """The normalized name of the first requirement, whose page every resolver reads first."""
+    if not base.requirements:
+        return None
+    try:
+        return canonicalize_name(Requirement(base.requirements[0]).name)
+    except InvalidRequirement:
+        return None
+
+
+def _probe_source(source: Source, project: str | None) -> None:
+    """Before the resolver is given ``source`` itself: read ``project``'s page with lockkeys'
+    client (kept in its page cache for the file list), so that refused credentials, an
+    untrusted certificate, a refusing proxy or an unreachable index end in lockkeys' exit-3
+    message at once instead of after the resolver's retries. A project the index does not
+    know is the resolver's to report."""
+    if project is not None and source.url is not None:
+        fetch_project_page(source, project)
+
+
+def _probe_view(view: ResolutionView, project: str | None) -> None:
+    """Before the resolver asks the view: answer ``project``'s page (the resolver's first
+    request, then served from the view's cache), raising the source error that answering it
+    meets; other errors are left for the view to record when the resolver asks."""
+    if project is None:
+        return
+    try:
+        view.answer(project)
+    except SourceError:
+        raise
+    except LockkeysError:
+        return
 
 
 def _memo_for(

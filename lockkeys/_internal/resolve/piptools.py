@@ -27,6 +27,9 @@ Flags, and why:
   ``--no-cache`` after such a rebuild. pip's own cache (``PIP_CACHE_DIR``) goes beside it.
 - credentials (``NETRC``) and extra CAs (``PIP_CERT``) come through the environment, from
   :mod:`lockkeys._internal.resolve.runenv`; never on the command line.
+- an index on a loopback address that refuses connections is a source error before
+  pip-compile starts (:mod:`lockkeys._internal.resolve.reachable`): pip's retries of it
+  would take 7.7 s and cannot help.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from lockkeys._internal.resolve.common import (
     write_sets,
 )
 from lockkeys._internal.resolve.memo import program_identity
+from lockkeys._internal.resolve.reachable import check_loopback_indexes
 from lockkeys._internal.resolve.runenv import ResolverSettings
 from lockkeys.errors import UsageError
 
@@ -160,6 +164,7 @@ class PipToolsResolver:
                 "the pip-tools resolver is not installed: pip-compile not found",
                 fix=_FIX_MISSING,
             )
+        check_loopback_indexes(self.name, request.indexes)  # before any retry
         with tempfile.TemporaryDirectory(
             prefix="lockkeys-pip-compile-", ignore_cleanup_errors=True
         ) as tmp:

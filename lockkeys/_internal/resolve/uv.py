@@ -31,6 +31,9 @@ Flags, and why:
 - credentials (``NETRC``) and trust (``SSL_CERT_FILE`` or ``UV_SYSTEM_CERTS``) come through the
   environment, from :mod:`lockkeys._internal.resolve.runenv`; never on the command line.
 - ``--no-progress --color never``: plain stderr, read for failure details.
+- an index on a loopback address that refuses connections is a source error before uv
+  starts (:mod:`lockkeys._internal.resolve.reachable`): uv's retries of it would take
+  10.6 s and cannot help.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from lockkeys._internal.resolve.common import (
     write_sets,
 )
 from lockkeys._internal.resolve.memo import program_identity
+from lockkeys._internal.resolve.reachable import check_loopback_indexes
 from lockkeys._internal.resolve.runenv import ResolverSettings
 from lockkeys.errors import UsageError
 
@@ -123,6 +127,7 @@ class UvResolver:
         command = self.command if self.command is not None else find_uv()
         if command is None:
             raise UsageError("the uv resolver is not installed: uv not found", fix=_FIX_MISSING)
+        check_loopback_indexes(self.name, request.indexes)  # before any retry
         with tempfile.TemporaryDirectory(prefix="lockkeys-uv-", ignore_cleanup_errors=True) as tmp:
             work = Path(tmp)
             cache = (
